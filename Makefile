@@ -1,0 +1,31 @@
+# One-liners. Each target installs into .venv first when pyproject.toml changed.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test check bench install clean
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet torch==2.13.0
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+serve: $(STAMP)
+	$(VENV)/bin/cmem serve
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+check: $(STAMP)
+	$(VENV)/bin/ruff format --check service workers tests bench
+	$(VENV)/bin/ruff check service workers tests bench
+	$(VENV)/bin/mypy service workers
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""coherent-memory: assembles coherent, budgeted context for LLM applications."""

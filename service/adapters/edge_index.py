@@ -1,0 +1,187 @@
+"""EdgeIndex: the VectorIndex on Qdrant Edge (Qdrant's engine in-process, WAL on).
+
+One shard directory can be opened by one process at a time (the WAL is locked), hence the
+in-process worker in embedded mode. Edge calls hold the GIL: keep `optimize()` off hot paths.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from qdrant_edge import (
+    CountRequest,
+    Distance,
+    EdgeConfig,
+    EdgeShard,
+    EdgeSparseVectorParams,
+    EdgeVectorParams,
+    FieldCondition,
+    Filter,
+    IntegerIndexParams,
+    KeywordIndexParams,
+    MatchAny,
+    MatchValue,
+    Modifier,
+    PayloadSchemaType,
+    Point,
+    Query,
+    QueryRequest,
+    ScrollRequest,
+    UpdateOperation,
+)
+
+from service.domain.errors import StoreUnavailable
+from service.domain.models import VectorFilter, VectorHit, VectorPoint
+
+DENSE = "dense"
+SPARSE = "sparse"
+KEYWORD_FIELDS = ("kind", "user_id", "session_id", "status", "doc_id")
+INTEGER_FIELDS = ("epoch",)
+T = TypeVar("T")
+
+
+class ShardLocked(Exception):
+    """The shard directory is held by another process (the WAL lock)."""
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except StoreUnavailable:
+        raise
+    except Exception as exc:  # qdrant_edge raises plain Exception/ValueError for storage errors
+        raise StoreUnavailable("vector", f"Qdrant Edge failed: {exc}") from exc
+
+
+def _match(key: str, value: str | int | list[str]) -> FieldCondition:
+    if isinstance(value, bool):
+        raise TypeError("qdrant-edge-py turns booleans into 0/1: filter on strings or integers")
+    if isinstance(value, list):
+        return FieldCondition(key=key, match=MatchAny(any=value))
+    return FieldCondition(key=key, match=MatchValue(value))
+
+
+def to_filter(where: VectorFilter) -> Filter:
+    return Filter(
+        must=[_match(k, v) for k, v in where.must.items()],
+        must_not=[_match(k, v) for k, v in where.must_not.items()] or None,
+    )
+
+
+class EdgeIndex:
+    """Implements VectorIndex on one Qdrant Edge shard directory."""
+
+    def __init__(self, path: Path, dimension: int) -> None:
+        self._path = path
+        self._dim = dimension
+        self._closed = False
+        self._lock = threading.Lock()
+        self._shard = self._open()
+
+    def _config(self) -> EdgeConfig:
+        return EdgeConfig(
+            vectors={DENSE: EdgeVectorParams(size=self._dim, distance=Distance.Cosine)},
+            sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+            wal_enabled=True,
+        )
+
+    def _open(self) -> EdgeShard:
+        fresh = not self._path.exists() or not any(self._path.iterdir())
+        try:
+            if fresh:
+                return EdgeShard.create(str(self._path), self._config())
+            return EdgeShard.load(str(self._path))
+        except Exception as exc:
+            text = str(exc).lower()
+            if "lock" in text or "resource temporarily unavailable" in text:
+                raise ShardLocked(
+                    f"the vector store at {self._path} is open in another process "
+                    f"(is another `cmem serve` running on this data dir?): {exc}"
+                ) from exc
+            raise StoreUnavailable("vector", f"cannot open Qdrant Edge at {self._path}: {exc}") from exc
+
+    def _call(self, fn: Callable[[EdgeShard], T]) -> T:
+        if self._closed:
+            raise StoreUnavailable("vector", "the vector store is closed")
+        with _errors():
+            return fn(self._shard)
+
+    def ensure_collection(self) -> None:
+        # Payload indexes before data: the tenant index makes tenant-filtered search fast.
+        schema = self._call(lambda s: s.info().payload_schema)
+        ops: list[UpdateOperation] = []
+        if "tenant" not in schema:
+            ops.append(UpdateOperation.create_field_index("tenant", KeywordIndexParams(is_tenant=True)))
+        ops += [UpdateOperation.create_field_index(f, PayloadSchemaType.Keyword)
+                for f in KEYWORD_FIELDS if f not in schema]
+        ops += [UpdateOperation.create_field_index(f, IntegerIndexParams(lookup=True, range=True))
+                for f in INTEGER_FIELDS if f not in schema]
+        for op in ops:
+            self._update(op)
+
+    def _update(self, op: UpdateOperation) -> None:
+        self._call(lambda s: s.update(op))
+
+    def upsert(self, points: Sequence[VectorPoint]) -> None:
+        if points:
+            self._update(UpdateOperation.upsert_points(
+                [Point(id=p.id, vector={DENSE: list(p.vector)}, payload=p.payload) for p in points]
+            ))
+
+    def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
+        if ids:
+            self._update(UpdateOperation.set_payload(list(ids), payload))
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        if ids:
+            self._update(UpdateOperation.delete_points(list(ids)))
+
+    def delete(self, where: VectorFilter) -> None:
+        self._update(UpdateOperation.delete_points_by_filter(to_filter(where)))
+
+    def query(self, vector: Sequence[float], where: VectorFilter, limit: int) -> list[VectorHit]:
+        request = QueryRequest(
+            limit=limit,
+            query=Query.Nearest(list(vector), using=DENSE),
+            filter=to_filter(where),
+            with_payload=True,
+        )
+        points = self._call(lambda s: s.query(request))
+        return [VectorHit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
+
+    def scroll(
+        self, where: VectorFilter, limit: int, offset: str | None = None
+    ) -> tuple[list[VectorHit], str | None]:
+        request = ScrollRequest(
+            limit=limit, offset=offset, filter=to_filter(where), with_payload=True, with_vector=False
+        )
+        records, next_offset = self._call(lambda s: s.scroll(request))
+        hits = [VectorHit(str(r.id), 0.0, dict(r.payload or {})) for r in records]
+        return hits, None if next_offset is None else str(next_offset)
+
+    def count(self, where: VectorFilter) -> int:
+        return int(self._call(lambda s: s.count(CountRequest(exact=True, filter=to_filter(where)))))
+
+    def points(self) -> int:
+        return int(self._call(lambda s: s.info().points_count))
+
+    def optimize(self) -> bool:
+        """Build HNSW/segment optimizations; blocks the GIL for seconds on large shards."""
+        return bool(self._call(lambda s: s.optimize()))
+
+    def ping(self) -> None:
+        self._call(lambda s: s.info())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            with _errors():
+                self._shard.flush()
+                self._shard.close()

@@ -1,0 +1,145 @@
+"""QdrantServerIndex: the VectorIndex on a Qdrant server through qdrant-client.
+
+CI exercises it against qdrant-client's in-process engine (same API as a server); set
+CMEM_TEST_QDRANT_URL to run the contract suite against a real server too.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from service.domain.errors import StoreUnavailable
+from service.domain.models import VectorFilter, VectorHit, VectorPoint
+
+DENSE = "dense"
+SPARSE = "sparse"
+KEYWORD_FIELDS = ("kind", "user_id", "session_id", "status", "doc_id")
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except (ResponseHandlingException, UnexpectedResponse, ConnectionError) as exc:
+        raise StoreUnavailable("vector", f"Qdrant is unavailable: {exc}") from exc
+    except ValueError as exc:
+        # Local mode raises ValueError where a server answers 404 (missing collection).
+        raise StoreUnavailable("vector", f"Qdrant collection problem: {exc}") from exc
+
+
+def _match(key: str, value: str | int | list[str]) -> models.FieldCondition:
+    if isinstance(value, list):
+        return models.FieldCondition(key=key, match=models.MatchAny(any=value))
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+def to_filter(where: VectorFilter) -> models.Filter:
+    return models.Filter(
+        must=[_match(k, v) for k, v in where.must.items()],
+        must_not=[_match(k, v) for k, v in where.must_not.items()] or None,
+    )
+
+
+class QdrantServerIndex:
+    """Implements VectorIndex with qdrant-client (server URL, or a local path / :memory:)."""
+
+    def __init__(self, client: QdrantClient, collection: str, dimension: int) -> None:
+        self._c = client
+        self._name = collection
+        self._dim = dimension
+
+    @classmethod
+    def connect(cls, url: str, api_key: str, collection: str, dimension: int) -> QdrantServerIndex:
+        client = QdrantClient(url=url, api_key=api_key or None, timeout=10)
+        return cls(client, collection, dimension)
+
+    def ensure_collection(self) -> None:
+        with _errors():
+            if self._c.collection_exists(self._name):
+                return
+            self._c.create_collection(
+                self._name,
+                vectors_config={DENSE: models.VectorParams(size=self._dim, distance="Cosine")},
+                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier="idf")},
+            )
+            with warnings.catch_warnings():
+                # Local mode warns that payload indexes have no effect there; servers use them.
+                warnings.simplefilter("ignore", UserWarning)
+                self._c.create_payload_index(
+                    self._name,
+                    "tenant",
+                    models.KeywordIndexParams(type="keyword", is_tenant=True),
+                )
+                for name in KEYWORD_FIELDS:
+                    self._c.create_payload_index(self._name, name, "keyword")
+
+    def upsert(self, points: Sequence[VectorPoint]) -> None:
+        if not points:
+            return
+        structs = [
+            models.PointStruct(id=p.id, vector={DENSE: list(p.vector)}, payload=p.payload)
+            for p in points
+        ]
+        with _errors():
+            self._c.upsert(self._name, points=structs, wait=True)
+
+    def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
+        if not ids:
+            return
+        with _errors():
+            self._c.set_payload(self._name, payload=payload, points=list(ids), wait=True)
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        with _errors():
+            self._c.delete(self._name, points_selector=models.PointIdsList(points=list(ids)))
+
+    def delete(self, where: VectorFilter) -> None:
+        with _errors():
+            self._c.delete(
+                self._name, points_selector=models.FilterSelector(filter=to_filter(where))
+            )
+
+    def query(self, vector: Sequence[float], where: VectorFilter, limit: int) -> list[VectorHit]:
+        with _errors():
+            result = self._c.query_points(
+                self._name,
+                query=list(vector),
+                using=DENSE,
+                query_filter=to_filter(where),
+                limit=limit,
+                with_payload=True,
+            )
+        return [VectorHit(str(p.id), float(p.score), dict(p.payload or {})) for p in result.points]
+
+    def scroll(
+        self, where: VectorFilter, limit: int, offset: str | None = None
+    ) -> tuple[list[VectorHit], str | None]:
+        with _errors():
+            records, next_offset = self._c.scroll(
+                self._name,
+                scroll_filter=to_filter(where),
+                limit=limit,
+                offset=offset,
+                with_payload=True,
+            )
+        hits = [VectorHit(str(r.id), 0.0, dict(r.payload or {})) for r in records]
+        return hits, None if next_offset is None else str(next_offset)
+
+    def count(self, where: VectorFilter) -> int:
+        with _errors():
+            return int(self._c.count(self._name, count_filter=to_filter(where), exact=True).count)
+
+    def ping(self) -> None:
+        with _errors():
+            self._c.collection_exists(self._name)
+
+    def close(self) -> None:
+        self._c.close()

@@ -1,0 +1,62 @@
+"""Redis connections, key families and error translation shared by the Redis adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import redis
+import redis.exceptions
+
+from service.domain.errors import StoreUnavailable
+
+
+def connect(url: str) -> redis.Redis:
+    """A pooled, thread-safe client; raw bytes (JSON and vectors are decoded by the adapters)."""
+    return redis.Redis.from_url(
+        url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+    )
+
+
+@contextmanager
+def redis_errors() -> Iterator[None]:
+    """Translate the client's connection failures into the domain's StoreUnavailable."""
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise StoreUnavailable("redis", f"Redis is unavailable: {exc}") from exc
+
+
+class Keys:
+    """One function per key family; every key carries the tenant in its hash tag."""
+
+    prefix = "cmem"
+
+    @classmethod
+    def session(cls, tenant: str, session_id: str, part: str) -> str:
+        # One hash tag per session keeps a session's keys in one cluster slot (Lua needs that).
+        return f"{cls.prefix}:{{t:{tenant}:s:{session_id}}}:{part}"
+
+    @classmethod
+    def fact(cls, tenant: str, fact_id: str) -> str:
+        return f"{cls.prefix}:{{t:{tenant}}}:fact:{fact_id}"
+
+    @classmethod
+    def user_facts(cls, tenant: str, user_id: str) -> str:
+        return f"{cls.prefix}:{{t:{tenant}}}:user:{user_id}:facts"
+
+    @classmethod
+    def fact_slot(cls, tenant: str, user_id: str, key: str) -> str:
+        return f"{cls.prefix}:{{t:{tenant}}}:user:{user_id}:slot:{key}"
+
+    @classmethod
+    def snapshot(cls, tenant: str, snapshot_id: str) -> str:
+        return f"{cls.prefix}:{{t:{tenant}}}:snapshot:{snapshot_id}"
+
+    @classmethod
+    def embedding(cls, tenant: str, model: str, content_hash: str) -> str:
+        return f"{cls.prefix}:{{t:{tenant}}}:emb:{model}:{content_hash}"
+
+    @classmethod
+    def worker_heartbeat(cls) -> str:
+        return f"{cls.prefix}:sys:worker-heartbeat"

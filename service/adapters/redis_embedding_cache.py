@@ -1,0 +1,35 @@
+"""RedisEmbeddingCache: content-addressed float32 vectors per tenant and model."""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+
+import redis
+
+from service.adapters.redis_client import Keys, redis_errors
+
+
+class RedisEmbeddingCache:
+    """Implements EmbeddingCache on Redis; vectors are stored as raw float32 bytes."""
+
+    def __init__(self, client: redis.Redis, ttl_s: int) -> None:
+        self._r = client
+        self._ttl_s = ttl_s
+
+    def get_many(self, tenant: str, model: str, hashes: Sequence[str]) -> list[list[float] | None]:
+        if not hashes:
+            return []
+        with redis_errors():
+            raw = self._r.mget([Keys.embedding(tenant, model, h) for h in hashes])
+        return [None if b is None else array("f", b).tolist() for b in raw]
+
+    def put_many(self, tenant: str, model: str, items: dict[str, list[float]]) -> None:
+        if not items:
+            return
+        with redis_errors():
+            pipe = self._r.pipeline(transaction=False)
+            for content_hash, vector in items.items():
+                key = Keys.embedding(tenant, model, content_hash)
+                pipe.set(key, array("f", vector).tobytes(), ex=self._ttl_s)
+            pipe.execute()

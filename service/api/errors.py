@@ -1,0 +1,73 @@
+"""The one place domain errors become HTTP responses, all in one JSON shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.domain import errors as e
+
+log = structlog.get_logger()
+
+STATUS: dict[type[e.MemoryServiceError], int] = {
+    e.InvalidInput: 422,
+    e.TooLarge: 413,
+    e.NotFound: 404,
+    e.Conflict: 409,
+    e.PreconditionFailed: 412,
+    e.Unauthenticated: 401,
+    e.Forbidden: 403,
+    e.StoreUnavailable: 503,
+}
+
+
+def error_body(code: str, message: str, field: str | None = None, **details: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    if details:
+        body["details"] = details
+    return {"error": body}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(e.MemoryServiceError)
+    async def domain_error(request: Request, exc: e.MemoryServiceError) -> JSONResponse:
+        status = next((s for t, s in STATUS.items() if isinstance(exc, t)), 500)
+        if status >= 500:
+            log.warning("http.store_unavailable", path=request.url.path, error=exc.message)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.field, **exc.details), status, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]),
+             "message": err["msg"]}
+            for err in exc.errors()
+        ]
+        first = problems[0] if problems else {"field": None, "message": "invalid request"}
+        return JSONResponse(
+            error_body("invalid_input", f"{first['field']}: {first['message']}", first["field"],
+                       problems=problems),
+            422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("http.unexpected_error", path=request.url.path)
+        return JSONResponse(error_body("internal", "internal error; see the service log"), 500)

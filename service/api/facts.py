@@ -1,0 +1,63 @@
+"""Fact routes: remember, list, get, delete (If-Match), search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from service.api.deps import Caller, Svc
+from service.api.schemas import FactIn, FactOut, FactSearchIn, FactsOut
+from service.usecases import facts
+
+router = APIRouter(prefix="/v1/facts", tags=["facts"])
+
+
+@router.post("", status_code=201)
+async def remember(body: FactIn, svc: Svc, caller: Caller, response: Response) -> FactOut:
+    fact, created = await run_in_threadpool(
+        facts.remember_fact, svc, caller.tenant, body.user_id, body.text, body.key, body.metadata
+    )
+    if not created:
+        response.status_code = 200  # a near-duplicate of an active fact: merged, not stored twice
+    response.headers["ETag"] = f'"{fact.version}"'
+    return FactOut.of(fact)
+
+
+@router.get("")
+async def list_facts(
+    svc: Svc,
+    caller: Caller,
+    user_id: str,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=1000),
+) -> FactsOut:
+    found = await run_in_threadpool(facts.list_facts, svc, caller.tenant, user_id, offset, limit)
+    return FactsOut(user_id=user_id, facts=[FactOut.of(f) for f in found])
+
+
+@router.post("/search")
+async def search(body: FactSearchIn, svc: Svc, caller: Caller) -> FactsOut:
+    found = await run_in_threadpool(
+        facts.search_facts, svc, caller.tenant, body.user_id, body.query, body.limit
+    )
+    return FactsOut(user_id=body.user_id, facts=[FactOut.of(f, s) for f, s in found])
+
+
+@router.get("/{fact_id}")
+async def get(fact_id: str, svc: Svc, caller: Caller, response: Response) -> FactOut:
+    fact = await run_in_threadpool(facts.get_fact, svc, caller.tenant, fact_id)
+    response.headers["ETag"] = f'"{fact.version}"'
+    return FactOut.of(fact)
+
+
+@router.delete("/{fact_id}", status_code=204)
+async def delete(
+    fact_id: str,
+    svc: Svc,
+    caller: Caller,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    await run_in_threadpool(facts.delete_fact, svc, caller.tenant, fact_id, if_match)
+    return Response(status_code=204)

@@ -1,0 +1,133 @@
+"""Request and response bodies of API v1 (the exact names are an API: other tools use them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.domain.models import Fact, Message, NewMessage
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MessageIn(Body):
+    id: str | None = None
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+    created_at: datetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def to_domain(self) -> NewMessage:
+        return NewMessage(**self.model_dump())
+
+
+class AppendIn(Body):
+    user_id: str
+    messages: list[MessageIn]
+
+
+class AppendOut(BaseModel):
+    session_id: str
+    appended: int
+    duplicates: int
+    message_ids: list[str]
+
+
+class SessionOut(BaseModel):
+    session_id: str
+    user_id: str
+    messages: int
+    tokens: int
+    indexed: int
+    pending: int
+
+
+class MessageOut(BaseModel):
+    id: str
+    seq: int
+    role: str
+    content: str
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+    created_at: datetime
+    tokens: int
+    metadata: dict[str, Any]
+
+    @classmethod
+    def of(cls, m: Message) -> MessageOut:
+        return cls(
+            id=m.id, seq=m.seq, role=m.role, content=m.content, name=m.name,
+            tool_calls=m.tool_calls, tool_call_id=m.tool_call_id, created_at=m.created_at,
+            tokens=m.tokens, metadata=m.metadata,
+        )
+
+
+class MessagesPage(BaseModel):
+    session_id: str
+    total: int
+    offset: int
+    limit: int
+    messages: list[MessageOut]
+
+
+class StateIO(BaseModel):
+    state: dict[str, Any]
+
+
+class FactIn(Body):
+    user_id: str
+    text: str
+    key: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class FactOut(BaseModel):
+    id: str
+    user_id: str
+    text: str
+    key: str | None
+    status: str
+    version: int
+    recorded_at: datetime
+    valid_from: datetime
+    valid_to: datetime | None
+    metadata: dict[str, Any]
+    superseded_by: str | None
+    score: float | None = None
+
+    @classmethod
+    def of(cls, f: Fact, score: float | None = None) -> FactOut:
+        return cls(
+            id=f.id, user_id=f.user_id, text=f.text, key=f.key, status=f.status,
+            version=f.version, recorded_at=f.recorded_at, valid_from=f.valid_from,
+            valid_to=f.valid_to, metadata=f.metadata, superseded_by=f.superseded_by, score=score,
+        )
+
+
+class FactsOut(BaseModel):
+    user_id: str
+    facts: list[FactOut]
+
+
+class FactSearchIn(Body):
+    user_id: str
+    query: str
+    limit: int = Field(10, ge=1, le=100)
+
+
+class ContextIn(Body):
+    session_id: str
+    user_id: str
+    query: str | None = None
+    budget_tokens: int
+    response_reserve: int = 0
+    model: str | None = None
+    system_prompt: str | None = None

@@ -1,0 +1,64 @@
+"""Session routes: append turns, read the log, working memory, delete."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from service.api.deps import Caller, Svc
+from service.api.schemas import AppendIn, AppendOut, MessageOut, MessagesPage, SessionOut, StateIO
+from service.usecases import sessions
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+
+
+@router.post("/{session_id}/messages", status_code=201)
+async def append(session_id: str, body: AppendIn, svc: Svc, caller: Caller) -> AppendOut:
+    result = await run_in_threadpool(
+        sessions.append_messages,
+        svc, caller.tenant, session_id, body.user_id, [m.to_domain() for m in body.messages],
+    )
+    return AppendOut(session_id=session_id, appended=result.appended,
+                     duplicates=result.duplicates, message_ids=result.message_ids)
+
+
+@router.get("/{session_id}")
+async def get(session_id: str, svc: Svc, caller: Caller) -> SessionOut:
+    info = await run_in_threadpool(sessions.get_session, svc, caller.tenant, session_id)
+    return SessionOut(session_id=session_id, user_id=info.user_id, messages=info.message_count,
+                      tokens=info.tokens, indexed=info.indexed, pending=info.pending)
+
+
+@router.get("/{session_id}/messages")
+async def list_messages(
+    session_id: str,
+    svc: Svc,
+    caller: Caller,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=1000),
+) -> MessagesPage:
+    info, page = await run_in_threadpool(
+        sessions.list_messages, svc, caller.tenant, session_id, offset, limit
+    )
+    return MessagesPage(session_id=session_id, total=info.message_count, offset=offset,
+                        limit=limit, messages=[MessageOut.of(m) for m in page])
+
+
+@router.delete("/{session_id}", status_code=204)
+async def delete(session_id: str, svc: Svc, caller: Caller) -> Response:
+    await run_in_threadpool(sessions.delete_session, svc, caller.tenant, session_id)
+    return Response(status_code=204)
+
+
+@router.put("/{session_id}/state")
+async def put_state(session_id: str, body: StateIO, svc: Svc, caller: Caller) -> StateIO:
+    state = await run_in_threadpool(
+        sessions.put_state, svc, caller.tenant, session_id, body.state
+    )
+    return StateIO(state=state)
+
+
+@router.get("/{session_id}/state")
+async def get_state(session_id: str, svc: Svc, caller: Caller) -> StateIO:
+    state = await run_in_threadpool(sessions.get_state, svc, caller.tenant, session_id)
+    return StateIO(state=state)

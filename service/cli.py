@@ -1,0 +1,71 @@
+"""The `cmem` command: serve (embedded), api and worker (production), keys."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from pydantic import ValidationError
+
+from service.logging import configure_logging
+from service.runtime.lock import DataDirLocked
+from service.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {k: v for k, v in (("host", getattr(args, "host", None)),
+                                   ("port", getattr(args, "port", None)),
+                                   ("data_dir", getattr(args, "data_dir", None))) if v is not None}
+    return Settings(**overrides)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="cmem", description="coherent-memory service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("serve", "embedded single-process service (Valkey, Qdrant Edge, worker)"),
+                       ("api", "the HTTP API against CMEM_REDIS_URL and CMEM_QDRANT_URL")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--host", help="bind address (env CMEM_HOST)")
+        p.add_argument("--port", type=int, help="port; 0 picks a free one (env CMEM_PORT)")
+        p.add_argument("--data-dir", type=Path, help="data directory (env CMEM_DATA_DIR)")
+    sub.add_parser("worker", help="a Celery worker against CMEM_REDIS_URL and CMEM_QDRANT_URL")
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys", required=True)
+    create = keys.add_parser("create", help="create a key; it is printed once")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--role", required=True, choices=("client", "admin"))
+    create.add_argument("--data-dir", type=Path, help="data directory (env CMEM_DATA_DIR)")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = _settings(args)
+    except ValidationError as exc:
+        fail(f"invalid settings:\n{exc}")
+    configure_logging(settings.log_format, settings.log_level)
+    if args.command == "keys":
+        from service.adapters.key_file import KeyFile
+        from service.domain.errors import InvalidInput
+
+        try:
+            key = KeyFile(settings.keys_path).create(args.tenant, args.role)
+        except InvalidInput as exc:
+            fail(exc.message)
+        print(key)
+        print(f"stored hashed in {settings.keys_path}; this key is not shown again",
+              file=sys.stderr)
+        return
+    # Imported here: `cmem keys` should not pay for the runtime's imports.
+    from service.runtime import processes
+
+    runners = {"serve": processes.run_embedded, "api": processes.run_api,
+               "worker": processes.run_worker}
+    try:
+        runners[args.command](settings)
+    except (processes.StartupError, DataDirLocked) as exc:
+        fail(str(exc))
+
+
+def fail(message: str) -> NoReturn:
+    print(f"cmem: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)

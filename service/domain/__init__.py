@@ -1,0 +1,1 @@
+"""The pure domain: models, rules and algorithms. Imports no infrastructure library."""

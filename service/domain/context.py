@@ -1,0 +1,260 @@
+"""Context assembly, pure: candidates in, chat messages and an account of every decision out.
+
+The use case gathers candidates from the stores; this module decides. Costs are estimated per item
+for packing, then the rendered messages are counted exactly and trimmed until they fit, so
+`total` is exactly what `messages` costs for the target model and never exceeds `available`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.domain.budget import Candidate, Component, Packed, pack
+from service.domain.chat_format import (
+    REPLY_PRIMING,
+    TOKENS_PER_MESSAGE,
+    ChatMessage,
+    CountFn,
+    message_tokens,
+    messages_tokens,
+)
+from service.domain.errors import InvalidInput
+from service.domain.models import Fact, Message
+
+COMPONENTS = ("system", "state", "facts", "recall", "history")
+STATE_HEADER = "Working memory for this session:"
+FACTS_HEADER = "Known facts about the user:"
+RECALL_HEADER = "Relevant earlier turns of this conversation:"
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetPolicy:
+    """Minimum and share of the budget per flexible component (config, per request later)."""
+
+    facts_min: int = 0
+    facts_share: float = 0.15
+    recall_min: int = 0
+    recall_share: float = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """Everything assembly decides over; facts and recalled turns come best first."""
+
+    available: int
+    system_prompt: str | None
+    state: dict[str, Any] | None
+    facts: list[tuple[Fact, float]]
+    recalled: list[tuple[Message, float]]
+    history: list[Message]  # newest first
+    policy: BudgetPolicy = field(default_factory=BudgetPolicy)
+
+
+@dataclass(slots=True)
+class Assembly:
+    """The assembled context and the account of what went in and what did not."""
+
+    messages: list[ChatMessage]
+    total: int
+    by_component: dict[str, int]
+    items: list[dict[str, Any]]
+    excluded: list[dict[str, Any]]
+    context_hash: str
+
+
+def assemble(inputs: Inputs, count: CountFn) -> Assembly:
+    """Pack, render and trim until the exact count fits `inputs.available`."""
+    available = inputs.available - REPLY_PRIMING
+    if available <= 0:
+        raise InvalidInput(
+            f"budget leaves {inputs.available} tokens for the context; at least "
+            f"{REPLY_PRIMING + 1} are needed",
+            field="budget_tokens",
+        )
+    duplicates: list[Candidate] = []
+    recalled = list(inputs.recalled)
+    while True:
+        components = _components(inputs, recalled, count)
+        packed = pack(components, available)
+        in_window = {c.id for c in packed[COMPONENTS.index("history")].items}
+        dup = [(m, s) for m, s in recalled if m.id in in_window]
+        if not dup:
+            break
+        duplicates += [Candidate("message", m.id, 0) for m, _ in dup]
+        recalled = [(m, s) for m, s in recalled if m.id not in in_window]
+    by_name = {p.name: p for p in packed}
+    system = by_name["system"]
+    if inputs.system_prompt and not system.items:
+        raise InvalidInput(
+            f"system_prompt needs {system.excluded[0].tokens + system.frame_tokens} tokens but "
+            f"the budget leaves {available}",
+            field="system_prompt",
+        )
+    trimmed: list[Candidate] = []
+    while True:
+        messages, per_component = _render(by_name, count)
+        total = REPLY_PRIMING + sum(per_component.values()) if messages else 0
+        if total <= inputs.available:
+            break
+        trimmed.append(_drop_lowest(by_name))
+    return Assembly(
+        messages=messages,
+        total=total,
+        by_component=per_component,
+        items=_items(by_name),
+        excluded=_excluded(by_name, trimmed, duplicates),
+        context_hash=context_hash(messages),
+    )
+
+
+def context_hash(messages: list[ChatMessage]) -> str:
+    """A stable hash of exactly what the model will see."""
+    canonical = json.dumps(messages, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def history_message(message: Message) -> ChatMessage:
+    """A logged turn as an OpenAI-shaped chat message."""
+    out: ChatMessage = {"role": message.role, "content": message.content}
+    if message.name:
+        out["name"] = message.name
+    if message.tool_calls:
+        out["tool_calls"] = message.tool_calls
+    if message.tool_call_id:
+        out["tool_call_id"] = message.tool_call_id
+    return out
+
+
+def _components(
+    inputs: Inputs, recalled: list[tuple[Message, float]], count: CountFn
+) -> list[Component]:
+    policy = inputs.policy
+    system_frame = TOKENS_PER_MESSAGE + count("system")
+    system = []
+    if inputs.system_prompt:
+        system = [
+            Candidate("system", "system", count(inputs.system_prompt), body=inputs.system_prompt)
+        ]
+    state = []
+    if inputs.state:
+        state_tokens = count("\n" + _state_text(inputs.state))
+        state = [Candidate("state", "state", state_tokens, body=inputs.state)]
+    facts = [
+        Candidate("fact", f.id, count(_fact_line(f)), score, str(f.version), f)
+        for f, score in inputs.facts
+    ]
+    recall = [
+        Candidate("message", m.id, count(_recall_line(m)), score, None, m) for m, score in recalled
+    ]
+    history = [
+        Candidate("message", m.id, message_tokens(history_message(m), count), None, None, m)
+        for m in inputs.history
+    ]
+    return [
+        Component("system", system, share=1.0, frame_tokens=system_frame),
+        Component("state", state, share=1.0, frame_tokens=system_frame + count(STATE_HEADER)),
+        Component(
+            "facts",
+            facts,
+            minimum=policy.facts_min,
+            share=policy.facts_share,
+            frame_tokens=system_frame + count(FACTS_HEADER),
+        ),
+        Component(
+            "recall",
+            recall,
+            minimum=policy.recall_min,
+            share=policy.recall_share,
+            frame_tokens=system_frame + count(RECALL_HEADER),
+        ),
+        Component("history", history, contiguous=True),
+    ]
+
+
+def _render(by_name: dict[str, Packed], count: CountFn) -> tuple[list[ChatMessage], dict[str, int]]:
+    messages: list[ChatMessage] = []
+    per_component: dict[str, int] = {}
+    sections: list[tuple[str, list[ChatMessage]]] = []
+    if by_name["system"].items:
+        sections.append(("system", [{"role": "system", "content": _system_text(by_name)}]))
+    if by_name["state"].items:
+        state_body = by_name["state"]
+        sections.append(("state", [_system("".join([STATE_HEADER, _state_of(state_body)]))]))
+    for name, header, line in (("facts", FACTS_HEADER, _fact_line), ("recall", RECALL_HEADER, _recall_line)):
+        items = by_name[name].items
+        if items:
+            sections.append((name, [_system(header + "".join(line(i.body) for i in items))]))
+    history = by_name["history"].items
+    sections.append(("history", [history_message(i.body) for i in reversed(history)]))
+    for name, msgs in sections:
+        messages += msgs
+        per_component[name] = messages_tokens(msgs, count) - REPLY_PRIMING if msgs else 0
+    for name in COMPONENTS:
+        per_component.setdefault(name, 0)
+    return messages, per_component
+
+
+def _drop_lowest(by_name: dict[str, Packed]) -> Candidate:
+    """Drop the least valuable included item: oldest history turn first, then recall, facts."""
+    for name in ("history", "recall", "facts", "state"):
+        items = by_name[name].items
+        if items:
+            return items.pop()
+    raise InvalidInput("the system prompt alone exceeds the budget", field="system_prompt")
+
+
+def _items(by_name: dict[str, Packed]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name in COMPONENTS:
+        for cand in by_name[name].items:
+            item: dict[str, Any] = {
+                "kind": cand.kind,
+                "id": cand.id,
+                "component": name,
+                "tokens": cand.tokens,
+            }
+            if cand.score is not None:
+                item["score"] = round(cand.score, 6)
+            if cand.version is not None:
+                item["version"] = cand.version
+            out.append(item)
+    return out
+
+
+def _excluded(
+    by_name: dict[str, Packed], trimmed: list[Candidate], duplicates: list[Candidate]
+) -> list[dict[str, Any]]:
+    out = [{"kind": c.kind, "id": c.id, "reason": "duplicate"} for c in duplicates]
+    for name in COMPONENTS:
+        out += [{"kind": c.kind, "id": c.id, "reason": "budget"} for c in by_name[name].excluded]
+    out += [{"kind": c.kind, "id": c.id, "reason": "budget"} for c in trimmed]
+    return out
+
+
+def _system(content: str) -> ChatMessage:
+    return {"role": "system", "content": content}
+
+
+def _system_text(by_name: dict[str, Packed]) -> str:
+    prompt = by_name["system"].items[0]
+    return str(prompt.body) if prompt.body is not None else ""
+
+
+def _state_of(packed: Packed) -> str:
+    return "\n" + _state_text(packed.items[0].body)
+
+
+def _state_text(state: dict[str, Any]) -> str:
+    return json.dumps(state, sort_keys=True, ensure_ascii=False)
+
+
+def _fact_line(fact: Fact) -> str:
+    return "\n- " + fact.text
+
+
+def _recall_line(message: Message) -> str:
+    when = message.created_at.strftime("%Y-%m-%d %H:%M")
+    return f"\n- [{when}] {message.role}: {message.content}"

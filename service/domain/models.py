@@ -1,0 +1,131 @@
+"""Records of the data model. Every record carries its tenant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant", "tool"]
+ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
+
+FactStatus = Literal["active", "superseded", "suspect", "deleted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the tenant comes from the API key, never from the body."""
+
+    tenant: str
+    roles: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message as a client submits it; the id is generated when absent."""
+
+    role: Role
+    content: str
+    id: str | None = None
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+    created_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One turn of a session's append-only log."""
+
+    tenant: str
+    session_id: str
+    user_id: str
+    id: str
+    seq: int
+    role: Role
+    content: str
+    created_at: datetime
+    tokens: int
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A session's header: owner, size and background work still pending."""
+
+    tenant: str
+    session_id: str
+    user_id: str
+    message_count: int
+    tokens: int
+    indexed: int
+    pending: int
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append did: new ids in order, and how many were already there."""
+
+    session_id: str
+    appended: int
+    duplicates: int
+    message_ids: list[str]
+    new_ids: list[str]
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A long-term statement about a user, versioned and with lineage."""
+
+    tenant: str
+    id: str
+    user_id: str
+    text: str
+    key: str | None
+    status: FactStatus
+    version: int
+    recorded_at: datetime
+    valid_from: datetime
+    valid_to: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    lineage: list[str] = field(default_factory=list)
+    superseded_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VectorPoint:
+    """A point for the vector index: deterministic id, dense vector, flat payload."""
+
+    id: str
+    vector: list[float]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class VectorHit:
+    """A point returned by a query, with its similarity score."""
+
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class VectorFilter:
+    """Conjunctive payload filter: field == value, or field in values for a list.
+
+    Values are strings or integers only: qdrant-edge-py turns booleans into 0/1.
+    """
+
+    must: dict[str, str | int | list[str]] = field(default_factory=dict)
+    must_not: dict[str, str | int | list[str]] = field(default_factory=dict)

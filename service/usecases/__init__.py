@@ -1,0 +1,1 @@
+"""Use cases: verbs that orchestrate the ports. Entry points (HTTP, tasks, CLI) call these."""

@@ -1,0 +1,170 @@
+"""assemble_context: gather candidates from the stores, let the domain decide, keep a snapshot."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from service.domain.context import BudgetPolicy, Inputs, assemble
+from service.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
+from service.domain.models import Message, SessionInfo, VectorFilter
+from service.domain.validation import check_id
+from service.usecases.facts import find_facts
+from service.usecases.services import Services
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRequest:
+    """What a caller asks for; the tenant comes from the API key."""
+
+    session_id: str
+    user_id: str
+    budget_tokens: int
+    query: str | None = None
+    response_reserve: int = 0
+    model: str | None = None
+    system_prompt: str | None = None
+
+
+def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[str, Any]:
+    """Assemble the context for one LLM call; never over budget, every decision accounted for."""
+    started = time.perf_counter()
+    check_id(req.session_id, "session_id")
+    check_id(req.user_id, "user_id")
+    _check_budget(svc, req)
+    model = req.model or svc.settings.default_model
+    svc.tokenizer.encoding_for(model)  # unknown model -> 422 before any work
+
+    def count(text: str) -> int:
+        return svc.tokenizer.count(text, model)
+
+    info = svc.sessions.info(tenant, req.session_id)
+    if info is not None and info.user_id != req.user_id:
+        raise Conflict(f"session {req.session_id!r} belongs to another user", field="user_id")
+    query = req.query
+    if query is None and info is not None:
+        last = svc.sessions.last_user_message(tenant, req.session_id)
+        query = last.content if last is not None else None
+    available = req.budget_tokens - req.response_reserve
+    history = _history(svc, tenant, info, available)
+    degraded: list[str] = []
+    excluded: list[dict[str, Any]] = []
+    facts: list[Any] = []
+    recalled: list[tuple[Message, float]] = []
+    embed_ms = 0.0
+    if query and query.strip():
+        try:
+            t0 = time.perf_counter()
+            [vector] = svc.embedder.embed([query])
+            embed_ms = (time.perf_counter() - t0) * 1000
+            facts, fact_excluded = find_facts(
+                svc, tenant, req.user_id, vector, svc.settings.context_facts_limit
+            )
+            excluded += fact_excluded
+            if info is not None:
+                recalled, recall_excluded = _recall(svc, tenant, info, vector)
+                excluded += recall_excluded
+        except StoreUnavailable as exc:
+            # Vector store down: recent history only, flagged, never a 500.
+            degraded.append(exc.store)
+            facts, recalled = [], []
+            log.warning("context.degraded", tenant=tenant, store=exc.store, error=exc.message)
+    policy = BudgetPolicy(
+        facts_min=svc.settings.context_facts_min,
+        facts_share=svc.settings.context_facts_share,
+        recall_min=svc.settings.context_recall_min,
+        recall_share=svc.settings.context_recall_share,
+    )
+    state = svc.sessions.get_state(tenant, req.session_id)
+    result = assemble(
+        Inputs(available, req.system_prompt, state, facts, recalled, history, policy), count
+    )
+    snapshot_id = uuid.uuid4().hex
+    response: dict[str, Any] = {
+        "messages": result.messages,
+        "usage": {"total": result.total, "by_component": result.by_component},
+        "items": result.items,
+        "excluded": excluded + result.excluded,
+        "context_hash": result.context_hash,
+        "snapshot_id": snapshot_id,
+        "degraded": degraded,
+    }
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    svc.snapshots.put(
+        tenant,
+        snapshot_id,
+        {
+            **response,
+            "created_at": svc.clock().isoformat(),
+            "request": {**dataclasses.asdict(req), "model": model, "query": query},
+            "timings_ms": {"total": round(elapsed_ms, 3), "embed_query": round(embed_ms, 3)},
+        },
+        svc.settings.snapshot_retention_s,
+    )
+    log.info("context.assembled", tenant=tenant, session_id=req.session_id,
+             total=result.total, items=len(result.items), ms=round(elapsed_ms, 2),
+             embed_ms=round(embed_ms, 2), degraded=degraded)
+    return response
+
+
+def get_snapshot(svc: Services, tenant: str, snapshot_id: str) -> dict[str, Any]:
+    check_id(snapshot_id, "snapshot_id")
+    snap = svc.snapshots.get(tenant, snapshot_id)
+    if snap is None:
+        raise NotFound(f"snapshot {snapshot_id!r} not found (or past its retention)")
+    return snap
+
+
+def _check_budget(svc: Services, req: ContextRequest) -> None:
+    if req.budget_tokens <= 0:
+        raise InvalidInput("budget_tokens must be positive", field="budget_tokens")
+    if req.budget_tokens > svc.settings.max_budget_tokens:
+        raise InvalidInput(
+            f"budget_tokens may be at most {svc.settings.max_budget_tokens}", field="budget_tokens"
+        )
+    if not 0 <= req.response_reserve < req.budget_tokens:
+        raise InvalidInput(
+            "response_reserve must be >= 0 and less than budget_tokens", field="response_reserve"
+        )
+
+
+def _history(svc: Services, tenant: str, info: SessionInfo | None, available: int) -> list[Message]:
+    """Newest turns first, loaded in growing pages until they surely exceed the budget."""
+    if info is None:
+        return []
+    page = 64
+    while True:
+        recent = svc.sessions.recent(tenant, info.session_id, page)
+        if len(recent) < page or sum(m.tokens for m in recent) > available:
+            return recent
+        page *= 4
+
+
+def _recall(
+    svc: Services, tenant: str, info: SessionInfo, vector: list[float]
+) -> tuple[list[tuple[Message, float]], list[dict[str, Any]]]:
+    """Old turns of this session by relevance, each hit checked against the log."""
+    limit = svc.settings.context_recall_limit
+    if limit <= 0:
+        return [], []
+    where = VectorFilter(must={"tenant": tenant, "kind": "message",
+                               "session_id": info.session_id, "epoch": info.epoch})
+    hits = svc.index.query(vector, where, limit)
+    ids = [str(h.payload.get("message_id", "")) for h in hits]
+    messages = svc.sessions.by_ids(tenant, info.session_id, ids)
+    found: list[tuple[Message, float]] = []
+    excluded: list[dict[str, Any]] = []
+    for hit, message in zip(hits, messages, strict=True):
+        if message is None:
+            excluded.append({"kind": "message", "id": hit.payload.get("message_id"),
+                             "reason": "stale"})
+        else:
+            found.append((message, hit.score))
+    return found, excluded

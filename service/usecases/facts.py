@@ -1,0 +1,142 @@
+"""Fact use cases: remember (with key supersession and near-duplicate merging), find, delete."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from service.domain.errors import InvalidInput, NotFound, PreconditionFailed, TooLarge
+from service.domain.models import Fact, VectorFilter, VectorPoint
+from service.domain.validation import check_id
+from service.usecases.embedding import embed_cached
+from service.usecases.services import Services
+
+log = structlog.get_logger()
+
+_POINTS = uuid.UUID("0b7f3c55-2f64-4d8c-8a57-5d0f9e6c1b42")
+# Cosine similarity at or above which a new fact is the same statement as an active one.
+DUPLICATE_SIMILARITY = 0.97
+
+
+def fact_point_id(tenant: str, fact_id: str) -> str:
+    return str(uuid.uuid5(_POINTS, f"{tenant}/fact/{fact_id}"))
+
+
+def remember_fact(
+    svc: Services,
+    tenant: str,
+    user_id: str,
+    text: str,
+    key: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[Fact, bool]:
+    """Store a fact; returns (fact, created). A near-duplicate returns the existing fact."""
+    check_id(user_id, "user_id")
+    if key is not None:
+        check_id(key, "key")
+    text = text.strip()
+    if not text:
+        raise InvalidInput("text must not be empty", field="text")
+    if len(text) > svc.settings.max_fact_chars:
+        raise TooLarge(
+            f"text has {len(text)} characters; the limit is {svc.settings.max_fact_chars}",
+            field="text",
+        )
+    [vector], _ = embed_cached(svc, tenant, [text])
+    same = [f for f, score in find_facts(svc, tenant, user_id, vector, 1)[0]
+            if score >= DUPLICATE_SIMILARITY and f.key == key]
+    if same:
+        log.info("facts.merged", tenant=tenant, user_id=user_id, fact_id=same[0].id)
+        return same[0], False
+    now = svc.clock()
+    fact = Fact(tenant=tenant, id=uuid.uuid4().hex, user_id=user_id, text=text, key=key,
+                status="active", version=1, recorded_at=now, valid_from=now,
+                metadata=metadata or {})
+    previous = svc.facts.active_for_key(tenant, user_id, key) if key else None
+    superseded = None
+    if previous is not None:
+        superseded = dataclasses.replace(previous, status="superseded", valid_to=now,
+                                         superseded_by=fact.id, version=previous.version + 1)
+    # Vector first, record second: the record is the commit point, and reads check every hit
+    # against records, so a crash in between leaves an orphan point that is never served.
+    svc.index.upsert([VectorPoint(fact_point_id(tenant, fact.id), vector, _payload(fact))])
+    svc.facts.put(fact, superseded)
+    if superseded is not None:
+        svc.index.set_payload([fact_point_id(tenant, superseded.id)], {"status": "superseded"})
+    log.info("facts.remembered", tenant=tenant, user_id=user_id, fact_id=fact.id, key=key,
+             superseded=superseded.id if superseded else None)
+    return fact, True
+
+
+def find_facts(
+    svc: Services, tenant: str, user_id: str, vector: Sequence[float], limit: int
+) -> tuple[list[tuple[Fact, float]], list[dict[str, Any]]]:
+    """Active facts of a user nearest to `vector`, checked against their records.
+
+    Returns (facts with scores, excluded hits with their reason).
+    """
+    if limit <= 0:
+        return [], []
+    where = VectorFilter(must={"tenant": tenant, "kind": "fact", "user_id": user_id,
+                               "status": "active"})
+    hits = svc.index.query(vector, where, limit)
+    records = svc.facts.get_many(tenant, [str(h.payload.get("fact_id", "")) for h in hits])
+    found: list[tuple[Fact, float]] = []
+    excluded: list[dict[str, Any]] = []
+    for hit, fact in zip(hits, records, strict=True):
+        if fact is None:
+            excluded.append({"kind": "fact", "id": hit.payload.get("fact_id"), "reason": "stale"})
+        elif fact.status != "active":
+            excluded.append({"kind": "fact", "id": fact.id, "reason": fact.status})
+        else:
+            found.append((fact, hit.score))
+    return found, excluded
+
+
+def search_facts(
+    svc: Services, tenant: str, user_id: str, query: str, limit: int
+) -> list[tuple[Fact, float]]:
+    check_id(user_id, "user_id")
+    if not query.strip():
+        raise InvalidInput("query must not be empty", field="query")
+    [vector] = svc.embedder.embed([query])
+    return find_facts(svc, tenant, user_id, vector, limit)[0]
+
+
+def get_fact(svc: Services, tenant: str, fact_id: str) -> Fact:
+    check_id(fact_id, "fact_id")
+    fact = svc.facts.get(tenant, fact_id)
+    if fact is None or fact.status == "deleted":
+        raise NotFound(f"fact {fact_id!r} not found")
+    return fact
+
+
+def list_facts(svc: Services, tenant: str, user_id: str, offset: int, limit: int) -> list[Fact]:
+    check_id(user_id, "user_id")
+    return svc.facts.list_for_user(tenant, user_id, offset, limit)
+
+
+def delete_fact(svc: Services, tenant: str, fact_id: str, if_match: str | None = None) -> None:
+    """Mark the record deleted (history stays), then drop its vector."""
+    fact = get_fact(svc, tenant, fact_id)
+    if if_match is not None and if_match.strip('"') != str(fact.version):
+        raise PreconditionFailed(
+            f"fact {fact_id!r} is at version {fact.version}, not {if_match}", field="If-Match"
+        )
+    deleted = dataclasses.replace(fact, status="deleted", version=fact.version + 1,
+                                  valid_to=svc.clock())
+    svc.facts.delete(deleted)
+    svc.index.delete_ids([fact_point_id(tenant, fact_id)])
+    log.info("facts.deleted", tenant=tenant, fact_id=fact_id)
+
+
+def _payload(fact: Fact) -> dict[str, Any]:
+    payload: dict[str, Any] = {"tenant": fact.tenant, "kind": "fact", "user_id": fact.user_id,
+                               "fact_id": fact.id, "status": fact.status}
+    if fact.key is not None:
+        payload["key"] = fact.key
+    return payload

@@ -1,0 +1,39 @@
+"""The dependencies every use case receives; built once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from service.ports import (
+    Embedder,
+    EmbeddingCache,
+    FactStore,
+    JobQueue,
+    SessionStore,
+    SnapshotStore,
+    Tokenizer,
+    VectorIndex,
+)
+from service.settings import Settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """Ports and settings, passed down explicitly (no module-level singletons)."""
+
+    settings: Settings
+    sessions: SessionStore
+    facts: FactStore
+    snapshots: SnapshotStore
+    index: VectorIndex
+    embedder: Embedder
+    embedding_cache: EmbeddingCache
+    tokenizer: Tokenizer
+    jobs: JobQueue
+    clock: Callable[[], datetime] = field(default=utc_now)

@@ -1,0 +1,119 @@
+"""Session use cases: append turns, read the log, working memory, delete."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
+
+import structlog
+
+from service.domain.chat_format import message_tokens
+from service.domain.errors import InvalidInput, NotFound, StoreUnavailable, TooLarge
+from service.domain.models import AppendResult, Message, NewMessage, SessionInfo, VectorFilter
+from service.domain.validation import check_id
+from service.usecases.services import Services
+
+log = structlog.get_logger()
+
+INDEX_MESSAGES = "messages.index"
+
+
+def append_messages(
+    svc: Services, tenant: str, session_id: str, user_id: str, messages: Sequence[NewMessage]
+) -> AppendResult:
+    """Append turns idempotently (by message id) and queue their indexing for recall."""
+    check_id(session_id, "session_id")
+    check_id(user_id, "user_id")
+    limits = svc.settings
+    if not messages:
+        raise InvalidInput("messages must not be empty", field="messages")
+    if len(messages) > limits.max_batch_messages:
+        raise TooLarge(
+            f"{len(messages)} messages in one request; the limit is {limits.max_batch_messages}",
+            field="messages",
+        )
+    now = svc.clock()
+    model = limits.default_model
+    prepared: list[tuple[NewMessage, str, Any, int]] = []
+    seen: set[str] = set()
+    for n, m in enumerate(messages):
+        where = f"messages[{n}]"
+        if len(m.content) > limits.max_message_chars:
+            raise TooLarge(
+                f"{where}.content has {len(m.content)} characters; the limit is "
+                f"{limits.max_message_chars}",
+                field=f"{where}.content",
+            )
+        if m.role == "tool" and not m.tool_call_id:
+            raise InvalidInput("a tool message needs tool_call_id", field=f"{where}.tool_call_id")
+        message_id = check_id(m.id, f"{where}.id") if m.id else uuid.uuid4().hex
+        if message_id in seen:
+            raise InvalidInput(f"message id {message_id!r} repeats in one batch", field=f"{where}.id")
+        seen.add(message_id)
+        created = m.created_at or now
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        chat = {"role": m.role, "content": m.content, "name": m.name,
+                "tool_calls": m.tool_calls, "tool_call_id": m.tool_call_id}
+        tokens = message_tokens(chat, lambda t: svc.tokenizer.count(t, model))
+        prepared.append((m, message_id, created, tokens))
+    result = svc.sessions.append(tenant, session_id, user_id, prepared)
+    if result.new_ids:
+        payload = {"tenant": tenant, "session_id": session_id, "epoch": result.epoch,
+                   "message_ids": result.new_ids}
+        try:
+            svc.jobs.enqueue(INDEX_MESSAGES, payload)
+        except StoreUnavailable:
+            # The turns are stored and stay in the session's pending set; indexing catches up
+            # when the broker is back (the worker reconciles pending ids on start).
+            log.warning("messages.enqueue_failed", tenant=tenant, session_id=session_id)
+    log.info("messages.appended", tenant=tenant, session_id=session_id,
+             appended=result.appended, duplicates=result.duplicates)
+    return result
+
+
+def get_session(svc: Services, tenant: str, session_id: str) -> SessionInfo:
+    check_id(session_id, "session_id")
+    info = svc.sessions.info(tenant, session_id)
+    if info is None:
+        raise NotFound(f"session {session_id!r} not found")
+    return info
+
+
+def list_messages(
+    svc: Services, tenant: str, session_id: str, offset: int, limit: int
+) -> tuple[SessionInfo, list[Message]]:
+    info = get_session(svc, tenant, session_id)
+    return info, svc.sessions.messages(tenant, session_id, offset, offset + limit - 1)
+
+
+def delete_session(svc: Services, tenant: str, session_id: str) -> None:
+    """Tombstone first (epoch bump), then remove the log and the session's vectors."""
+    get_session(svc, tenant, session_id)
+    epoch = svc.sessions.delete(tenant, session_id)
+    try:
+        svc.index.delete(VectorFilter(must={"tenant": tenant, "session_id": session_id}))
+    except StoreUnavailable:
+        # Leftover points are never served: recall checks every hit against the log and epoch.
+        log.warning("sessions.vector_cleanup_failed", tenant=tenant, session_id=session_id)
+    log.info("sessions.deleted", tenant=tenant, session_id=session_id, epoch=epoch)
+
+
+def put_state(svc: Services, tenant: str, session_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    check_id(session_id, "session_id")
+    size = len(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > svc.settings.max_state_bytes:
+        raise TooLarge(
+            f"state is {size} bytes as JSON; the limit is {svc.settings.max_state_bytes}",
+            field="state",
+        )
+    svc.sessions.put_state(tenant, session_id, state)
+    return state
+
+
+def get_state(svc: Services, tenant: str, session_id: str) -> dict[str, Any]:
+    check_id(session_id, "session_id")
+    return svc.sessions.get_state(tenant, session_id) or {}

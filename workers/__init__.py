@@ -1,0 +1,1 @@
+"""Celery workers: thin tasks that call the service's use cases."""

@@ -1,0 +1,33 @@
+"""The Celery worker app: task names are an API (queued messages outlive deploys)."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from service.adapters.celery_queue import celery_config
+from service.domain.errors import StoreUnavailable
+from service.usecases import indexing
+from service.usecases.services import Services
+
+RETRY = {
+    "autoretry_for": (StoreUnavailable,),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 20,
+}
+
+
+def create_worker_app(svc: Services, broker_url: str) -> Celery:
+    """A worker app whose tasks close over the process's services (passed in, not global)."""
+    app = Celery("cmem-worker", set_as_current=False)
+    app.conf.update(celery_config(broker_url))
+
+    @app.task(name="messages.index", **RETRY)
+    def index_messages(tenant: str, session_id: str, epoch: int, message_ids: list[str]) -> int:
+        return indexing.index_messages(svc, tenant, session_id, epoch, message_ids)
+
+    @app.task(name="messages.reconcile", **RETRY)
+    def reconcile() -> int:
+        return indexing.reconcile_pending(svc)
+
+    return app

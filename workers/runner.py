@@ -1,0 +1,62 @@
+"""Runs a Celery worker in a thread of this process, with a heartbeat for readiness."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from typing import Any
+
+import structlog
+from celery import Celery
+
+from service.adapters.redis_heartbeat import RedisHeartbeat
+from service.domain.errors import StoreUnavailable
+
+log = structlog.get_logger()
+
+
+class WorkerRunner:
+    """Start/stop a thread-pool Celery worker; stop() is a warm shutdown (running jobs finish)."""
+
+    def __init__(self, app: Celery, heartbeat: RedisHeartbeat, concurrency: int) -> None:
+        self._app = app
+        self._heartbeat = heartbeat
+        self._name = f"cmem@{socket.gethostname()}:{os.getpid()}"
+        self._worker: Any = app.WorkController(
+            pool_cls="threads",
+            concurrency=concurrency,
+            hostname=self._name,
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
+            loglevel="WARNING",
+        )
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        work = threading.Thread(target=self._worker.start, name="celery-worker", daemon=True)
+        beat = threading.Thread(target=self._beat, name="worker-heartbeat", daemon=True)
+        self._threads = [work, beat]
+        for thread in self._threads:
+            thread.start()
+        # Turns appended while no worker ran (crash, broker outage) get indexed now.
+        self._app.send_task("messages.reconcile")
+        log.info("worker.started", worker=self._name)
+
+    def _beat(self) -> None:
+        interval = max(1, self._heartbeat.ttl_s // 3)
+        while not self._stop.is_set():
+            try:
+                self._heartbeat.beat(self._name)
+            except StoreUnavailable:
+                log.warning("worker.heartbeat_failed", worker=self._name)
+            self._stop.wait(interval)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._worker.stop(in_sighandler=False, exitcode=0)
+        for thread in self._threads:
+            thread.join(timeout)
+        log.info("worker.stopped", worker=self._name)
