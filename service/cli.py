@@ -15,17 +15,25 @@ from service.settings import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {k: v for k, v in (("host", getattr(args, "host", None)),
-                                   ("port", getattr(args, "port", None)),
-                                   ("data_dir", getattr(args, "data_dir", None))) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (
+            ("host", getattr(args, "host", None)),
+            ("port", getattr(args, "port", None)),
+            ("data_dir", getattr(args, "data_dir", None)),
+        )
+        if v is not None
+    }
     return Settings(**overrides)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="cmem", description="coherent-memory service")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("serve", "embedded single-process service (Valkey, Qdrant Edge, worker)"),
-                       ("api", "the HTTP API against CMEM_REDIS_URL and CMEM_QDRANT_URL")):
+    for name, text in (
+        ("serve", "embedded single-process service (Valkey, Qdrant Edge, worker)"),
+        ("api", "the HTTP API against CMEM_REDIS_URL and CMEM_QDRANT_URL"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--host", help="bind address (env CMEM_HOST)")
         p.add_argument("--port", type=int, help="port; 0 picks a free one (env CMEM_PORT)")
@@ -52,14 +60,18 @@ def main(argv: list[str] | None = None) -> None:
         except InvalidInput as exc:
             fail(exc.message)
         print(key)
-        print(f"stored hashed in {settings.keys_path}; this key is not shown again",
-              file=sys.stderr)
+        print(
+            f"stored hashed in {settings.keys_path}; this key is not shown again", file=sys.stderr
+        )
         return
     # Imported here: `cmem keys` should not pay for the runtime's imports.
     from service.runtime import processes
 
-    runners = {"serve": processes.run_embedded, "api": processes.run_api,
-               "worker": processes.run_worker}
+    runners = {
+        "serve": processes.run_embedded,
+        "api": processes.run_api,
+        "worker": processes.run_worker,
+    }
     try:
         runners[args.command](settings)
     except (processes.StartupError, DataDirLocked) as exc:

@@ -13,20 +13,29 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.request_seconds = Histogram(
-            "cmem_http_request_seconds", "HTTP latency per route", ["method", "route", "status"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "cmem_http_request_seconds",
+            "HTTP latency per route",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.context_tokens = Histogram(
-            "cmem_context_tokens", "Tokens per context component", ["component"],
+            "cmem_context_tokens",
+            "Tokens per context component",
+            ["component"],
             buckets=(0, 16, 64, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536),
             registry=self.registry,
         )
         self.excluded_items = Counter(
-            "cmem_context_excluded_total", "Items left out of contexts, by reason", ["reason"],
+            "cmem_context_excluded_total",
+            "Items left out of contexts, by reason",
+            ["reason"],
             registry=self.registry,
         )
         self.degraded = Counter(
-            "cmem_context_degraded_total", "Contexts assembled without a dependency", ["store"],
+            "cmem_context_degraded_total",
+            "Contexts assembled without a dependency",
+            ["store"],
             registry=self.registry,
         )
         self.queue_depth = Gauge(

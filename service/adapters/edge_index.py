@@ -103,7 +103,9 @@ class EdgeIndex:
                     f"the vector store at {self._path} is open in another process "
                     f"(is another `cmem serve` running on this data dir?): {exc}"
                 ) from exc
-            raise StoreUnavailable("vector", f"cannot open Qdrant Edge at {self._path}: {exc}") from exc
+            raise StoreUnavailable(
+                "vector", f"cannot open Qdrant Edge at {self._path}: {exc}"
+            ) from exc
 
     def _call(self, fn: Callable[[EdgeShard], T]) -> T:
         if self._closed:
@@ -116,11 +118,19 @@ class EdgeIndex:
         schema = self._call(lambda s: s.info().payload_schema)
         ops: list[UpdateOperation] = []
         if "tenant" not in schema:
-            ops.append(UpdateOperation.create_field_index("tenant", KeywordIndexParams(is_tenant=True)))
-        ops += [UpdateOperation.create_field_index(f, PayloadSchemaType.Keyword)
-                for f in KEYWORD_FIELDS if f not in schema]
-        ops += [UpdateOperation.create_field_index(f, IntegerIndexParams(lookup=True, range=True))
-                for f in INTEGER_FIELDS if f not in schema]
+            ops.append(
+                UpdateOperation.create_field_index("tenant", KeywordIndexParams(is_tenant=True))
+            )
+        ops += [
+            UpdateOperation.create_field_index(f, PayloadSchemaType.Keyword)
+            for f in KEYWORD_FIELDS
+            if f not in schema
+        ]
+        ops += [
+            UpdateOperation.create_field_index(f, IntegerIndexParams(lookup=True, range=True))
+            for f in INTEGER_FIELDS
+            if f not in schema
+        ]
         for op in ops:
             self._update(op)
 
@@ -129,9 +139,14 @@ class EdgeIndex:
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         if points:
-            self._update(UpdateOperation.upsert_points(
-                [Point(id=p.id, vector={DENSE: list(p.vector)}, payload=p.payload) for p in points]
-            ))
+            self._update(
+                UpdateOperation.upsert_points(
+                    [
+                        Point(id=p.id, vector={DENSE: list(p.vector)}, payload=p.payload)
+                        for p in points
+                    ]
+                )
+            )
 
     def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:
@@ -158,7 +173,11 @@ class EdgeIndex:
         self, where: VectorFilter, limit: int, offset: str | None = None
     ) -> tuple[list[VectorHit], str | None]:
         request = ScrollRequest(
-            limit=limit, offset=offset, filter=to_filter(where), with_payload=True, with_vector=False
+            limit=limit,
+            offset=offset,
+            filter=to_filter(where),
+            with_payload=True,
+            with_vector=False,
         )
         records, next_offset = self._call(lambda s: s.scroll(request))
         hits = [VectorHit(str(r.id), 0.0, dict(r.payload or {})) for r in records]

@@ -6,6 +6,7 @@ import hashlib
 import math
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -31,7 +32,7 @@ class HashingEmbedder:
     def _embed_one(self, text: str) -> list[float]:
         vec = [0.0] * self._dim
         words = _WORD.findall(text.lower())
-        for feature in words + [a + " " + b for a, b in zip(words, words[1:], strict=False)]:
+        for feature in words + [a + " " + b for a, b in pairwise(words)]:
             digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
             bucket = int.from_bytes(digest[:4], "little") % self._dim
             vec[bucket] += 1.0 if digest[4] & 1 else -1.0

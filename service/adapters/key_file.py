@@ -66,13 +66,15 @@ class KeyFile:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         key = "cmem_" + secrets.token_urlsafe(32)
         entries = list(self._load())
-        entries.append({
-            "sha256": _digest(key),
-            "tenant": tenant,
-            "role": role,
-            "prefix": key[:9],
-            "created_at": datetime.now(UTC).isoformat(),
-        })
+        entries.append(
+            {
+                "sha256": _digest(key),
+                "tenant": tenant,
+                "role": role,
+                "prefix": key[:9],
+                "created_at": datetime.now(UTC).isoformat(),
+            }
+        )
         self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"keys": entries}, indent=2))

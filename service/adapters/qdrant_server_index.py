@@ -65,8 +65,12 @@ class QdrantServerIndex:
                 return
             self._c.create_collection(
                 self._name,
-                vectors_config={DENSE: models.VectorParams(size=self._dim, distance="Cosine")},
-                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier="idf")},
+                vectors_config={
+                    DENSE: models.VectorParams(size=self._dim, distance=models.Distance.COSINE)
+                },
+                sparse_vectors_config={
+                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
             )
             with warnings.catch_warnings():
                 # Local mode warns that payload indexes have no effect there; servers use them.
@@ -74,10 +78,10 @@ class QdrantServerIndex:
                 self._c.create_payload_index(
                     self._name,
                     "tenant",
-                    models.KeywordIndexParams(type="keyword", is_tenant=True),
+                    models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True),
                 )
                 for name in KEYWORD_FIELDS:
-                    self._c.create_payload_index(self._name, name, "keyword")
+                    self._c.create_payload_index(self._name, name, models.PayloadSchemaType.KEYWORD)
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         if not points:

@@ -11,11 +11,18 @@ import redis.exceptions
 from service.domain.errors import StoreUnavailable
 
 
+def text(value: object) -> str:
+    """A Redis reply as str (the clients return raw bytes)."""
+    assert isinstance(value, bytes), type(value)
+    return value.decode()
+
+
 def connect(url: str) -> redis.Redis:
     """A pooled, thread-safe client; raw bytes (JSON and vectors are decoded by the adapters)."""
-    return redis.Redis.from_url(
+    client: redis.Redis = redis.Redis.from_url(
         url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
     )
+    return client
 
 
 @contextmanager

@@ -21,8 +21,10 @@ class RedisEmbeddingCache:
         if not hashes:
             return []
         with redis_errors():
-            raw = self._r.mget([Keys.embedding(tenant, model, h) for h in hashes])
-        return [None if b is None else array("f", b).tolist() for b in raw]
+            raw: list[bytes | None] = self._r.mget(  # type: ignore[assignment]
+                [Keys.embedding(tenant, model, h) for h in hashes]
+            )
+        return [None if b is None else [float(x) for x in array("f", b)] for b in raw]
 
     def put_many(self, tenant: str, model: str, items: dict[str, list[float]]) -> None:
         if not items:

@@ -10,7 +10,7 @@ from typing import Any
 
 import redis
 
-from service.adapters.redis_client import Keys, redis_errors
+from service.adapters.redis_client import Keys, redis_errors, text
 from service.domain.models import Fact
 
 
@@ -41,7 +41,9 @@ class RedisFactStore:
         if not ids:
             return []
         with redis_errors():
-            bodies = self._r.mget([Keys.fact(tenant, i) for i in ids])
+            bodies: list[bytes | None] = self._r.mget(  # type: ignore[assignment]
+                [Keys.fact(tenant, i) for i in ids]
+            )
         return [None if b is None else _decode(b) for b in bodies]
 
     def active_for_key(self, tenant: str, user_id: str, key: str) -> Fact | None:
@@ -49,13 +51,13 @@ class RedisFactStore:
             fact_id = self._r.get(Keys.fact_slot(tenant, user_id, key))
         if fact_id is None:
             return None
-        fact = self.get(tenant, fact_id.decode())
+        fact = self.get(tenant, text(fact_id))
         return fact if fact is not None and fact.status == "active" else None
 
     def list_for_user(self, tenant: str, user_id: str, offset: int, limit: int) -> list[Fact]:
         with redis_errors():
             ids = self._r.zrange(Keys.user_facts(tenant, user_id), offset, offset + limit - 1)
-        facts = self.get_many(tenant, [i.decode() for i in ids])
+        facts = self.get_many(tenant, [text(i) for i in ids])
         return [f for f in facts if f is not None]
 
     def delete(self, fact: Fact) -> None:

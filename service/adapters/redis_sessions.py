@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from service.adapters.redis_client import Keys, redis_errors
+from service.adapters.redis_client import Keys, redis_errors, text
 from service.domain.errors import Conflict
 from service.domain.models import AppendResult, Message, NewMessage, SessionInfo
 
@@ -120,7 +120,10 @@ class RedisSessionStore:
         )
         with redis_errors():
             pipe = self._r.pipeline(transaction=False)
-            pipe.hgetall(meta_k).llen(log_k).scard(pending_k).get(epoch_k)
+            pipe.hgetall(meta_k)
+            pipe.llen(log_k)
+            pipe.scard(pending_k)
+            pipe.get(epoch_k)
             meta, count, pending, epoch = pipe.execute()
         if not meta:
             return None
@@ -153,7 +156,9 @@ class RedisSessionStore:
         if not ids:
             return []
         with redis_errors():
-            bodies = self._r.hmget(Keys.session(tenant, session_id, "msgs"), list(ids))
+            bodies: list[bytes | None] = self._r.hmget(  # type: ignore[assignment]
+                Keys.session(tenant, session_id, "msgs"), list(ids)
+            )
         return [None if b is None else _decode(tenant, session_id, b) for b in bodies]
 
     def last_user_message(self, tenant: str, session_id: str) -> Message | None:
@@ -196,7 +201,7 @@ class RedisSessionStore:
             for key in self._r.scan_iter(match=f"{Keys.prefix}:{{t:*:s:*}}:pending", count=1000):
                 tag = key.decode().split("{", 1)[1].rsplit("}", 1)[0]
                 tenant, session_id = tag[2:].split(":s:", 1)
-                ids = [i.decode() for i in self._r.smembers(key)]
+                ids = [text(i) for i in self._r.smembers(key)]
                 if ids:
                     yield tenant, session_id, self.epoch(tenant, session_id), ids
 

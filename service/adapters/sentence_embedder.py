@@ -34,7 +34,7 @@ class SentenceTransformerEmbedder:
         torch.set_num_threads(threads)
         self._model: Any = SentenceTransformer(str(model_path), device="cpu")
         self._name = model_name
-        self._dim = int(self._model.get_embedding_dimension())
+        self._dim = int(self._model.get_embedding_dimension() or 0)
         self._batch_size = batch_size
         # One forward pass at a time: parallel passes on 2 cores only contend for them.
         self._lock = threading.Lock()

@@ -63,8 +63,9 @@ def create_app(svc: Services, keys: KeyFile, heartbeat: RedisHeartbeat) -> FastA
     async def readyz() -> JSONResponse:
         checks = await run_in_threadpool(_readiness, svc, heartbeat)
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                            200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+        )
 
     @app.get("/metrics", tags=["ops"])
     async def prometheus() -> Response:

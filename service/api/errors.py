@@ -49,14 +49,20 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            {"field": ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]),
-             "message": err["msg"]}
+            {
+                "field": ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]),
+                "message": err["msg"],
+            }
             for err in exc.errors()
         ]
         first = problems[0] if problems else {"field": None, "message": "invalid request"}
         return JSONResponse(
-            error_body("invalid_input", f"{first['field']}: {first['message']}", first["field"],
-                       problems=problems),
+            error_body(
+                "invalid_input",
+                f"{first['field']}: {first['message']}",
+                first["field"],
+                problems=problems,
+            ),
             422,
         )
 

@@ -64,9 +64,16 @@ class MessageOut(BaseModel):
     @classmethod
     def of(cls, m: Message) -> MessageOut:
         return cls(
-            id=m.id, seq=m.seq, role=m.role, content=m.content, name=m.name,
-            tool_calls=m.tool_calls, tool_call_id=m.tool_call_id, created_at=m.created_at,
-            tokens=m.tokens, metadata=m.metadata,
+            id=m.id,
+            seq=m.seq,
+            role=m.role,
+            content=m.content,
+            name=m.name,
+            tool_calls=m.tool_calls,
+            tool_call_id=m.tool_call_id,
+            created_at=m.created_at,
+            tokens=m.tokens,
+            metadata=m.metadata,
         )
 
 
@@ -106,9 +113,18 @@ class FactOut(BaseModel):
     @classmethod
     def of(cls, f: Fact, score: float | None = None) -> FactOut:
         return cls(
-            id=f.id, user_id=f.user_id, text=f.text, key=f.key, status=f.status,
-            version=f.version, recorded_at=f.recorded_at, valid_from=f.valid_from,
-            valid_to=f.valid_to, metadata=f.metadata, superseded_by=f.superseded_by, score=score,
+            id=f.id,
+            user_id=f.user_id,
+            text=f.text,
+            key=f.key,
+            status=f.status,
+            version=f.version,
+            recorded_at=f.recorded_at,
+            valid_from=f.valid_from,
+            valid_to=f.valid_to,
+            metadata=f.metadata,
+            superseded_by=f.superseded_by,
+            score=score,
         )
 
 

@@ -16,17 +16,31 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 async def append(session_id: str, body: AppendIn, svc: Svc, caller: Caller) -> AppendOut:
     result = await run_in_threadpool(
         sessions.append_messages,
-        svc, caller.tenant, session_id, body.user_id, [m.to_domain() for m in body.messages],
+        svc,
+        caller.tenant,
+        session_id,
+        body.user_id,
+        [m.to_domain() for m in body.messages],
     )
-    return AppendOut(session_id=session_id, appended=result.appended,
-                     duplicates=result.duplicates, message_ids=result.message_ids)
+    return AppendOut(
+        session_id=session_id,
+        appended=result.appended,
+        duplicates=result.duplicates,
+        message_ids=result.message_ids,
+    )
 
 
 @router.get("/{session_id}")
 async def get(session_id: str, svc: Svc, caller: Caller) -> SessionOut:
     info = await run_in_threadpool(sessions.get_session, svc, caller.tenant, session_id)
-    return SessionOut(session_id=session_id, user_id=info.user_id, messages=info.message_count,
-                      tokens=info.tokens, indexed=info.indexed, pending=info.pending)
+    return SessionOut(
+        session_id=session_id,
+        user_id=info.user_id,
+        messages=info.message_count,
+        tokens=info.tokens,
+        indexed=info.indexed,
+        pending=info.pending,
+    )
 
 
 @router.get("/{session_id}/messages")
@@ -40,8 +54,13 @@ async def list_messages(
     info, page = await run_in_threadpool(
         sessions.list_messages, svc, caller.tenant, session_id, offset, limit
     )
-    return MessagesPage(session_id=session_id, total=info.message_count, offset=offset,
-                        limit=limit, messages=[MessageOut.of(m) for m in page])
+    return MessagesPage(
+        session_id=session_id,
+        total=info.message_count,
+        offset=offset,
+        limit=limit,
+        messages=[MessageOut.of(m) for m in page],
+    )
 
 
 @router.delete("/{session_id}", status_code=204)
@@ -52,9 +71,7 @@ async def delete(session_id: str, svc: Svc, caller: Caller) -> Response:
 
 @router.put("/{session_id}/state")
 async def put_state(session_id: str, body: StateIO, svc: Svc, caller: Caller) -> StateIO:
-    state = await run_in_threadpool(
-        sessions.put_state, svc, caller.tenant, session_id, body.state
-    )
+    state = await run_in_threadpool(sessions.put_state, svc, caller.tenant, session_id, body.state)
     return StateIO(state=state)
 
 

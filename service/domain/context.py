@@ -183,7 +183,10 @@ def _render(by_name: dict[str, Packed], count: CountFn) -> tuple[list[ChatMessag
     if by_name["state"].items:
         state_body = by_name["state"]
         sections.append(("state", [_system("".join([STATE_HEADER, _state_of(state_body)]))]))
-    for name, header, line in (("facts", FACTS_HEADER, _fact_line), ("recall", RECALL_HEADER, _recall_line)):
+    for name, header, line in (
+        ("facts", FACTS_HEADER, _fact_line),
+        ("recall", RECALL_HEADER, _recall_line),
+    ):
         items = by_name[name].items
         if items:
             sections.append((name, [_system(header + "".join(line(i.body) for i in items))]))

@@ -37,8 +37,9 @@ class DataDirLock:
             ) from None
         if previous:
             # The lock was free but a pid was written: the last run did not shut down cleanly.
-            log.warning("runtime.stale_pid_recovered", previous_pid=previous,
-                        pidfile=str(self.path))
+            log.warning(
+                "runtime.stale_pid_recovered", previous_pid=previous, pidfile=str(self.path)
+            )
         f.seek(0)
         f.truncate()
         f.write(str(os.getpid()))

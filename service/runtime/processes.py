@@ -130,4 +130,3 @@ def run_worker(settings: Settings) -> None:
             log.info("worker.stopping")
     finally:
         container.close()
-

@@ -108,9 +108,16 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
         },
         svc.settings.snapshot_retention_s,
     )
-    log.info("context.assembled", tenant=tenant, session_id=req.session_id,
-             total=result.total, items=len(result.items), ms=round(elapsed_ms, 2),
-             embed_ms=round(embed_ms, 2), degraded=degraded)
+    log.info(
+        "context.assembled",
+        tenant=tenant,
+        session_id=req.session_id,
+        total=result.total,
+        items=len(result.items),
+        ms=round(elapsed_ms, 2),
+        embed_ms=round(embed_ms, 2),
+        degraded=degraded,
+    )
     return response
 
 
@@ -154,8 +161,14 @@ def _recall(
     limit = svc.settings.context_recall_limit
     if limit <= 0:
         return [], []
-    where = VectorFilter(must={"tenant": tenant, "kind": "message",
-                               "session_id": info.session_id, "epoch": info.epoch})
+    where = VectorFilter(
+        must={
+            "tenant": tenant,
+            "kind": "message",
+            "session_id": info.session_id,
+            "epoch": info.epoch,
+        }
+    )
     hits = svc.index.query(vector, where, limit)
     ids = [str(h.payload.get("message_id", "")) for h in hits]
     messages = svc.sessions.by_ids(tenant, info.session_id, ids)
@@ -163,8 +176,9 @@ def _recall(
     excluded: list[dict[str, Any]] = []
     for hit, message in zip(hits, messages, strict=True):
         if message is None:
-            excluded.append({"kind": "message", "id": hit.payload.get("message_id"),
-                             "reason": "stale"})
+            excluded.append(
+                {"kind": "message", "id": hit.payload.get("message_id"), "reason": "stale"}
+            )
         else:
             found.append((message, hit.score))
     return found, excluded

@@ -17,7 +17,9 @@ def embed_cached(svc: Services, tenant: str, texts: Sequence[str]) -> tuple[list
     model = svc.embedder.model_name
     hashes = [content_hash(t) for t in texts]
     cached = svc.embedding_cache.get_many(tenant, model, hashes)
-    missing = sorted({h: i for i, (h, v) in enumerate(zip(hashes, cached, strict=True)) if v is None}.values())
+    missing = sorted(
+        {h: i for i, (h, v) in enumerate(zip(hashes, cached, strict=True)) if v is None}.values()
+    )
     fresh = svc.embedder.embed([texts[i] for i in missing])
     computed = {hashes[i]: vec for i, vec in zip(missing, fresh, strict=True)}
     svc.embedding_cache.put_many(tenant, model, computed)

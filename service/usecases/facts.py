@@ -47,28 +47,51 @@ def remember_fact(
             field="text",
         )
     [vector], _ = embed_cached(svc, tenant, [text])
-    same = [f for f, score in find_facts(svc, tenant, user_id, vector, 1)[0]
-            if score >= DUPLICATE_SIMILARITY and f.key == key]
+    same = [
+        f
+        for f, score in find_facts(svc, tenant, user_id, vector, 1)[0]
+        if score >= DUPLICATE_SIMILARITY and f.key == key
+    ]
     if same:
         log.info("facts.merged", tenant=tenant, user_id=user_id, fact_id=same[0].id)
         return same[0], False
     now = svc.clock()
-    fact = Fact(tenant=tenant, id=uuid.uuid4().hex, user_id=user_id, text=text, key=key,
-                status="active", version=1, recorded_at=now, valid_from=now,
-                metadata=metadata or {})
+    fact = Fact(
+        tenant=tenant,
+        id=uuid.uuid4().hex,
+        user_id=user_id,
+        text=text,
+        key=key,
+        status="active",
+        version=1,
+        recorded_at=now,
+        valid_from=now,
+        metadata=metadata or {},
+    )
     previous = svc.facts.active_for_key(tenant, user_id, key) if key else None
     superseded = None
     if previous is not None:
-        superseded = dataclasses.replace(previous, status="superseded", valid_to=now,
-                                         superseded_by=fact.id, version=previous.version + 1)
+        superseded = dataclasses.replace(
+            previous,
+            status="superseded",
+            valid_to=now,
+            superseded_by=fact.id,
+            version=previous.version + 1,
+        )
     # Vector first, record second: the record is the commit point, and reads check every hit
     # against records, so a crash in between leaves an orphan point that is never served.
     svc.index.upsert([VectorPoint(fact_point_id(tenant, fact.id), vector, _payload(fact))])
     svc.facts.put(fact, superseded)
     if superseded is not None:
         svc.index.set_payload([fact_point_id(tenant, superseded.id)], {"status": "superseded"})
-    log.info("facts.remembered", tenant=tenant, user_id=user_id, fact_id=fact.id, key=key,
-             superseded=superseded.id if superseded else None)
+    log.info(
+        "facts.remembered",
+        tenant=tenant,
+        user_id=user_id,
+        fact_id=fact.id,
+        key=key,
+        superseded=superseded.id if superseded else None,
+    )
     return fact, True
 
 
@@ -81,8 +104,9 @@ def find_facts(
     """
     if limit <= 0:
         return [], []
-    where = VectorFilter(must={"tenant": tenant, "kind": "fact", "user_id": user_id,
-                               "status": "active"})
+    where = VectorFilter(
+        must={"tenant": tenant, "kind": "fact", "user_id": user_id, "status": "active"}
+    )
     hits = svc.index.query(vector, where, limit)
     records = svc.facts.get_many(tenant, [str(h.payload.get("fact_id", "")) for h in hits])
     found: list[tuple[Fact, float]] = []
@@ -127,16 +151,22 @@ def delete_fact(svc: Services, tenant: str, fact_id: str, if_match: str | None =
         raise PreconditionFailed(
             f"fact {fact_id!r} is at version {fact.version}, not {if_match}", field="If-Match"
         )
-    deleted = dataclasses.replace(fact, status="deleted", version=fact.version + 1,
-                                  valid_to=svc.clock())
+    deleted = dataclasses.replace(
+        fact, status="deleted", version=fact.version + 1, valid_to=svc.clock()
+    )
     svc.facts.delete(deleted)
     svc.index.delete_ids([fact_point_id(tenant, fact_id)])
     log.info("facts.deleted", tenant=tenant, fact_id=fact_id)
 
 
 def _payload(fact: Fact) -> dict[str, Any]:
-    payload: dict[str, Any] = {"tenant": fact.tenant, "kind": "fact", "user_id": fact.user_id,
-                               "fact_id": fact.id, "status": fact.status}
+    payload: dict[str, Any] = {
+        "tenant": fact.tenant,
+        "kind": "fact",
+        "user_id": fact.user_id,
+        "fact_id": fact.id,
+        "status": fact.status,
+    }
     if fact.key is not None:
         payload["key"] = fact.key
     return payload

@@ -39,8 +39,13 @@ def index_messages(
         svc.index.delete_ids([p.id for p in points])
         log.info("messages.index_revoked", tenant=tenant, session_id=session_id, points=len(points))
         return 0
-    log.info("messages.indexed", tenant=tenant, session_id=session_id,
-             points=len(points), embedded=computed)
+    log.info(
+        "messages.indexed",
+        tenant=tenant,
+        session_id=session_id,
+        points=len(points),
+        embedded=computed,
+    )
     return len(points)
 
 
@@ -66,8 +71,10 @@ def reconcile_pending(svc: Services) -> int:
     """Queue indexing for every appended turn still pending (after a crash or broker outage)."""
     queued = 0
     for tenant, session_id, epoch, ids in svc.sessions.pending():
-        svc.jobs.enqueue(INDEX_MESSAGES, {"tenant": tenant, "session_id": session_id,
-                                          "epoch": epoch, "message_ids": ids})
+        svc.jobs.enqueue(
+            INDEX_MESSAGES,
+            {"tenant": tenant, "session_id": session_id, "epoch": epoch, "message_ids": ids},
+        )
         queued += len(ids)
     log.info("messages.reconciled", queued=queued)
     return queued

@@ -51,27 +51,43 @@ def append_messages(
             raise InvalidInput("a tool message needs tool_call_id", field=f"{where}.tool_call_id")
         message_id = check_id(m.id, f"{where}.id") if m.id else uuid.uuid4().hex
         if message_id in seen:
-            raise InvalidInput(f"message id {message_id!r} repeats in one batch", field=f"{where}.id")
+            raise InvalidInput(
+                f"message id {message_id!r} repeats in one batch", field=f"{where}.id"
+            )
         seen.add(message_id)
         created = m.created_at or now
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)
-        chat = {"role": m.role, "content": m.content, "name": m.name,
-                "tool_calls": m.tool_calls, "tool_call_id": m.tool_call_id}
+        chat = {
+            "role": m.role,
+            "content": m.content,
+            "name": m.name,
+            "tool_calls": m.tool_calls,
+            "tool_call_id": m.tool_call_id,
+        }
         tokens = message_tokens(chat, lambda t: svc.tokenizer.count(t, model))
         prepared.append((m, message_id, created, tokens))
     result = svc.sessions.append(tenant, session_id, user_id, prepared)
     if result.new_ids:
-        payload = {"tenant": tenant, "session_id": session_id, "epoch": result.epoch,
-                   "message_ids": result.new_ids}
+        payload = {
+            "tenant": tenant,
+            "session_id": session_id,
+            "epoch": result.epoch,
+            "message_ids": result.new_ids,
+        }
         try:
             svc.jobs.enqueue(INDEX_MESSAGES, payload)
         except StoreUnavailable:
             # The turns are stored and stay in the session's pending set; indexing catches up
             # when the broker is back (the worker reconciles pending ids on start).
             log.warning("messages.enqueue_failed", tenant=tenant, session_id=session_id)
-    log.info("messages.appended", tenant=tenant, session_id=session_id,
-             appended=result.appended, duplicates=result.duplicates)
+    log.info(
+        "messages.appended",
+        tenant=tenant,
+        session_id=session_id,
+        appended=result.appended,
+        duplicates=result.duplicates,
+    )
     return result
 
 
