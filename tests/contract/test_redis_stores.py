@@ -1,0 +1,135 @@
+"""The Redis adapters against a real Valkey server."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+import redis
+
+from service.adapters.redis_embedding_cache import RedisEmbeddingCache
+from service.adapters.redis_facts import RedisFactStore
+from service.adapters.redis_sessions import RedisSessionStore
+from service.adapters.redis_snapshots import RedisSnapshotStore
+from service.domain.errors import Conflict
+from service.domain.models import Fact, NewMessage
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def client(redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_url)
+
+
+def _batch(*ids: str) -> list[tuple[NewMessage, str, datetime, int]]:
+    return [(NewMessage(role="user", content=f"text {i}", id=i), i, NOW, 5) for i in ids]
+
+
+def test_append_is_idempotent_by_message_id(client: redis.Redis) -> None:
+    store = RedisSessionStore(client)
+    first = store.append("t", "s", "u", _batch("a", "b"))
+    again = store.append("t", "s", "u", _batch("b", "c"))
+    assert (first.appended, first.duplicates) == (2, 0)
+    assert (again.appended, again.duplicates, again.new_ids) == (1, 1, ["c"])
+    assert [m.id for m in store.messages("t", "s", 0, -1)] == ["a", "b", "c"]
+    assert [m.seq for m in store.messages("t", "s", 0, -1)] == [0, 1, 2]
+    info = store.info("t", "s")
+    assert info is not None
+    assert (info.message_count, info.tokens, info.pending) == (3, 15, 3)
+
+
+def test_concurrent_appends_never_duplicate_or_lose(client: redis.Redis) -> None:
+    store = RedisSessionStore(client)
+    ids = [f"m{i}" for i in range(50)]
+
+    def worker() -> None:
+        for i in range(0, 50, 5):
+            store.append("t", "race", "u", _batch(*ids[i : i + 5]))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    logged = store.messages("t", "race", 0, -1)
+    assert sorted(m.id for m in logged) == sorted(ids)
+    assert [m.seq for m in logged] == list(range(50))
+
+
+def test_session_owner_cannot_change(client: redis.Redis) -> None:
+    store = RedisSessionStore(client)
+    store.append("t", "s", "alice", _batch("a"))
+    with pytest.raises(Conflict):
+        store.append("t", "s", "mallory", _batch("b"))
+
+
+def test_recent_is_newest_first(client: redis.Redis) -> None:
+    store = RedisSessionStore(client)
+    store.append("t", "s", "u", _batch(*[f"m{i}" for i in range(10)]))
+    assert [m.id for m in store.recent("t", "s", 3)] == ["m9", "m8", "m7"]
+    assert store.last_user_message("t", "s").id == "m9"  # type: ignore[union-attr]
+
+
+def test_delete_writes_tombstone_that_stale_jobs_see(client: redis.Redis) -> None:
+    store = RedisSessionStore(client)
+    epoch = store.append("t", "s", "u", _batch("a")).epoch
+    store.delete("t", "s")
+    assert store.info("t", "s") is None
+    assert not store.mark_indexed("t", "s", epoch, ["a"])  # a job of the old epoch is refused
+    again = store.append("t", "s", "u", _batch("a"))
+    assert again.epoch == epoch + 1 and again.appended == 1
+    assert store.mark_indexed("t", "s", again.epoch, ["a"])
+    info = store.info("t", "s")
+    assert info is not None and (info.indexed, info.pending) == (1, 0)
+
+
+def test_pending_lists_unindexed_sessions(client: redis.Redis) -> None:
+    store = RedisSessionStore(client)
+    store.append("t1", "s1", "u", _batch("a", "b"))
+    store.append("t2", "s2", "u", _batch("c"))
+    store.mark_indexed("t2", "s2", 0, ["c"])
+    assert [(t, s, sorted(ids)) for t, s, _, ids in store.pending()] == [("t1", "s1", ["a", "b"])]
+
+
+def test_tenants_do_not_share_sessions(client: redis.Redis) -> None:
+    store = RedisSessionStore(client)
+    store.append("a", "s", "u", _batch("x"))
+    assert store.info("b", "s") is None
+    assert store.by_ids("b", "s", ["x"]) == [None]
+
+
+def test_state_roundtrip(client: redis.Redis) -> None:
+    store = RedisSessionStore(client)
+    assert store.get_state("t", "s") is None
+    store.put_state("t", "s", {"step": 2, "name": "Zoë"})
+    assert store.get_state("t", "s") == {"step": 2, "name": "Zoë"}
+
+
+def _fact(fid: str, key: str | None = None, status: str = "active") -> Fact:
+    return Fact("t", fid, "u", f"fact {fid}", key, status, 1, NOW, NOW)  # type: ignore[arg-type]
+
+
+def test_fact_store_slots_and_listing(client: redis.Redis) -> None:
+    store = RedisFactStore(client)
+    store.put(_fact("f1", key="diet"), None)
+    assert store.active_for_key("t", "u", "diet").id == "f1"  # type: ignore[union-attr]
+    store.put(_fact("f2", key="diet"), _fact("f1", key="diet", status="superseded"))
+    assert store.active_for_key("t", "u", "diet").id == "f2"  # type: ignore[union-attr]
+    assert [f.id for f in store.list_for_user("t", "u", 0, 10)] == ["f1", "f2"]
+    assert store.get("other-tenant", "f1") is None
+
+
+def test_snapshot_expires(client: redis.Redis) -> None:
+    store = RedisSnapshotStore(client)
+    store.put("t", "snap", {"a": 1}, ttl_s=60)
+    assert store.get("t", "snap") == {"a": 1}
+    assert 0 < client.ttl("cmem:{t:t}:snapshot:snap") <= 60  # type: ignore[operator]
+
+
+def test_embedding_cache_roundtrip_is_float32_exact(client: redis.Redis) -> None:
+    cache = RedisEmbeddingCache(client, ttl_s=60)
+    cache.put_many("t", "m", {"h1": [0.5, -0.25]})
+    assert cache.get_many("t", "m", ["h1", "h2"]) == [[0.5, -0.25], None]
+    assert cache.get_many("other", "m", ["h1"]) == [None]

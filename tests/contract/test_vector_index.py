@@ -1,0 +1,109 @@
+"""One contract for every VectorIndex adapter: Qdrant Edge, and qdrant-client (in-process
+engine in CI; a real server where CMEM_TEST_QDRANT_URL is set)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from qdrant_client import QdrantClient
+
+from service.adapters.edge_index import EdgeIndex
+from service.adapters.hashing_embedder import HashingEmbedder
+from service.adapters.qdrant_server_index import QdrantServerIndex
+from service.domain.models import VectorFilter, VectorPoint
+from service.ports import VectorIndex
+
+EMB = HashingEmbedder(dimension=64)
+BACKENDS = ["edge", "qdrant-local"] + (
+    ["qdrant-server"] if os.environ.get("CMEM_TEST_QDRANT_URL") else []
+)
+
+
+@pytest.fixture(params=BACKENDS)
+def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorIndex]:
+    built: VectorIndex
+    if request.param == "edge":
+        built = EdgeIndex(tmp_path / "edge", 64)
+    elif request.param == "qdrant-local":
+        built = QdrantServerIndex(QdrantClient(location=":memory:"), "contract", 64)
+    else:
+        name = "contract_" + uuid.uuid4().hex[:8]
+        built = QdrantServerIndex.connect(os.environ["CMEM_TEST_QDRANT_URL"], "", name, 64)
+    built.ensure_collection()
+    built.ensure_collection()  # idempotent
+    yield built
+    built.close()
+
+
+def _points(tenant: str, texts: list[str], **payload: str | int) -> list[VectorPoint]:
+    return [
+        VectorPoint(
+            str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{t}")),
+            v,
+            {"tenant": tenant, "kind": "fact", "text": t, "status": "active", **payload},
+        )
+        for t, v in zip(texts, EMB.embed(texts), strict=True)
+    ]
+
+
+def test_query_finds_nearest_within_filter(index: VectorIndex) -> None:
+    index.upsert(_points("a", ["green tea lover", "lives in berlin", "likes jazz"], user_id="u1"))
+    index.upsert(_points("b", ["green tea lover"], user_id="u1"))
+    [query] = EMB.embed(["green tea"])
+    hits = index.query(query, VectorFilter(must={"tenant": "a", "user_id": "u1"}), 2)
+    assert [h.payload["text"] for h in hits][0] == "green tea lover"
+    assert all(h.payload["tenant"] == "a" for h in hits)
+    assert hits[0].score >= hits[1].score
+    assert isinstance(hits[0].id, str)
+
+
+def test_filters_any_and_must_not(index: VectorIndex) -> None:
+    index.upsert(_points("a", ["one"], user_id="u1") + _points("a", ["two"], user_id="u2"))
+    index.upsert(_points("a", ["three"], user_id="u3"))
+    assert index.count(VectorFilter(must={"tenant": "a", "user_id": ["u1", "u2"]})) == 2
+    assert index.count(VectorFilter(must={"tenant": "a"}, must_not={"user_id": "u1"})) == 2
+
+
+def test_integer_filter(index: VectorIndex) -> None:
+    index.upsert(_points("a", ["x"], epoch=1) + _points("a", ["y"], epoch=2))
+    assert index.count(VectorFilter(must={"tenant": "a", "epoch": 2})) == 1
+
+
+def test_upsert_is_idempotent_by_id(index: VectorIndex) -> None:
+    pts = _points("a", ["same"])
+    index.upsert(pts)
+    index.upsert(pts)
+    assert index.count(VectorFilter(must={"tenant": "a"})) == 1
+
+
+def test_set_payload_and_deletes(index: VectorIndex) -> None:
+    pts = _points("a", ["p", "q", "r"])
+    index.upsert(pts)
+    index.set_payload([pts[0].id], {"status": "superseded"})
+    assert index.count(VectorFilter(must={"tenant": "a", "status": "active"})) == 2
+    index.delete_ids([pts[1].id])
+    assert index.count(VectorFilter(must={"tenant": "a"})) == 2
+    index.delete(VectorFilter(must={"tenant": "a", "status": "superseded"}))
+    assert index.count(VectorFilter(must={"tenant": "a"})) == 1
+    index.delete_ids([str(uuid.uuid4())])  # unknown id: no error
+
+
+def test_scroll_pages_through_everything(index: VectorIndex) -> None:
+    index.upsert(_points("a", [f"text {i}" for i in range(7)]))
+    index.upsert(_points("b", ["other"]))
+    seen: list[str] = []
+    offset = None
+    while True:
+        page, offset = index.scroll(VectorFilter(must={"tenant": "a"}), 3, offset)
+        seen += [h.payload["text"] for h in page]
+        if offset is None:
+            break
+    assert sorted(seen) == sorted(f"text {i}" for i in range(7))
+
+
+def test_ping(index: VectorIndex) -> None:
+    index.ping()
