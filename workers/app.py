@@ -21,12 +21,14 @@ def create_worker_app(svc: Services, broker_url: str) -> Celery:
     """A worker app whose tasks close over the process's services (passed in, not global)."""
     app = Celery("cmem-worker", set_as_current=False)
     app.conf.update(celery_config(broker_url))
+    # shared=False: a shared task is registered process-wide and every app created later gets
+    # the first one's callable, bound to that app's services.
 
-    @app.task(name="messages.index", **RETRY)
+    @app.task(name="messages.index", shared=False, **RETRY)
     def index_messages(tenant: str, session_id: str, epoch: int, message_ids: list[str]) -> int:
         return indexing.index_messages(svc, tenant, session_id, epoch, message_ids)
 
-    @app.task(name="messages.reconcile", **RETRY)
+    @app.task(name="messages.reconcile", shared=False, **RETRY)
     def reconcile() -> int:
         return indexing.reconcile_pending(svc)
 

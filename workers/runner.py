@@ -21,6 +21,10 @@ class WorkerRunner:
 
     def __init__(self, app: Celery, heartbeat: RedisHeartbeat, concurrency: int) -> None:
         self._app = app
+        # Pool threads start without a current app and resolve task names through the process's
+        # default app (Celery's own worker does the same): one worker app per process.
+        app.set_current()
+        app.set_default()
         self._heartbeat = heartbeat
         self._name = f"cmem@{socket.gethostname()}:{os.getpid()}"
         self._worker: Any = app.WorkController(

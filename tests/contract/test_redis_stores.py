@@ -79,10 +79,11 @@ def test_delete_writes_tombstone_that_stale_jobs_see(client: redis.Redis) -> Non
     assert store.info("t", "s") is None
     assert not store.mark_indexed("t", "s", epoch, ["a"])  # a job of the old epoch is refused
     again = store.append("t", "s", "u", _batch("a"))
-    assert again.epoch == epoch + 1 and again.appended == 1
+    assert (again.epoch, again.appended) == (epoch + 1, 1)
     assert store.mark_indexed("t", "s", again.epoch, ["a"])
     info = store.info("t", "s")
-    assert info is not None and (info.indexed, info.pending) == (1, 0)
+    assert info is not None
+    assert (info.indexed, info.pending) == (1, 0)
 
 
 def test_pending_lists_unindexed_sessions(client: redis.Redis) -> None:

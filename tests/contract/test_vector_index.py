@@ -55,7 +55,7 @@ def test_query_finds_nearest_within_filter(index: VectorIndex) -> None:
     index.upsert(_points("b", ["green tea lover"], user_id="u1"))
     [query] = EMB.embed(["green tea"])
     hits = index.query(query, VectorFilter(must={"tenant": "a", "user_id": "u1"}), 2)
-    assert [h.payload["text"] for h in hits][0] == "green tea lover"
+    assert hits[0].payload["text"] == "green tea lover"
     assert all(h.payload["tenant"] == "a" for h in hits)
     assert hits[0].score >= hits[1].score
     assert isinstance(hits[0].id, str)

@@ -1,0 +1,92 @@
+"""Every user mistake gets a clear status and one JSON error shape; never a 500."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+
+def _error(r, status: int) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    assert r.status_code == status, r.text
+    body = r.json()["error"]
+    assert set(body) >= {"code", "message"}
+    return body  # type: ignore[no-any-return]
+
+
+def test_missing_field_names_it(api: TestClient) -> None:
+    err = _error(api.post("/v1/sessions/s/messages", json={"messages": []}), 422)
+    assert err["field"] == "user_id"
+
+
+def test_bad_role_names_the_field(api: TestClient) -> None:
+    body = {"user_id": "u", "messages": [{"role": "robot", "content": "x"}]}
+    err = _error(api.post("/v1/sessions/s/messages", json=body), 422)
+    assert err["field"] == "messages.0.role"
+
+
+def test_bad_session_id(api: TestClient) -> None:
+    body = {"user_id": "u", "messages": [{"role": "user", "content": "x"}]}
+    err = _error(api.post("/v1/sessions/bad{id}/messages", json=body), 422)
+    assert err["field"] == "session_id"
+
+
+def test_tool_message_without_call_id(api: TestClient) -> None:
+    body = {"user_id": "u", "messages": [{"role": "tool", "content": "x"}]}
+    err = _error(api.post("/v1/sessions/s/messages", json=body), 422)
+    assert err["field"] == "messages[0].tool_call_id"
+
+
+def test_not_found(api: TestClient) -> None:
+    assert _error(api.get("/v1/sessions/nope"), 404)["code"] == "not_found"
+    assert _error(api.get("/v1/facts/nope"), 404)["code"] == "not_found"
+    assert _error(api.get("/v1/snapshots/nope"), 404)["code"] == "not_found"
+    assert _error(api.get("/v1/no-such-route"), 404)["code"] == "not_found"
+
+
+def test_oversized_message_batch_and_body(api: TestClient, container) -> None:  # type: ignore[no-untyped-def]
+    limits = container.services.settings
+    big = {
+        "user_id": "u",
+        "messages": [{"role": "user", "content": "x" * (limits.max_message_chars + 1)}],
+    }
+    assert _error(api.post("/v1/sessions/s/messages", json=big), 413)["field"] == (
+        "messages[0].content"
+    )
+    many = {
+        "user_id": "u",
+        "messages": [{"role": "user", "content": "x"}] * (limits.max_batch_messages + 1),
+    }
+    assert _error(api.post("/v1/sessions/s/messages", json=many), 413)["field"] == "messages"
+    huge = b"{" + b" " * limits.max_request_bytes + b"}"
+    r = api.post(
+        "/v1/sessions/s/messages", content=huge, headers={"content-type": "application/json"}
+    )
+    assert _error(r, 413)["code"] == "too_large"
+    state = {"state": {"blob": "x" * limits.max_state_bytes}}
+    assert _error(api.put("/v1/sessions/s/state", json=state), 413)["field"] == "state"
+
+
+def test_session_of_another_user_is_a_conflict(api: TestClient) -> None:
+    body = {"user_id": "alice", "messages": [{"role": "user", "content": "hi"}]}
+    api.post("/v1/sessions/shared/messages", json=body)
+    body["user_id"] = "bob"
+    assert _error(api.post("/v1/sessions/shared/messages", json=body), 409)["field"] == "user_id"
+    ctx = {"session_id": "shared", "user_id": "bob", "budget_tokens": 100}
+    _error(api.post("/v1/context", json=ctx), 409)
+
+
+def test_context_input_errors(api: TestClient) -> None:
+    base = {"session_id": "s", "user_id": "u", "budget_tokens": 100}
+    assert _error(api.post("/v1/context", json={**base, "model": "nope"}), 422)["field"] == "model"
+    assert _error(api.post("/v1/context", json={**base, "budget_tokens": 0}), 422)["field"] == (
+        "budget_tokens"
+    )
+    r = api.post("/v1/context", json={**base, "response_reserve": 100})
+    assert _error(r, 422)["field"] == "response_reserve"
+    r = api.post("/v1/context", json={**base, "system_prompt": "word " * 500})
+    assert _error(r, 422)["field"] == "system_prompt"
+    assert _error(api.post("/v1/context", json={**base, "extra": 1}), 422)["field"] == "extra"
+
+
+def test_invalid_json(api: TestClient) -> None:
+    r = api.post("/v1/facts", content=b"{not json", headers={"content-type": "application/json"})
+    _error(r, 422)

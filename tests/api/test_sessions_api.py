@@ -1,0 +1,91 @@
+"""Sessions over HTTP: append, idempotency, background indexing, paging, state, delete."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import wait_indexed
+
+
+def _turns(n: int, start: int = 0) -> list[dict[str, str]]:
+    return [
+        {
+            "id": f"m{i}",
+            "role": "user" if i % 2 == 0 else "assistant",
+            "content": f"turn number {i}",
+        }
+        for i in range(start, start + n)
+    ]
+
+
+def test_append_is_idempotent_and_indexed_in_background(api: TestClient) -> None:
+    r = api.post("/v1/sessions/s1/messages", json={"user_id": "u1", "messages": _turns(4)})
+    assert r.status_code == 201
+    assert r.json() == {
+        "session_id": "s1",
+        "appended": 4,
+        "duplicates": 0,
+        "message_ids": ["m0", "m1", "m2", "m3"],
+    }
+    again = api.post("/v1/sessions/s1/messages", json={"user_id": "u1", "messages": _turns(5)})
+    assert again.json()["appended"] == 1
+    assert again.json()["duplicates"] == 4
+    body = wait_indexed(api, "s1")
+    assert body["messages"] == 5
+    assert body["indexed"] == 5
+    assert body["user_id"] == "u1"
+    assert body["tokens"] > 0
+
+
+def test_generated_ids_and_tool_messages(api: TestClient) -> None:
+    msgs = [
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": "{}"},
+                }
+            ],
+        },
+        {"role": "tool", "content": "42", "tool_call_id": "call_1"},
+    ]
+    r = api.post("/v1/sessions/s2/messages", json={"user_id": "u1", "messages": msgs})
+    assert r.status_code == 201
+    ids = r.json()["message_ids"]
+    assert len(ids) == 2
+    assert ids[0] != ids[1]
+    page = api.get("/v1/sessions/s2/messages").json()
+    assert page["messages"][0]["tool_calls"][0]["id"] == "call_1"
+    assert page["messages"][1]["tool_call_id"] == "call_1"
+
+
+def test_messages_are_paginated_in_order(api: TestClient) -> None:
+    api.post("/v1/sessions/s3/messages", json={"user_id": "u1", "messages": _turns(12)})
+    page = api.get("/v1/sessions/s3/messages", params={"offset": 5, "limit": 4}).json()
+    assert page["total"] == 12
+    assert [m["id"] for m in page["messages"]] == ["m5", "m6", "m7", "m8"]
+    assert [m["seq"] for m in page["messages"]] == [5, 6, 7, 8]
+
+
+def test_state_roundtrip(api: TestClient) -> None:
+    assert api.get("/v1/sessions/s4/state").json() == {"state": {}}
+    r = api.put("/v1/sessions/s4/state", json={"state": {"step": "checkout", "items": 3}})
+    assert r.status_code == 200
+    assert api.get("/v1/sessions/s4/state").json()["state"] == {"step": "checkout", "items": 3}
+
+
+def test_delete_removes_session_and_its_vectors(api: TestClient, container) -> None:  # type: ignore[no-untyped-def]
+    from service.domain.models import VectorFilter
+
+    api.post("/v1/sessions/s5/messages", json={"user_id": "u1", "messages": _turns(3)})
+    wait_indexed(api, "s5")
+    index = container.services.index
+    where = VectorFilter(must={"session_id": "s5"})
+    assert index.count(where) == 3
+    assert api.delete("/v1/sessions/s5").status_code == 204
+    assert api.get("/v1/sessions/s5").status_code == 404
+    assert index.count(where) == 0
+    assert api.delete("/v1/sessions/s5").status_code == 404
