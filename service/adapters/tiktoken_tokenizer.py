@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import hashlib
+import importlib.util
 import os
 from functools import lru_cache
 from pathlib import Path

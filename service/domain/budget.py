@@ -1,6 +1,7 @@
 """Budget packing: choose items per component so the context never exceeds its budget.
 
-Components come in priority order. Each has a minimum and a share of the available budget; what
+Components come in priority order. Fixed ones (system prompt, working memory) take what they
+need first. Each other one has a minimum and a share of the budget left after them; what
 one leaves unused flows to the next, and whatever is still free after the last one is offered back
 to the earlier ones in order. A component pays its frame (header message) once, only if it
 includes at least one item. A contiguous component (recent history) stops at the first item that
@@ -35,6 +36,9 @@ class Component:
     share: float = 0.0
     frame_tokens: int = 0
     contiguous: bool = False
+    # Fixed components (system prompt, working memory) take what they need, before any share,
+    # and pass nothing on: their leftover is not a share of theirs.
+    fixed: bool = False
 
 
 @dataclass(slots=True)
@@ -61,9 +65,15 @@ def pack(components: list[Component], available: int) -> list[Packed]:
     pending = [list(c.candidates) for c in components]
     remaining = available
     carry = 0
+    flexible: int | None = None  # what the shares are of: the budget after fixed components
     for i, comp in enumerate(components):
+        if comp.fixed:
+            remaining -= _fill(comp, results[i], pending[i], remaining)
+            continue
+        if flexible is None:
+            flexible = remaining
         last = i == len(components) - 1
-        cap = remaining if last else max(comp.minimum, int(comp.share * available)) + carry
+        cap = remaining if last else max(comp.minimum, int(comp.share * flexible)) + carry
         allowance = min(cap, remaining)
         used = _fill(comp, results[i], pending[i], allowance)
         remaining -= used

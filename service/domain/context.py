@@ -154,8 +154,8 @@ def _components(
         for m in inputs.history
     ]
     return [
-        Component("system", system, share=1.0, frame_tokens=system_frame),
-        Component("state", state, share=1.0, frame_tokens=system_frame + count(STATE_HEADER)),
+        Component("system", system, frame_tokens=system_frame, fixed=True),
+        Component("state", state, frame_tokens=system_frame + count(STATE_HEADER), fixed=True),
         Component(
             "facts",
             facts,

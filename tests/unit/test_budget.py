@@ -38,7 +38,9 @@ def test_pack_never_exceeds_budget_and_keeps_newest_history(
     available: int,
 ) -> None:
     comps = [
-        Component("system", _cands("s", [system] if system else []), share=1.0, frame_tokens=frame),
+        Component(
+            "system", _cands("s", [system] if system else []), frame_tokens=frame, fixed=True
+        ),
         Component("facts", _cands("f", facts), minimum=minimum, share=share_f, frame_tokens=frame),
         Component("recall", _cands("r", recall), share=share_r, frame_tokens=frame),
         Component("history", _cands("h", history), contiguous=True),
@@ -87,3 +89,16 @@ def test_frame_is_paid_once_and_only_with_items() -> None:
     assert pack(comps, 16)[0].tokens == 12
     assert pack(comps, 17)[0].tokens == 17
     assert pack(comps, 11)[0].items == []
+
+
+def test_fixed_components_do_not_inflate_later_shares() -> None:
+    comps = [
+        Component("system", _cands("s", [10]), fixed=True),
+        Component("recall", _cands("r", [10] * 20), share=0.25),
+        Component("history", _cands("h", [10] * 20), contiguous=True),
+    ]
+    packed = pack(comps, 200)
+    assert len(packed[0].items) == 1
+    # 25 % of the 190 tokens left after the system prompt, not the system's leftover.
+    assert len(packed[1].items) == 4
+    assert len(packed[2].items) == 15  # history gets everything else
