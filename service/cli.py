@@ -27,7 +27,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cmem", description="coherent-memory service")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (
@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> None:
     create.add_argument("--tenant", required=True)
     create.add_argument("--role", required=True, choices=("client", "admin"))
     create.add_argument("--data-dir", type=Path, help="data directory (env CMEM_DATA_DIR)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
 
     try:
         settings = _settings(args)

@@ -1,0 +1,104 @@
+"""Indexing jobs: idempotent, never resurrect a deleted session, and catch up after a crash."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from service.adapters.hashing_embedder import HashingEmbedder
+from service.domain.models import NewMessage, VectorFilter
+from service.runtime.container import Container
+from service.usecases import sessions
+from service.usecases.indexing import index_messages
+from service.usecases.services import Services
+from workers.app import create_worker_app
+from workers.runner import WorkerRunner
+
+
+def _append(svc: Services, tenant: str, n: int = 3) -> list[str]:
+    msgs = [
+        NewMessage(role="user", content=f"turn {i} about gardening", id=f"m{i}") for i in range(n)
+    ]
+    return sessions.append_messages(svc, tenant, "s", "u", msgs).new_ids
+
+
+def _points(svc: Services, tenant: str) -> int:
+    return svc.index.count(VectorFilter(must={"tenant": tenant, "session_id": "s"}))
+
+
+def _wait_pending_zero(svc: Services, tenant: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        info = svc.sessions.info(tenant, "s")
+        if info is not None and info.pending == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("indexing did not finish")
+
+
+def test_real_worker_indexes_appended_turns(container: Container, worker, tenant: str) -> None:  # type: ignore[no-untyped-def]
+    svc = container.services
+    _append(svc, tenant, 5)
+    _wait_pending_zero(svc, tenant)
+    assert _points(svc, tenant) == 5
+    info = svc.sessions.info(tenant, "s")
+    assert info is not None
+    assert info.indexed == 5
+
+
+def test_running_a_job_twice_changes_nothing(container: Container, tenant: str) -> None:
+    svc = container.services
+    ids = _append(svc, tenant)
+    assert index_messages(svc, tenant, "s", 0, ids) == 3
+    assert index_messages(svc, tenant, "s", 0, ids) == 3
+    assert _points(svc, tenant) == 3
+    info = svc.sessions.info(tenant, "s")
+    assert info is not None
+    assert (info.indexed, info.pending) == (3, 0)
+
+
+def test_job_for_a_deleted_session_writes_nothing(container: Container, tenant: str) -> None:
+    svc = container.services
+    ids = _append(svc, tenant)
+    sessions.delete_session(svc, tenant, "s")
+    assert index_messages(svc, tenant, "s", 0, ids) == 0
+    assert _points(svc, tenant) == 0
+
+
+class _DeletesWhileEmbedding(HashingEmbedder):
+    """An embedder during whose work the session gets deleted (the race a tombstone must win)."""
+
+    def __init__(self, svc: Services, tenant: str) -> None:
+        super().__init__()
+        self.svc, self.tenant = svc, tenant
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        sessions.delete_session(self.svc, self.tenant, "s")
+        return super().embed(texts)
+
+
+def test_delete_during_an_in_flight_job_wins(container: Container, tenant: str) -> None:
+    svc = container.services
+    ids = _append(svc, tenant)
+    racing = dataclasses.replace(svc, embedder=_DeletesWhileEmbedding(svc, tenant))
+    assert index_messages(racing, tenant, "s", 0, ids) == 0
+    assert _points(svc, tenant) == 0
+    assert svc.sessions.info(tenant, "s") is None
+
+
+def test_worker_start_reconciles_turns_whose_job_was_lost(
+    container: Container, redis_url: str, tenant: str
+) -> None:
+    svc = container.services
+    # As if the process died right after the append, before its job was queued.
+    batch = [(NewMessage(role="user", content="lost job", id="x"), "x", datetime.now(UTC), 5)]
+    svc.sessions.append(tenant, "s", "u", batch)
+    runner = WorkerRunner(create_worker_app(svc, redis_url), container.heartbeat, 1)
+    runner.start()
+    try:
+        _wait_pending_zero(svc, tenant)
+    finally:
+        runner.stop()
+    assert _points(svc, tenant) == 1
