@@ -56,6 +56,11 @@ def serve_http(settings: Settings, container: Container) -> None:
     app = create_app(container.services, container.keys, container.heartbeat)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
+    # After its graceful shutdown uvicorn re-raises the signal it caught, under the handlers that
+    # were in place before it started. With these in place that re-raise is harmless, and the
+    # caller still gets to stop the worker and Valkey cleanly.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, server.handle_exit)
     shown = f"[{host}]" if ":" in host else host
     print(f"listening on http://{shown}:{port}", flush=True)
     log.info("api.listening", host=host, port=port, docs=f"http://{shown}:{port}/docs")

@@ -1,0 +1,89 @@
+"""Drive `cmem serve` as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CMEM = str(Path(sys.executable).with_name("cmem"))
+
+
+class Served:
+    """A running `cmem serve`; its output is collected for assertions and for failures."""
+
+    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        self.output: list[str] = []
+        self.proc = subprocess.Popen(
+            [CMEM, "serve", "--port", "0", "--data-dir", str(data_dir), *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "CMEM_LOG_FORMAT": "json", **(env or {})},
+        )
+        self.url = ""
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    def wait_listening(self, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.output):
+                match = re.match(r"listening on (http://\S+)", line)
+                if match:
+                    self.url = match.group(1)
+                    return self.url
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError("cmem serve did not start:\n" + "".join(self.output))
+
+    def wait_ready(self, timeout: float = 60) -> float:
+        """Seconds from now until /readyz answers 200."""
+        started = time.monotonic()
+        self.wait_listening(timeout)
+        while time.monotonic() - started < timeout:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return time.monotonic() - started
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("not ready:\n" + "".join(self.output))
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self._reader.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return code
+
+    def text(self) -> str:
+        return "".join(self.output)
+
+
+def wait_pending_zero(client: httpx.Client, session_id: str, timeout: float = 180) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/v1/sessions/{session_id}").json()
+        if body["pending"] == 0:
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"pending never reached 0: {body}")
