@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
@@ -16,9 +16,15 @@ router = APIRouter(tags=["context"])
 
 
 @router.post("/v1/context")
-async def context(body: ContextIn, svc: Svc, caller: Caller, request: Request) -> dict[str, Any]:
+async def context(
+    body: ContextIn, svc: Svc, caller: Caller, request: Request, response: Response
+) -> dict[str, Any]:
     result = await run_in_threadpool(
         assemble_context, svc, caller.tenant, ContextRequest(**body.model_dump())
+    )
+    timings = result.pop("timings_ms")
+    response.headers["Server-Timing"] = (
+        f"embed;dur={timings['embed_query']}, assemble;dur={timings['total']}"
     )
     metrics: Metrics = request.app.state.metrics
     for component, tokens in result["usage"]["by_component"].items():

@@ -11,7 +11,6 @@ from service.adapters.celery_queue import CeleryJobQueue, producer_app
 from service.adapters.edge_index import EdgeIndex
 from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.key_file import KeyFile
-from service.adapters.qdrant_server_index import QdrantServerIndex
 from service.adapters.redis_client import connect
 from service.adapters.redis_embedding_cache import RedisEmbeddingCache
 from service.adapters.redis_facts import RedisFactStore
@@ -55,6 +54,9 @@ def build_embedder(settings: Settings) -> Embedder:
 
 def build_index(settings: Settings, dimension: int) -> VectorIndex:
     if settings.qdrant_url:
+        # Imported here: qdrant-client costs ~0.5 s of start-up that embedded mode does not need.
+        from service.adapters.qdrant_server_index import QdrantServerIndex
+
         return QdrantServerIndex.connect(
             settings.qdrant_url, settings.qdrant_api_key, settings.collection, dimension
         )

@@ -39,6 +39,10 @@ def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this. uvicorn sets no TCP_NODELAY on sockets it is handed, and
+    # without it every keep-alive response waits ~40 ms (Nagle + delayed ACK): measured 44 ms vs
+    # 0.8 ms for a trivial GET.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

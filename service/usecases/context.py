@@ -108,6 +108,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
         },
         svc.settings.snapshot_retention_s,
     )
+    response["timings_ms"] = {"total": round(elapsed_ms, 3), "embed_query": round(embed_ms, 3)}
     log.info(
         "context.assembled",
         tenant=tenant,

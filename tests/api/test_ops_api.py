@@ -24,3 +24,11 @@ def test_docs_are_served(api: TestClient) -> None:
     assert api.get("/docs").status_code == 200
     paths = api.get("/openapi.json").json()["paths"]
     assert {"/v1/context", "/v1/sessions/{session_id}/messages", "/v1/facts"} <= set(paths)
+
+
+def test_context_reports_server_timing(api: TestClient) -> None:
+    r = api.post("/v1/context", json={"session_id": "s", "user_id": "u", "budget_tokens": 50,
+                                      "query": "anything"})
+    timing = dict(part.strip().split(";dur=") for part in r.headers["server-timing"].split(","))
+    assert set(timing) == {"embed", "assemble"}
+    assert 0 <= float(timing["embed"]) <= float(timing["assemble"])

@@ -1,0 +1,1 @@
+"""Benchmarks that print numbers (medians, p99, ratios against baselines from the same run)."""

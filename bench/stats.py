@@ -1,0 +1,15 @@
+"""Percentiles and printing."""
+
+from __future__ import annotations
+
+import statistics
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def line(name: str, values_ms: list[float], target: str = "") -> str:
+    return (f"{name:<46} p50 {statistics.median(values_ms):8.2f} ms   "
+            f"p99 {pct(values_ms, 99):8.2f} ms   n={len(values_ms):<5} {target}")
