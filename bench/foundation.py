@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench.stats import line
 from service.adapters.edge_index import EdgeIndex
+from service.logging import configure_logging
 from service.runtime.container import build_container
 from service.runtime.valkey import start_valkey
 from service.settings import Settings
@@ -30,9 +31,39 @@ from tests.e2e.serve import Served, wait_pending_zero
 N_MESSAGES = 5_000
 N_FACTS = 10_000
 N_VECTORS = 100_000
-WORDS = ("apple river gym locker invoice Kyoto jazz budget roadmap basil train meeting sister "
-         "documentary weather printer passport charts volcano spreadsheet mushroom alps tax "
-         "birthday dentist bicycle garden lease mortgage recipe concert").split()
+WORDS = [
+    "apple",
+    "river",
+    "gym",
+    "locker",
+    "invoice",
+    "Kyoto",
+    "jazz",
+    "budget",
+    "roadmap",
+    "basil",
+    "train",
+    "meeting",
+    "sister",
+    "documentary",
+    "weather",
+    "printer",
+    "passport",
+    "charts",
+    "volcano",
+    "spreadsheet",
+    "mushroom",
+    "alps",
+    "tax",
+    "birthday",
+    "dentist",
+    "bicycle",
+    "garden",
+    "lease",
+    "mortgage",
+    "recipe",
+    "concert",
+]
 
 
 def _sentence(rng: random.Random, i: int) -> str:
@@ -47,8 +78,10 @@ def populate_facts(data_dir: Path, rng: random.Random) -> None:
     try:
         container = build_container(settings, valkey.connection_url)
         svc = container.services
-        texts = [f"User fact {i}: likes {rng.choice(WORDS)} and {rng.choice(WORDS)}"
-                 for i in range(N_FACTS)]
+        texts = [
+            f"User fact {i}: likes {rng.choice(WORDS)} and {rng.choice(WORDS)}"
+            for i in range(N_FACTS)
+        ]
         for start in range(0, N_FACTS, 256):
             embed_cached(svc, "default", texts[start : start + 256])
         for text in texts:
@@ -76,16 +109,23 @@ def bench_service(results: dict[str, object]) -> None:
     populate_facts(data_dir, rng)
     print(f"populated {N_FACTS} facts in {time.perf_counter() - t0:.1f} s")
     messages = [_sentence(rng, i) for i in range(N_MESSAGES)]
-    raw = raw_embedder_throughput(messages[:1000])
+    raw = raw_embedder_throughput(messages)
     served = Served(data_dir)
     results["ready_s_10k_vectors"] = served.wait_ready()
     with served.client() as http:
         started = time.perf_counter()
         for start in range(0, N_MESSAGES, 100):
-            batch = [{"id": f"m{i}", "role": "user" if i % 2 == 0 else "assistant",
-                      "content": messages[i]} for i in range(start, start + 100)]
-            http.post("/v1/sessions/bench/messages", json={"user_id": "bench",
-                                                            "messages": batch}).raise_for_status()
+            batch = [
+                {
+                    "id": f"m{i}",
+                    "role": "user" if i % 2 == 0 else "assistant",
+                    "content": messages[i],
+                }
+                for i in range(start, start + 100)
+            ]
+            http.post(
+                "/v1/sessions/bench/messages", json={"user_id": "bench", "messages": batch}
+            ).raise_for_status()
         wait_pending_zero(http, "bench", timeout=600)
         indexing = N_MESSAGES / (time.perf_counter() - started)
 
@@ -98,8 +138,12 @@ def bench_service(results: dict[str, object]) -> None:
 
         total_ms, without_embed_ms, embed_ms = [], [], []
         for i in range(300):
-            body = {"session_id": "bench", "user_id": "bench", "budget_tokens": 4096,
-                    "query": f"what did I say about {rng.choice(WORDS)} and {rng.choice(WORDS)}?"}
+            body = {
+                "session_id": "bench",
+                "user_id": "bench",
+                "budget_tokens": 4096,
+                "query": f"what did I say about {rng.choice(WORDS)} and {rng.choice(WORDS)}?",
+            }
             t = time.perf_counter()
             r = http.post("/v1/context", json=body)
             elapsed = (time.perf_counter() - t) * 1000
@@ -115,13 +159,22 @@ def bench_service(results: dict[str, object]) -> None:
     print(line("POST /v1/context total (5k msgs, 10k facts)", total_ms, "target p50<=30 p99<=80"))
     print(line("POST /v1/context excluding query embedding", without_embed_ms, "target p50<=10"))
     print(line("  query embedding alone", embed_ms))
-    print(f"  context used {ctx['usage']['total']} of 4096 tokens, {len(ctx['items'])} items, "
-          f"by component {ctx['usage']['by_component']}")
+    print(
+        f"  context used {ctx['usage']['total']} of 4096 tokens, {len(ctx['items'])} items, "
+        f"by component {ctx['usage']['by_component']}"
+    )
     print(line("POST /v1/sessions/{id}/messages (1 message)", append_ms, "target p50<=5"))
-    print(f"{'background indexing':<46} {indexing:8.1f} msg/s   raw embedder {raw:8.1f} texts/s   "
-          f"ratio {indexing / raw:5.2f}   target >= 0.80")
-    results.update(context_ms=total_ms, context_without_embed_ms=without_embed_ms,
-                   append_ms=append_ms, indexing_per_s=indexing, raw_embedder_per_s=raw)
+    print(
+        f"{'background indexing':<46} {indexing:8.1f} msg/s   raw embedder {raw:8.1f} texts/s   "
+        f"ratio {indexing / raw:5.2f}   target >= 0.80"
+    )
+    results.update(
+        context_ms=total_ms,
+        context_without_embed_ms=without_embed_ms,
+        append_ms=append_ms,
+        indexing_per_s=indexing,
+        raw_embedder_per_s=raw,
+    )
 
 
 def bench_ready_with_100k(results: dict[str, object]) -> None:
@@ -132,9 +185,16 @@ def bench_ready_with_100k(results: dict[str, object]) -> None:
     from service.domain.models import VectorPoint
 
     for start in range(0, N_VECTORS, 2_000):
-        index.upsert([VectorPoint(str(uuid.uuid4()), [rng.gauss(0, 1) for _ in range(384)],
-                                  {"tenant": "default", "kind": "message", "session_id": "x"})
-                      for _ in range(2_000)])
+        index.upsert(
+            [
+                VectorPoint(
+                    str(uuid.uuid4()),
+                    [rng.gauss(0, 1) for _ in range(384)],
+                    {"tenant": "default", "kind": "message", "session_id": "x"},
+                )
+                for _ in range(2_000)
+            ]
+        )
     index.close()
     served = Served(data_dir)
     clean = served.wait_ready()
@@ -142,12 +202,15 @@ def bench_ready_with_100k(results: dict[str, object]) -> None:
     crashed = Served(data_dir)
     after_crash = crashed.wait_ready()
     crashed.stop()
-    print(f"{'cmem serve -> /readyz 200 with 100k vectors':<46} {clean:6.2f} s clean   "
-          f"{after_crash:6.2f} s after SIGKILL   target <= 10 s")
+    print(
+        f"{'cmem serve -> /readyz 200 with 100k vectors':<46} {clean:6.2f} s clean   "
+        f"{after_crash:6.2f} s after SIGKILL   target <= 10 s"
+    )
     results.update(ready_s_100k=clean, ready_s_100k_after_crash=after_crash)
 
 
 def main() -> None:
+    configure_logging("console", "warning")
     results: dict[str, object] = {}
     bench_service(results)
     bench_ready_with_100k(results)

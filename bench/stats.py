@@ -11,5 +11,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def line(name: str, values_ms: list[float], target: str = "") -> str:
-    return (f"{name:<46} p50 {statistics.median(values_ms):8.2f} ms   "
-            f"p99 {pct(values_ms, 99):8.2f} ms   n={len(values_ms):<5} {target}")
+    return (
+        f"{name:<46} p50 {statistics.median(values_ms):8.2f} ms   "
+        f"p99 {pct(values_ms, 99):8.2f} ms   n={len(values_ms):<5} {target}"
+    )

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import redis
 
 from service.adapters.redis_client import Keys, redis_errors, text
@@ -39,13 +40,29 @@ end
 return out
 """
 
-# KEYS: log, msgs. ARGV: count. The newest `count` messages, newest first, in one round trip.
+# KEYS: log, msgs. ARGV: max_count, max_tokens. Newest first, in one round trip, stopping once
+# the stored token counts pass max_tokens. "tokens" is encoded before any free text, so the
+# first match is the real one.
 _RECENT = """
-local ids = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
-if #ids == 0 then return {} end
-local bodies = redis.call('HMGET', KEYS[2], unpack(ids))
+local max_count = tonumber(ARGV[1])
+local max_tokens = tonumber(ARGV[2])
 local out = {}
-for i = #bodies, 1, -1 do table.insert(out, bodies[i]) end
+local total = 0
+local hi = redis.call('LLEN', KEYS[1]) - 1
+while hi >= 0 and #out < max_count and total <= max_tokens do
+  local lo = math.max(0, hi - 63)
+  local ids = redis.call('LRANGE', KEYS[1], lo, hi)
+  local bodies = redis.call('HMGET', KEYS[2], unpack(ids))
+  for j = #bodies, 1, -1 do
+    local body = bodies[j]
+    if body then
+      table.insert(out, body)
+      total = total + tonumber(string.match(body, '"tokens":(%d+)') or '0')
+      if #out >= max_count or total > max_tokens then break end
+    end
+  end
+  hi = lo - 1
+end
 return out
 """
 
@@ -144,12 +161,15 @@ class RedisSessionStore:
             bodies = self._range(keys=keys, args=[start, stop])
         return [_decode(tenant, session_id, b) for b in bodies if b is not None]
 
-    def recent(self, tenant: str, session_id: str, limit: int) -> list[Message]:
+    def recent(
+        self, tenant: str, session_id: str, limit: int, max_tokens: int | None = None
+    ) -> list[Message]:
         if limit <= 0:
             return []
         keys = self._keys(tenant, session_id, "log", "msgs")
+        budget = (1 << 53) if max_tokens is None else max_tokens  # Lua numbers are doubles
         with redis_errors():
-            bodies = self._recent(keys=keys, args=[limit])
+            bodies = self._recent(keys=keys, args=[limit, budget])
         return [_decode(tenant, session_id, b) for b in bodies if b is not None]
 
     def by_ids(self, tenant: str, session_id: str, ids: Sequence[str]) -> list[Message | None]:
@@ -224,14 +244,16 @@ def _encode(
     new: NewMessage, message_id: str, user_id: str, created_at: datetime, tokens: int
 ) -> str:
     # seq is filled in by the append script ("seq":-1 is replaced in place).
+    # Field order matters: the Lua scripts match "seq" and "tokens" by their first occurrence,
+    # so both come before any client-supplied text.
     body: dict[str, Any] = {
         "id": message_id,
         "seq": -1,
+        "tokens": tokens,
         "user_id": user_id,
         "role": new.role,
         "content": new.content,
         "created_at": created_at.isoformat(),
-        "tokens": tokens,
     }
     if new.name:
         body["name"] = new.name
@@ -241,11 +263,13 @@ def _encode(
         body["tool_call_id"] = new.tool_call_id
     if new.metadata:
         body["metadata"] = new.metadata
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    # orjson writes compact UTF-8 JSON: `"seq":-1` and `"tokens":N` with no spaces (the scripts
+    # rely on that).
+    return orjson.dumps(body).decode()
 
 
 def _decode(tenant: str, session_id: str, raw: bytes) -> Message:
-    d = json.loads(raw)
+    d = orjson.loads(raw)
     return Message(
         tenant=tenant,
         session_id=session_id,

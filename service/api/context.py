@@ -5,27 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
-from service.api.schemas import ContextIn
+from service.api.schemas import ContextIn, ContextOut
 from service.metrics import Metrics
 from service.usecases.context import ContextRequest, assemble_context, get_snapshot
 
 router = APIRouter(tags=["context"])
 
 
-@router.post("/v1/context")
-async def context(
-    body: ContextIn, svc: Svc, caller: Caller, request: Request, response: Response
-) -> dict[str, Any]:
+@router.post("/v1/context", response_model=ContextOut)
+async def context(body: ContextIn, svc: Svc, caller: Caller, request: Request) -> Response:
     result = await run_in_threadpool(
         assemble_context, svc, caller.tenant, ContextRequest(**body.model_dump())
     )
     timings = result.pop("timings_ms")
-    response.headers["Server-Timing"] = (
-        f"embed;dur={timings['embed_query']}, assemble;dur={timings['total']}"
-    )
+    server_timing = f"embed;dur={timings['embed_query']}, assemble;dur={timings['total']}"
     metrics: Metrics = request.app.state.metrics
     for component, tokens in result["usage"]["by_component"].items():
         metrics.context_tokens.labels(component).observe(tokens)
@@ -33,7 +30,8 @@ async def context(
         metrics.excluded_items.labels(item["reason"]).inc()
     for store in result["degraded"]:
         metrics.degraded.labels(store).inc()
-    return result
+    # Already JSON-native: skip FastAPI's recursive encoder (~3 ms on a 4k-token context).
+    return JSONResponse(result, headers={"Server-Timing": server_timing})
 
 
 @router.get("/v1/snapshots/{snapshot_id}")

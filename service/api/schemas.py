@@ -147,3 +147,35 @@ class ContextIn(Body):
     response_reserve: int = 0
     model: str | None = None
     system_prompt: str | None = None
+
+
+class ContextUsage(BaseModel):
+    total: int
+    by_component: dict[str, int]
+
+
+class ContextItem(BaseModel):
+    kind: Literal["system", "state", "summary", "fact", "message", "chunk"]
+    id: str
+    component: str
+    tokens: int
+    score: float | None = None
+    version: str | None = None
+
+
+class ContextExcluded(BaseModel):
+    kind: str
+    id: str | None
+    reason: str
+
+
+class ContextOut(BaseModel):
+    """The assembled context (documented shape; served pre-serialized for speed)."""
+
+    messages: list[dict[str, Any]]
+    usage: ContextUsage
+    items: list[ContextItem]
+    excluded: list[ContextExcluded]
+    context_hash: str
+    snapshot_id: str
+    degraded: list[str]

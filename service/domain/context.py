@@ -51,6 +51,8 @@ class Inputs:
     recalled: list[tuple[Message, float]]
     history: list[Message]  # newest first
     policy: BudgetPolicy = field(default_factory=BudgetPolicy)
+    # True when Message.tokens was counted (at append) with the target model's encoding.
+    stored_tokens_exact: bool = False
 
 
 @dataclass(slots=True)
@@ -75,16 +77,17 @@ def assemble(inputs: Inputs, count: CountFn) -> Assembly:
             field="budget_tokens",
         )
     duplicates: list[Candidate] = []
-    recalled = list(inputs.recalled)
+    components = _components(inputs, count)
+    recall = components[COMPONENTS.index("recall")]
     while True:
-        components = _components(inputs, recalled, count)
         packed = pack(components, available)
         in_window = {c.id for c in packed[COMPONENTS.index("history")].items}
-        dup = [(m, s) for m, s in recalled if m.id in in_window]
+        dup = [c for c in recall.candidates if c.id in in_window]
         if not dup:
             break
-        duplicates += [Candidate("message", m.id, 0) for m, _ in dup]
-        recalled = [(m, s) for m, s in recalled if m.id not in in_window]
+        # A recalled turn that is in the recent window anyway is a duplicate: drop it and repack.
+        duplicates += dup
+        recall.candidates[:] = [c for c in recall.candidates if c.id not in in_window]
     by_name = {p.name: p for p in packed}
     system = by_name["system"]
     if inputs.system_prompt and not system.items:
@@ -128,9 +131,7 @@ def history_message(message: Message) -> ChatMessage:
     return out
 
 
-def _components(
-    inputs: Inputs, recalled: list[tuple[Message, float]], count: CountFn
-) -> list[Component]:
+def _components(inputs: Inputs, count: CountFn) -> list[Component]:
     policy = inputs.policy
     system_frame = TOKENS_PER_MESSAGE + count("system")
     system = []
@@ -147,10 +148,11 @@ def _components(
         for f, score in inputs.facts
     ]
     recall = [
-        Candidate("message", m.id, count(_recall_line(m)), score, None, m) for m, score in recalled
+        Candidate("message", m.id, count(_recall_line(m)), score, None, m)
+        for m, score in inputs.recalled
     ]
     history = [
-        Candidate("message", m.id, message_tokens(history_message(m), count), None, None, m)
+        Candidate("message", m.id, _turn_tokens(m, inputs, count), None, None, m)
         for m in inputs.history
     ]
     return [
@@ -172,6 +174,12 @@ def _components(
         ),
         Component("history", history, contiguous=True),
     ]
+
+
+def _turn_tokens(message: Message, inputs: Inputs, count: CountFn) -> int:
+    if inputs.stored_tokens_exact:
+        return message.tokens
+    return message_tokens(history_message(message), count)
 
 
 def _render(by_name: dict[str, Packed], count: CountFn) -> tuple[list[ChatMessage], dict[str, int]]:

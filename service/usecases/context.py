@@ -53,7 +53,11 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
         last = svc.sessions.last_user_message(tenant, req.session_id)
         query = last.content if last is not None else None
     available = req.budget_tokens - req.response_reserve
-    history = _history(svc, tenant, info, available)
+    # Turns were counted at append with the default model: exact here if the encoding matches.
+    stored_exact = svc.tokenizer.encoding_for(model) == svc.tokenizer.encoding_for(
+        svc.settings.default_model
+    )
+    history = _history(svc, tenant, info, available, stored_exact)
     degraded: list[str] = []
     excluded: list[dict[str, Any]] = []
     facts: list[Any] = []
@@ -84,7 +88,8 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
     )
     state = svc.sessions.get_state(tenant, req.session_id)
     result = assemble(
-        Inputs(available, req.system_prompt, state, facts, recalled, history, policy), count
+        Inputs(available, req.system_prompt, state, facts, recalled, history, policy, stored_exact),
+        count,
     )
     snapshot_id = uuid.uuid4().hex
     response: dict[str, Any] = {
@@ -143,16 +148,18 @@ def _check_budget(svc: Services, req: ContextRequest) -> None:
         )
 
 
-def _history(svc: Services, tenant: str, info: SessionInfo | None, available: int) -> list[Message]:
-    """Newest turns first, loaded in growing pages until they surely exceed the budget."""
+def _history(
+    svc: Services, tenant: str, info: SessionInfo | None, available: int, stored_exact: bool
+) -> list[Message]:
+    """Newest turns first, just enough to surely fill the budget.
+
+    Stored counts are for the default model's encoding; another encoding can differ by some
+    percent, hence the margin then. Packing decides with exact counts for the target model.
+    """
     if info is None:
         return []
-    page = 64
-    while True:
-        recent = svc.sessions.recent(tenant, info.session_id, page)
-        if len(recent) < page or sum(m.tokens for m in recent) > available:
-            return recent
-        page *= 4
+    max_tokens = available if stored_exact else int(available * 1.25) + 64
+    return svc.sessions.recent(tenant, info.session_id, info.message_count, max_tokens)
 
 
 def _recall(

@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 
 from service.domain.errors import InvalidInput, NotFound, PreconditionFailed, TooLarge
+from service.domain.facts import is_near_duplicate
 from service.domain.models import Fact, VectorFilter, VectorPoint
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
@@ -18,8 +19,6 @@ from service.usecases.services import Services
 log = structlog.get_logger()
 
 _POINTS = uuid.UUID("0b7f3c55-2f64-4d8c-8a57-5d0f9e6c1b42")
-# Cosine similarity at or above which a new fact is the same statement as an active one.
-DUPLICATE_SIMILARITY = 0.97
 
 
 def fact_point_id(tenant: str, fact_id: str) -> str:
@@ -50,7 +49,7 @@ def remember_fact(
     same = [
         f
         for f, score in find_facts(svc, tenant, user_id, vector, 1)[0]
-        if score >= DUPLICATE_SIMILARITY and f.key == key
+        if f.key == key and is_near_duplicate(text, f.text, score)
     ]
     if same:
         log.info("facts.merged", tenant=tenant, user_id=user_id, fact_id=same[0].id)

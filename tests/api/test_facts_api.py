@@ -71,3 +71,10 @@ def test_fact_input_errors(api: TestClient, container) -> None:  # type: ignore[
     assert _fact(api, "ok", key="bad key").json()["error"]["field"] == "key"
     r = api.post("/v1/facts/search", json={"user_id": "u1", "query": "x", "limit": 0})
     assert r.json()["error"]["field"] == "limit"
+
+
+def test_facts_that_differ_in_a_number_are_both_kept(api: TestClient) -> None:
+    a = _fact(api, "User's locker number is 1234")
+    b = _fact(api, "User's locker number is 1235")
+    assert (a.status_code, b.status_code) == (201, 201)
+    assert a.json()["id"] != b.json()["id"]

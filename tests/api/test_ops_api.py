@@ -27,8 +27,10 @@ def test_docs_are_served(api: TestClient) -> None:
 
 
 def test_context_reports_server_timing(api: TestClient) -> None:
-    r = api.post("/v1/context", json={"session_id": "s", "user_id": "u", "budget_tokens": 50,
-                                      "query": "anything"})
+    r = api.post(
+        "/v1/context",
+        json={"session_id": "s", "user_id": "u", "budget_tokens": 50, "query": "anything"},
+    )
     timing = dict(part.strip().split(";dur=") for part in r.headers["server-timing"].split(","))
     assert set(timing) == {"embed", "assemble"}
     assert 0 <= float(timing["embed"]) <= float(timing["assemble"])

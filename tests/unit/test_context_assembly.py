@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -9,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
-from service.domain.chat_format import messages_tokens
-from service.domain.context import Inputs, assemble
+from service.domain.chat_format import message_tokens, messages_tokens
+from service.domain.context import Inputs, assemble, history_message
 from service.domain.errors import InvalidInput
 from service.domain.models import Fact, Message
 
@@ -20,6 +21,11 @@ words = st.text(alphabet=st.sampled_from(list("ab cd\n\n ef.  gh!é中")), min_s
 
 def _message(i: int, content: str, role: str = "user") -> Message:
     return Message("t", "s", "u", f"m{i}", i, role, content, NOW, 0)  # type: ignore[arg-type]
+
+
+def _counted(m: Message, count) -> Message:  # type: ignore[no-untyped-def]
+    """The message with its tokens counted as append_messages counts them."""
+    return dataclasses.replace(m, tokens=message_tokens(history_message(m), count))
 
 
 def _fact(i: int, text: str) -> Fact:
@@ -40,9 +46,10 @@ def count(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     system=st.one_of(st.none(), words),
     state=st.one_of(st.none(), st.dictionaries(st.text(max_size=5), words, max_size=3)),
     available=st.integers(min_value=60, max_value=600),
+    stored_exact=st.booleans(),
 )
 def test_total_is_exact_and_within_budget(  # type: ignore[no-untyped-def]
-    count, history, facts, recalled, system, state, available
+    count, history, facts, recalled, system, state, available, stored_exact
 ) -> None:
     inputs = Inputs(
         available=available,
@@ -50,7 +57,8 @@ def test_total_is_exact_and_within_budget(  # type: ignore[no-untyped-def]
         state=state,
         facts=[(_fact(i, t), 1.0 - i / 100) for i, t in enumerate(facts)],
         recalled=[(_message(1000 + i, t), 0.5) for i, t in enumerate(recalled)],
-        history=[_message(i, t) for i, t in reversed(list(enumerate(history)))],
+        history=[_counted(_message(i, t), count) for i, t in reversed(list(enumerate(history)))],
+        stored_tokens_exact=stored_exact,
     )
     try:
         result = assemble(inputs, count)
