@@ -184,7 +184,7 @@ def bench_ready_with_100k(results: dict[str, object]) -> None:
     rng = random.Random(1)
     from service.domain.models import VectorPoint
 
-    for start in range(0, N_VECTORS, 2_000):
+    for _ in range(0, N_VECTORS, 2_000):
         index.upsert(
             [
                 VectorPoint(

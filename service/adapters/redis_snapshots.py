@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 import redis
 
 from service.adapters.redis_client import Keys, redis_errors
@@ -17,11 +17,11 @@ class RedisSnapshotStore:
         self._r = client
 
     def put(self, tenant: str, snapshot_id: str, body: dict[str, Any], ttl_s: int) -> None:
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+        data = orjson.dumps(body, default=str)
         with redis_errors():
             self._r.set(Keys.snapshot(tenant, snapshot_id), data, ex=ttl_s)
 
     def get(self, tenant: str, snapshot_id: str) -> dict[str, Any] | None:
         with redis_errors():
             data = self._r.get(Keys.snapshot(tenant, snapshot_id))
-        return None if data is None else dict(json.loads(data))
+        return None if data is None else dict(orjson.loads(data))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from service.adapters.key_file import KeyFile
 from service.adapters.redis_heartbeat import RedisHeartbeat
 from service.api import context, facts, sessions
-from service.api.errors import error_body, install_error_handlers
+from service.api.errors import install_error_handlers
+from service.api.middleware import LimitAndMeasure
 from service.domain.errors import StoreUnavailable
 from service.metrics import Metrics
 from service.usecases.services import Services
@@ -34,26 +33,9 @@ def create_app(svc: Services, keys: KeyFile, heartbeat: RedisHeartbeat) -> FastA
     app.include_router(sessions.router)
     app.include_router(facts.router)
     app.include_router(context.router)
-    limit = svc.settings.max_request_bytes
-
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            return JSONResponse(
-                error_body("too_large", f"request body is {length} bytes; the limit is {limit}"),
-                413,
-            )
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.request_seconds.labels(request.method, path, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
-        return response
+    app.add_middleware(
+        LimitAndMeasure, metrics=metrics, max_request_bytes=svc.settings.max_request_bytes
+    )
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

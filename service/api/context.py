@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
@@ -31,7 +31,11 @@ async def context(body: ContextIn, svc: Svc, caller: Caller, request: Request) -
     for store in result["degraded"]:
         metrics.degraded.labels(store).inc()
     # Already JSON-native: skip FastAPI's recursive encoder (~3 ms on a 4k-token context).
-    return JSONResponse(result, headers={"Server-Timing": server_timing})
+    return Response(
+        orjson.dumps(result),
+        media_type="application/json",
+        headers={"Server-Timing": server_timing},
+    )
 
 
 @router.get("/v1/snapshots/{snapshot_id}")
