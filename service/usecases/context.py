@@ -102,6 +102,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
         "degraded": degraded,
     }
     elapsed_ms = (time.perf_counter() - started) * 1000
+    timings = {"total": round(elapsed_ms, 3), "embed_query": round(embed_ms, 3)}
     svc.snapshots.put(
         tenant,
         snapshot_id,
@@ -109,11 +110,11 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
             **response,
             "created_at": svc.clock().isoformat(),
             "request": {**dataclasses.asdict(req), "model": model, "query": query},
-            "timings_ms": {"total": round(elapsed_ms, 3), "embed_query": round(embed_ms, 3)},
+            "timings_ms": timings,
         },
         svc.settings.snapshot_retention_s,
     )
-    response["timings_ms"] = {"total": round(elapsed_ms, 3), "embed_query": round(embed_ms, 3)}
+    response["timings_ms"] = timings
     log.info(
         "context.assembled",
         tenant=tenant,
