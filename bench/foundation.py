@@ -136,7 +136,13 @@ def bench_service(results: dict[str, object]) -> None:
             http.post("/v1/sessions/appends/messages", json=body).raise_for_status()
             append_ms.append((time.perf_counter() - t) * 1000)
 
-        total_ms, without_embed_ms, embed_ms = [], [], []
+        floor_ms = []
+        for _ in range(300):
+            t = time.perf_counter()
+            http.get("/healthz").raise_for_status()
+            floor_ms.append((time.perf_counter() - t) * 1000)
+
+        total_ms, without_embed_ms, embed_ms, server_ms = [], [], [], []
         for i in range(300):
             body = {
                 "session_id": "bench",
@@ -153,12 +159,15 @@ def bench_service(results: dict[str, object]) -> None:
             timing = dict(p.strip().split(";dur=") for p in r.headers["server-timing"].split(","))
             total_ms.append(elapsed)
             embed_ms.append(float(timing["embed"]))
+            server_ms.append(float(timing["assemble"]) - float(timing["embed"]))
             without_embed_ms.append(elapsed - float(timing["embed"]))
         ctx = r.json()
     served.stop()
     print(line("POST /v1/context total (5k msgs, 10k facts)", total_ms, "target p50<=30 p99<=80"))
     print(line("POST /v1/context excluding query embedding", without_embed_ms, "target p50<=10"))
     print(line("  query embedding alone", embed_ms))
+    print(line("  server-side assembly without embedding", server_ms))
+    print(line("  HTTP floor: GET /healthz, same client", floor_ms))
     print(
         f"  context used {ctx['usage']['total']} of 4096 tokens, {len(ctx['items'])} items, "
         f"by component {ctx['usage']['by_component']}"

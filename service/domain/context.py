@@ -19,7 +19,6 @@ from service.domain.chat_format import (
     ChatMessage,
     CountFn,
     message_tokens,
-    messages_tokens,
 )
 from service.domain.errors import InvalidInput
 from service.domain.models import Fact, Message
@@ -183,28 +182,29 @@ def _turn_tokens(message: Message, inputs: Inputs, count: CountFn) -> int:
 
 
 def _render(by_name: dict[str, Packed], count: CountFn) -> tuple[list[ChatMessage], dict[str, int]]:
-    messages: list[ChatMessage] = []
-    per_component: dict[str, int] = {}
-    sections: list[tuple[str, list[ChatMessage]]] = []
-    if by_name["system"].items:
-        sections.append(("system", [{"role": "system", "content": _system_text(by_name)}]))
-    if by_name["state"].items:
-        state_body = by_name["state"]
-        sections.append(("state", [_system("".join([STATE_HEADER, _state_of(state_body)]))]))
+    """The chat messages, and exactly what each component's messages cost."""
+    sections: list[tuple[str, ChatMessage]] = []
+    system = by_name["system"].items
+    if system:
+        sections.append(("system", _system(system[0].body)))
+    state = by_name["state"].items
+    if state:
+        sections.append(("state", _system(STATE_HEADER + "\n" + _state_text(state[0].body))))
     for name, header, line in (
         ("facts", FACTS_HEADER, _fact_line),
         ("recall", RECALL_HEADER, _recall_line),
     ):
         items = by_name[name].items
         if items:
-            sections.append((name, [_system(header + "".join(line(i.body) for i in items))]))
+            sections.append((name, _system(header + "".join(line(i.body) for i in items))))
+    per_component = dict.fromkeys(COMPONENTS, 0)
+    for name, message in sections:
+        # Joined text can tokenize differently from its parts: count the rendered message.
+        per_component[name] = message_tokens(message, count)
     history = by_name["history"].items
-    sections.append(("history", [history_message(i.body) for i in reversed(history)]))
-    for name, msgs in sections:
-        messages += msgs
-        per_component[name] = messages_tokens(msgs, count) - REPLY_PRIMING if msgs else 0
-    for name in COMPONENTS:
-        per_component.setdefault(name, 0)
+    # Each turn is its own message, so its candidate cost is already exact.
+    per_component["history"] = sum(i.tokens for i in history)
+    messages = [m for _, m in sections] + [history_message(i.body) for i in reversed(history)]
     return messages, per_component
 
 
@@ -247,15 +247,6 @@ def _excluded(
 
 def _system(content: str) -> ChatMessage:
     return {"role": "system", "content": content}
-
-
-def _system_text(by_name: dict[str, Packed]) -> str:
-    prompt = by_name["system"].items[0]
-    return str(prompt.body) if prompt.body is not None else ""
-
-
-def _state_of(packed: Packed) -> str:
-    return "\n" + _state_text(packed.items[0].body)
 
 
 def _state_text(state: dict[str, Any]) -> str:
