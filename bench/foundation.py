@@ -180,6 +180,8 @@ def bench_service(results: dict[str, object]) -> None:
     results.update(
         context_ms=total_ms,
         context_without_embed_ms=without_embed_ms,
+        context_server_without_embed_ms=server_ms,
+        http_floor_ms=floor_ms,
         append_ms=append_ms,
         indexing_per_s=indexing,
         raw_embedder_per_s=raw,

@@ -29,6 +29,9 @@ class VectorIndex(Protocol):
     def query(
         self, vector: Sequence[float], where: VectorFilter, limit: int
     ) -> list[VectorHit]: ...
+    def query_many(
+        self, vector: Sequence[float], searches: Sequence[tuple[VectorFilter, int]]
+    ) -> list[list[VectorHit]]: ...
     def scroll(
         self, where: VectorFilter, limit: int, offset: str | None = None
     ) -> tuple[list[VectorHit], str | None]: ...

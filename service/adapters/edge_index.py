@@ -29,6 +29,7 @@ from qdrant_edge import (
     PayloadSchemaType,
     Point,
     Query,
+    QueryBatchRequest,
     QueryRequest,
     ScrollRequest,
     UpdateOperation,
@@ -160,14 +161,29 @@ class EdgeIndex:
         self._update(UpdateOperation.delete_points_by_filter(to_filter(where)))
 
     def query(self, vector: Sequence[float], where: VectorFilter, limit: int) -> list[VectorHit]:
-        request = QueryRequest(
-            limit=limit,
-            query=Query.Nearest(list(vector), using=DENSE),
-            filter=to_filter(where),
-            with_payload=True,
+        return self.query_many(vector, [(where, limit)])[0]
+
+    def query_many(
+        self, vector: Sequence[float], searches: Sequence[tuple[VectorFilter, int]]
+    ) -> list[list[VectorHit]]:
+        """One vector, several filtered searches, planned as one batch (one pass over segments)."""
+        dense = list(vector)
+        batch = QueryBatchRequest(
+            [
+                QueryRequest(
+                    limit=limit,
+                    query=Query.Nearest(dense, using=DENSE),
+                    filter=to_filter(where),
+                    with_payload=True,
+                )
+                for where, limit in searches
+            ]
         )
-        points = self._call(lambda s: s.query(request))
-        return [VectorHit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
+        results = self._call(lambda s: s.query_batch(batch))
+        return [
+            [VectorHit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
+            for points in results
+        ]
 
     def scroll(
         self, where: VectorFilter, limit: int, offset: str | None = None

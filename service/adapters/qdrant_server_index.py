@@ -112,16 +112,27 @@ class QdrantServerIndex:
             )
 
     def query(self, vector: Sequence[float], where: VectorFilter, limit: int) -> list[VectorHit]:
-        with _errors():
-            result = self._c.query_points(
-                self._name,
+        return self.query_many(vector, [(where, limit)])[0]
+
+    def query_many(
+        self, vector: Sequence[float], searches: Sequence[tuple[VectorFilter, int]]
+    ) -> list[list[VectorHit]]:
+        requests = [
+            models.QueryRequest(
                 query=list(vector),
                 using=DENSE,
-                query_filter=to_filter(where),
+                filter=to_filter(where),
                 limit=limit,
                 with_payload=True,
             )
-        return [VectorHit(str(p.id), float(p.score), dict(p.payload or {})) for p in result.points]
+            for where, limit in searches
+        ]
+        with _errors():
+            results = self._c.query_batch_points(self._name, requests=requests)
+        return [
+            [VectorHit(str(p.id), float(p.score), dict(p.payload or {})) for p in r.points]
+            for r in results
+        ]
 
     def scroll(
         self, where: VectorFilter, limit: int, offset: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +13,9 @@ import structlog
 
 from service.domain.context import BudgetPolicy, Inputs, assemble
 from service.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
-from service.domain.models import Message, SessionInfo, VectorFilter
+from service.domain.models import Fact, Message, SessionInfo, VectorFilter, VectorHit
 from service.domain.validation import check_id
-from service.usecases.facts import find_facts
+from service.usecases.facts import check_fact_hits, facts_filter
 from service.usecases.services import Services
 
 log = structlog.get_logger()
@@ -60,7 +61,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
     history = _history(svc, tenant, info, available, stored_exact)
     degraded: list[str] = []
     excluded: list[dict[str, Any]] = []
-    facts: list[Any] = []
+    facts: list[tuple[Fact, float]] = []
     recalled: list[tuple[Message, float]] = []
     embed_ms = 0.0
     if query and query.strip():
@@ -68,13 +69,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
             t0 = time.perf_counter()
             [vector] = svc.embedder.embed([query])
             embed_ms = (time.perf_counter() - t0) * 1000
-            facts, fact_excluded = find_facts(
-                svc, tenant, req.user_id, vector, svc.settings.context_facts_limit
-            )
-            excluded += fact_excluded
-            if info is not None:
-                recalled, recall_excluded = _recall(svc, tenant, info, vector)
-                excluded += recall_excluded
+            facts, recalled, excluded = _retrieve(svc, tenant, req.user_id, info, vector)
         except StoreUnavailable as exc:
             # Vector store down: recent history only, flagged, never a 500.
             degraded.append(exc.store)
@@ -163,14 +158,31 @@ def _history(
     return svc.sessions.recent(tenant, info.session_id, info.message_count, max_tokens)
 
 
-def _recall(
-    svc: Services, tenant: str, info: SessionInfo, vector: list[float]
-) -> tuple[list[tuple[Message, float]], list[dict[str, Any]]]:
-    """Old turns of this session by relevance, each hit checked against the log."""
-    limit = svc.settings.context_recall_limit
-    if limit <= 0:
-        return [], []
-    where = VectorFilter(
+def _retrieve(
+    svc: Services, tenant: str, user_id: str, info: SessionInfo | None, vector: list[float]
+) -> tuple[list[tuple[Fact, float]], list[tuple[Message, float]], list[dict[str, Any]]]:
+    """Facts of the user and old turns of the session, in one batched vector search."""
+    facts_limit = svc.settings.context_facts_limit
+    recall_limit = svc.settings.context_recall_limit if info is not None else 0
+    searches = []
+    if facts_limit > 0:
+        searches.append((facts_filter(tenant, user_id), facts_limit))
+    if info is not None and recall_limit > 0:
+        searches.append((_recall_filter(tenant, info), recall_limit))
+    results = svc.index.query_many(vector, searches) if searches else []
+    facts: list[tuple[Fact, float]] = []
+    recalled: list[tuple[Message, float]] = []
+    excluded: list[dict[str, Any]] = []
+    if facts_limit > 0:
+        facts, excluded = check_fact_hits(svc, tenant, results.pop(0))
+    if info is not None and recall_limit > 0:
+        recalled, recall_excluded = _check_recall_hits(svc, tenant, info, results.pop(0))
+        excluded += recall_excluded
+    return facts, recalled, excluded
+
+
+def _recall_filter(tenant: str, info: SessionInfo) -> VectorFilter:
+    return VectorFilter(
         must={
             "tenant": tenant,
             "kind": "message",
@@ -178,7 +190,12 @@ def _recall(
             "epoch": info.epoch,
         }
     )
-    hits = svc.index.query(vector, where, limit)
+
+
+def _check_recall_hits(
+    svc: Services, tenant: str, info: SessionInfo, hits: Sequence[VectorHit]
+) -> tuple[list[tuple[Message, float]], list[dict[str, Any]]]:
+    """Keep the hits whose turn is still in the session's log."""
     ids = [str(h.payload.get("message_id", "")) for h in hits]
     messages = svc.sessions.by_ids(tenant, info.session_id, ids)
     found: list[tuple[Message, float]] = []

@@ -11,7 +11,7 @@ import structlog
 
 from service.domain.errors import InvalidInput, NotFound, PreconditionFailed, TooLarge
 from service.domain.facts import is_near_duplicate
-from service.domain.models import Fact, VectorFilter, VectorPoint
+from service.domain.models import Fact, VectorFilter, VectorHit, VectorPoint
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
 from service.usecases.services import Services
@@ -103,10 +103,21 @@ def find_facts(
     """
     if limit <= 0:
         return [], []
-    where = VectorFilter(
+    return check_fact_hits(
+        svc, tenant, svc.index.query(vector, facts_filter(tenant, user_id), limit)
+    )
+
+
+def facts_filter(tenant: str, user_id: str) -> VectorFilter:
+    return VectorFilter(
         must={"tenant": tenant, "kind": "fact", "user_id": user_id, "status": "active"}
     )
-    hits = svc.index.query(vector, where, limit)
+
+
+def check_fact_hits(
+    svc: Services, tenant: str, hits: Sequence[VectorHit]
+) -> tuple[list[tuple[Fact, float]], list[dict[str, Any]]]:
+    """Keep the hits whose record is active: the record, not the vector, is the truth."""
     records = svc.facts.get_many(tenant, [str(h.payload.get("fact_id", "")) for h in hits])
     found: list[tuple[Fact, float]] = []
     excluded: list[dict[str, Any]] = []

@@ -107,3 +107,18 @@ def test_scroll_pages_through_everything(index: VectorIndex) -> None:
 
 def test_ping(index: VectorIndex) -> None:
     index.ping()
+
+
+def test_query_many_equals_separate_queries(index: VectorIndex) -> None:
+    index.upsert(_points("a", ["green tea lover", "lives in berlin"], user_id="u1"))
+    index.upsert(_points("a", ["green tea fan", "likes jazz"], user_id="u2"))
+    [query] = EMB.embed(["green tea"])
+    searches = [
+        (VectorFilter(must={"tenant": "a", "user_id": "u1"}), 2),
+        (VectorFilter(must={"tenant": "a", "user_id": "u2"}), 1),
+        (VectorFilter(must={"tenant": "nobody"}), 5),
+    ]
+    batched = index.query_many(query, searches)
+    separate = [index.query(query, where, limit) for where, limit in searches]
+    assert [[h.id for h in hits] for hits in batched] == [[h.id for h in hits] for hits in separate]
+    assert [len(hits) for hits in batched] == [2, 1, 0]
