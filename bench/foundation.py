@@ -13,10 +13,13 @@ from __future__ import annotations
 import json
 import random
 import signal
+import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+import httpx
 
 from bench.stats import line
 from service.adapters.edge_index import EdgeIndex
@@ -26,7 +29,7 @@ from service.runtime.valkey import start_valkey
 from service.settings import Settings
 from service.usecases.embedding import embed_cached
 from service.usecases.facts import remember_fact
-from tests.e2e.serve import Served, wait_pending_zero
+from tests.e2e.serve import CMEM, Served, wait_pending_zero
 
 N_MESSAGES = 5_000
 N_FACTS = 10_000
@@ -102,6 +105,40 @@ def raw_embedder_throughput(texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
+def measure_context(http: httpx.Client, rng: random.Random) -> dict[str, list[float]]:
+    """300 context calls at budget 4,096 (20 warm-up): client and server-side timings."""
+    out: dict[str, list[float]] = {"total": [], "without_embed": [], "embed": [], "server": []}
+    for i in range(300):
+        body = {
+            "session_id": "bench",
+            "user_id": "bench",
+            "budget_tokens": 4096,
+            "query": f"what did I say about {rng.choice(WORDS)} and {rng.choice(WORDS)}?",
+        }
+        t = time.perf_counter()
+        r = http.post("/v1/context", json=body)
+        elapsed = (time.perf_counter() - t) * 1000
+        r.raise_for_status()
+        if i < 20:
+            continue
+        timing = dict(p.strip().split(";dur=") for p in r.headers["server-timing"].split(","))
+        embed = float(timing["embed"])
+        out["total"].append(elapsed)
+        out["embed"].append(embed)
+        out["server"].append(float(timing["assemble"]) - embed)
+        out["without_embed"].append(elapsed - embed)
+    usage = r.json()["usage"]
+    print(f"  context used {usage['total']} of 4096 tokens, by component {usage['by_component']}")
+    return out
+
+
+def print_context(label: str, m: dict[str, list[float]]) -> None:
+    print(line(f"POST /v1/context total ({label})", m["total"], "target p50<=30 p99<=80"))
+    print(line("  excluding query embedding", m["without_embed"], "target p50<=10"))
+    print(line("  query embedding alone", m["embed"]))
+    print(line("  server-side assembly without embedding", m["server"]))
+
+
 def bench_service(results: dict[str, object]) -> None:
     rng = random.Random(42)
     data_dir = Path(tempfile.mkdtemp(prefix="cmem-bench-"))
@@ -141,46 +178,28 @@ def bench_service(results: dict[str, object]) -> None:
             t = time.perf_counter()
             http.get("/healthz").raise_for_status()
             floor_ms.append((time.perf_counter() - t) * 1000)
-
-        total_ms, without_embed_ms, embed_ms, server_ms = [], [], [], []
-        for i in range(300):
-            body = {
-                "session_id": "bench",
-                "user_id": "bench",
-                "budget_tokens": 4096,
-                "query": f"what did I say about {rng.choice(WORDS)} and {rng.choice(WORDS)}?",
-            }
-            t = time.perf_counter()
-            r = http.post("/v1/context", json=body)
-            elapsed = (time.perf_counter() - t) * 1000
-            r.raise_for_status()
-            if i < 20:
-                continue  # warm-up
-            timing = dict(p.strip().split(";dur=") for p in r.headers["server-timing"].split(","))
-            total_ms.append(elapsed)
-            embed_ms.append(float(timing["embed"]))
-            server_ms.append(float(timing["assemble"]) - float(timing["embed"]))
-            without_embed_ms.append(elapsed - float(timing["embed"]))
-        ctx = r.json()
+        as_served = measure_context(http, rng)
     served.stop()
-    print(line("POST /v1/context total (5k msgs, 10k facts)", total_ms, "target p50<=30 p99<=80"))
-    print(line("POST /v1/context excluding query embedding", without_embed_ms, "target p50<=10"))
-    print(line("  query embedding alone", embed_ms))
-    print(line("  server-side assembly without embedding", server_ms))
+    print_context("5k msgs, 10k facts", as_served)
     print(line("  HTTP floor: GET /healthz, same client", floor_ms))
-    print(
-        f"  context used {ctx['usage']['total']} of 4096 tokens, {len(ctx['items'])} items, "
-        f"by component {ctx['usage']['by_component']}"
-    )
     print(line("POST /v1/sessions/{id}/messages (1 message)", append_ms, "target p50<=5"))
     print(
         f"{'background indexing':<46} {indexing:8.1f} msg/s   raw embedder {raw:8.1f} texts/s   "
         f"ratio {indexing / raw:5.2f}   target >= 0.80"
     )
+
+    t0 = time.perf_counter()
+    subprocess.run([CMEM, "optimize", "--data-dir", str(data_dir)], check=True)
+    print(f"cmem optimize (offline) took {time.perf_counter() - t0:.1f} s")
+    again = Served(data_dir)
+    again.wait_ready()
+    with again.client() as http:
+        optimized = measure_context(http, rng)
+    again.stop()
+    print_context("same, after cmem optimize", optimized)
     results.update(
-        context_ms=total_ms,
-        context_without_embed_ms=without_embed_ms,
-        context_server_without_embed_ms=server_ms,
+        context=as_served,
+        context_optimized=optimized,
         http_floor_ms=floor_ms,
         append_ms=append_ms,
         indexing_per_s=indexing,

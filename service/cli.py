@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, help="port; 0 picks a free one (env CMEM_PORT)")
         p.add_argument("--data-dir", type=Path, help="data directory (env CMEM_DATA_DIR)")
     sub.add_parser("worker", help="a Celery worker against CMEM_REDIS_URL and CMEM_QDRANT_URL")
+    optimize = sub.add_parser(
+        "optimize",
+        help="build the vector index of the embedded store (offline: stop `cmem serve` first)",
+    )
+    optimize.add_argument("--data-dir", type=Path, help="data directory (env CMEM_DATA_DIR)")
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys", required=True)
     create = keys.add_parser("create", help="create a key; it is printed once")
     create.add_argument("--tenant", required=True)
@@ -71,6 +76,14 @@ def main(argv: list[str] | None = None) -> None:
     # Imported here: `cmem keys` should not pay for the runtime's imports.
     from service.runtime import processes
 
+    if args.command == "optimize":
+        from service.runtime.processes import StartupError, optimize_embedded
+
+        try:
+            optimize_embedded(settings)
+        except (DataDirLocked, StartupError) as exc:
+            fail(str(exc))
+        return
     runners = {
         "serve": processes.run_embedded,
         "api": processes.run_api,

@@ -73,3 +73,38 @@ def test_production_entry_points_need_shared_stores(tmp_path: Path) -> None:
         )
         assert out.returncode == 2, out.stderr
         assert "CMEM_REDIS_URL" in out.stderr
+
+
+def test_optimize_builds_the_embedded_index_offline(tmp_path: Path) -> None:
+    import random
+    import uuid
+
+    from service.adapters.edge_index import EdgeIndex
+    from service.domain.models import VectorPoint
+
+    rng = random.Random(0)
+    index = EdgeIndex(tmp_path / "qdrant" / "memory", 8)
+    index.ensure_collection()
+    index.upsert(
+        [
+            VectorPoint(str(uuid.uuid4()), [rng.random() for _ in range(8)], {"tenant": "t"})
+            for _ in range(50)
+        ]
+    )
+    index.close()
+    out = subprocess.run(
+        [CMEM, "optimize", "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert str(tmp_path / "qdrant" / "memory") in out.stdout
+    reopened = EdgeIndex(tmp_path / "qdrant" / "memory", 8)
+    assert reopened.points() == 50
+    reopened.close()
+    missing = subprocess.run(
+        [CMEM, "optimize", "--data-dir", str(tmp_path / "nothing")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 2
+    assert "no vector store" in missing.stderr
