@@ -218,9 +218,11 @@ def _drop_lowest(by_name: dict[str, Packed]) -> Candidate:
 
 
 def _items(by_name: dict[str, Packed]) -> list[dict[str, Any]]:
+    """Included items in the order their content appears in `messages`."""
     out: list[dict[str, Any]] = []
     for name in COMPONENTS:
-        for cand in by_name[name].items:
+        packed = by_name[name].items
+        for cand in reversed(packed) if name == "history" else packed:
             item: dict[str, Any] = {
                 "kind": cand.kind,
                 "id": cand.id,

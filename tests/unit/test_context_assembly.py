@@ -70,6 +70,8 @@ def test_total_is_exact_and_within_budget(  # type: ignore[no-untyped-def]
     assert result.total <= available
     assert result.total == (3 if result.messages else 0) + sum(result.by_component.values())
     included = [m for m in result.messages if m["role"] != "system"]
+    in_window = [i["id"] for i in result.items if i["component"] == "history"]
+    assert in_window == [f"m{i}" for i in range(len(history) - len(included), len(history))]
     # History is in chronological order and is the newest suffix of the conversation.
     assert [m["content"] for m in included] == history[len(history) - len(included) :]
     accounted = {(i["kind"], i["id"]) for i in result.items + result.excluded}
