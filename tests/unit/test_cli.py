@@ -12,24 +12,17 @@ from service.adapters.key_file import KeyFile
 CMEM = str(Path(sys.executable).with_name("cmem"))
 
 
-def test_keys_create_prints_the_key_once_and_stores_its_hash(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [
-            CMEM,
-            "keys",
-            "create",
-            "--tenant",
-            "acme",
-            "--role",
-            "client",
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
+def cmem(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CMEM, *args], capture_output=True, text=True, timeout=120, env=env, check=False
     )
+
+
+def test_keys_create_prints_the_key_once_and_stores_its_hash(tmp_path: Path) -> None:
+    out = cmem(
+        "keys", "create", "--tenant", "acme", "--role", "client", "--data-dir", str(tmp_path)
+    )
+    assert out.returncode == 0, out.stderr
     key = out.stdout.strip()
     assert key.startswith("cmem_")
     assert "not shown again" in out.stderr
@@ -42,21 +35,8 @@ def test_keys_create_prints_the_key_once_and_stores_its_hash(tmp_path: Path) -> 
 
 
 def test_keys_create_rejects_a_bad_tenant(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [
-            CMEM,
-            "keys",
-            "create",
-            "--tenant",
-            "bad tenant",
-            "--role",
-            "admin",
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    out = cmem(
+        "keys", "create", "--tenant", "bad tenant", "--role", "admin", "--data-dir", str(tmp_path)
     )
     assert out.returncode == 2
     assert "tenant must be" in out.stderr
@@ -64,13 +44,7 @@ def test_keys_create_rejects_a_bad_tenant(tmp_path: Path) -> None:
 
 def test_production_entry_points_need_shared_stores(tmp_path: Path) -> None:
     for command in ("api", "worker"):
-        out = subprocess.run(
-            [CMEM, command],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={"PATH": "/usr/bin:/bin", "CMEM_DATA_DIR": str(tmp_path)},
-        )
+        out = cmem(command, env={"PATH": "/usr/bin:/bin", "CMEM_DATA_DIR": str(tmp_path)})
         assert out.returncode == 2, out.stderr
         assert "CMEM_REDIS_URL" in out.stderr
 
@@ -92,19 +66,12 @@ def test_optimize_builds_the_embedded_index_offline(tmp_path: Path) -> None:
         ]
     )
     index.close()
-    out = subprocess.run(
-        [CMEM, "optimize", "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=120
-    )
+    out = cmem("optimize", "--data-dir", str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert str(tmp_path / "qdrant" / "memory") in out.stdout
     reopened = EdgeIndex(tmp_path / "qdrant" / "memory", 8)
     assert reopened.points() == 50
     reopened.close()
-    missing = subprocess.run(
-        [CMEM, "optimize", "--data-dir", str(tmp_path / "nothing")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    missing = cmem("optimize", "--data-dir", str(tmp_path / "nothing"))
     assert missing.returncode == 2
     assert "no vector store" in missing.stderr
