@@ -17,7 +17,8 @@ class Body(BaseModel):
 class MessageIn(Body):
     id: str | None = None
     role: Literal["system", "user", "assistant", "tool"]
-    content: str
+    # null is what OpenAI sends for an assistant turn that only calls tools.
+    content: str | None = None
     name: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
@@ -25,7 +26,7 @@ class MessageIn(Body):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     def to_domain(self) -> NewMessage:
-        return NewMessage(**self.model_dump())
+        return NewMessage(**{**self.model_dump(), "content": self.content or ""})
 
 
 class AppendIn(Body):

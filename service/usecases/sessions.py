@@ -47,6 +47,11 @@ def append_messages(
                 f"{limits.max_message_chars}",
                 field=f"{where}.content",
             )
+        if not m.content and not m.tool_calls:
+            raise InvalidInput(
+                "a message needs content (or, for an assistant, tool_calls)",
+                field=f"{where}.content",
+            )
         if m.role == "tool" and not m.tool_call_id:
             raise InvalidInput("a tool message needs tool_call_id", field=f"{where}.tool_call_id")
         message_id = check_id(m.id, f"{where}.id") if m.id else uuid.uuid4().hex

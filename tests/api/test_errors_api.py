@@ -29,6 +29,12 @@ def test_bad_session_id(api: TestClient) -> None:
     assert err["field"] == "session_id"
 
 
+def test_message_without_content(api: TestClient) -> None:
+    body = {"user_id": "u", "messages": [{"role": "user", "content": None}]}
+    err = _error(api.post("/v1/sessions/s/messages", json=body), 422)
+    assert err["field"] == "messages[0].content"
+
+
 def test_tool_message_without_call_id(api: TestClient) -> None:
     body = {"user_id": "u", "messages": [{"role": "tool", "content": "x"}]}
     err = _error(api.post("/v1/sessions/s/messages", json=body), 422)

@@ -41,7 +41,7 @@ def test_generated_ids_and_tool_messages(api: TestClient) -> None:
     msgs = [
         {
             "role": "assistant",
-            "content": "",
+            "content": None,
             "tool_calls": [
                 {
                     "id": "call_1",
