@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from service.domain.errors import StoreUnavailable
 from service.domain.models import Principal
 from service.domain.validation import check_id
 
@@ -40,7 +41,16 @@ class KeyFile:
                 self._mtime, self._entries = None, []
                 return self._entries
             if mtime != self._mtime:
-                self._entries = list(json.loads(self._path.read_text())["keys"])
+                try:
+                    entries = json.loads(self._path.read_text())["keys"]
+                    if not all({"sha256", "tenant", "role"} <= set(e) for e in entries):
+                        raise ValueError("every key needs sha256, tenant and role")
+                except (ValueError, KeyError, TypeError) as exc:
+                    # Fail closed: no request is served with a key file we cannot read.
+                    raise StoreUnavailable(
+                        "keys", f"API key file {self._path} is unreadable: {exc}"
+                    ) from exc
+                self._entries = list(entries)
                 self._mtime = mtime
             return self._entries
 

@@ -14,6 +14,7 @@ import uvicorn
 
 from service.adapters.edge_index import EdgeIndex, ShardLocked
 from service.api.app import create_app
+from service.domain.errors import StoreUnavailable
 from service.runtime.container import Container, build_container
 from service.runtime.lock import DataDirLock
 from service.runtime.valkey import start_valkey
@@ -29,7 +30,11 @@ class StartupError(Exception):
 
 
 def refuse_open_keyless(settings: Settings, container: Container) -> None:
-    if not container.keys.configured() and settings.host not in LOOPBACK_HOSTS:
+    try:
+        configured = container.keys.configured()
+    except StoreUnavailable as exc:
+        raise StartupError(exc.message) from exc
+    if not configured and settings.host not in LOOPBACK_HOSTS:
         raise StartupError(
             f"refusing to bind {settings.host} with no API keys configured: create one with "
             f"`cmem keys create --tenant T --role admin` or bind 127.0.0.1"

@@ -84,3 +84,10 @@ def test_tenant_isolation(api: TestClient, keys) -> None:  # type: ignore[no-unt
         headers=a,
     ).json()
     assert "9-9-1-4" in str(again["messages"])
+
+
+def test_unreadable_key_file_fails_closed(api: TestClient, container: Container) -> None:
+    container.services.settings.keys_path.write_text("{not json")
+    r = api.get("/v1/facts?user_id=u")
+    assert r.status_code == 503
+    assert "unreadable" in r.json()["error"]["message"]
