@@ -34,35 +34,63 @@ def redis_errors() -> Iterator[None]:
         raise StoreUnavailable("redis", f"Redis is unavailable: {exc}") from exc
 
 
+def segment(value: str) -> str:
+    """One id as a key segment. Ids may contain ':' (our separator) but never '%', so this
+    escaping is injective: ("acme", "x:s:y") and ("acme:s:x", "y") get different keys."""
+    return value.replace(":", "%3A")
+
+
+def unsegment(value: str) -> str:
+    return value.replace("%3A", ":")
+
+
 class Keys:
-    """One function per key family; every key carries the tenant in its hash tag."""
+    """One function per key family; every key carries the tenant in its hash tag.
+
+    Every id is escaped with `segment`, so no id can reach into another id's keys.
+    """
 
     prefix = "cmem"
 
     @classmethod
     def session(cls, tenant: str, session_id: str, part: str) -> str:
         # One hash tag per session keeps a session's keys in one cluster slot (Lua needs that).
-        return f"{cls.prefix}:{{t:{tenant}:s:{session_id}}}:{part}"
+        return f"{cls.prefix}:{{t:{segment(tenant)}:s:{segment(session_id)}}}:{part}"
+
+    @classmethod
+    def parse_session(cls, key: str) -> tuple[str, str]:
+        """(tenant, session_id) of a key made by `session`."""
+        tag = key.split("{", 1)[1].rsplit("}", 1)[0]
+        _, tenant, _, session_id = tag.split(":")
+        return unsegment(tenant), unsegment(session_id)
+
+    @classmethod
+    def _tenant(cls, tenant: str) -> str:
+        return f"{cls.prefix}:{{t:{segment(tenant)}}}"
 
     @classmethod
     def fact(cls, tenant: str, fact_id: str) -> str:
-        return f"{cls.prefix}:{{t:{tenant}}}:fact:{fact_id}"
+        return f"{cls._tenant(tenant)}:fact:{segment(fact_id)}"
 
     @classmethod
     def user_facts(cls, tenant: str, user_id: str) -> str:
-        return f"{cls.prefix}:{{t:{tenant}}}:user:{user_id}:facts"
+        return f"{cls._tenant(tenant)}:user:{segment(user_id)}:facts"
 
     @classmethod
     def fact_slot(cls, tenant: str, user_id: str, key: str) -> str:
-        return f"{cls.prefix}:{{t:{tenant}}}:user:{user_id}:slot:{key}"
+        return f"{cls._tenant(tenant)}:user:{segment(user_id)}:slot:{segment(key)}"
 
     @classmethod
     def snapshot(cls, tenant: str, snapshot_id: str) -> str:
-        return f"{cls.prefix}:{{t:{tenant}}}:snapshot:{snapshot_id}"
+        return f"{cls._tenant(tenant)}:snapshot:{segment(snapshot_id)}"
+
+    @classmethod
+    def session_snapshots(cls, tenant: str, session_id: str) -> str:
+        return f"{cls._tenant(tenant)}:session:{segment(session_id)}:snapshots"
 
     @classmethod
     def embedding(cls, tenant: str, model: str, content_hash: str) -> str:
-        return f"{cls.prefix}:{{t:{tenant}}}:emb:{model}:{content_hash}"
+        return f"{cls._tenant(tenant)}:emb:{segment(model)}:{content_hash}"
 
     @classmethod
     def worker_heartbeat(cls) -> str:

@@ -219,8 +219,7 @@ class RedisSessionStore:
         """Every session with turns not yet indexed: (tenant, session_id, epoch, ids)."""
         with redis_errors():
             for key in self._r.scan_iter(match=f"{Keys.prefix}:{{t:*:s:*}}:pending", count=1000):
-                tag = key.decode().split("{", 1)[1].rsplit("}", 1)[0]
-                tenant, session_id = tag[2:].split(":s:", 1)
+                tenant, session_id = Keys.parse_session(key.decode())
                 ids = [text(i) for i in self._r.smembers(key)]
                 if ids:
                     yield tenant, session_id, self.epoch(tenant, session_id), ids

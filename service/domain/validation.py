@@ -12,7 +12,7 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 
 def check_id(value: str, field: str) -> str:
     """Return `value` if it is a valid identifier, else raise InvalidInput naming `field`."""
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):
         raise InvalidInput(
             f"{field} must be 1-128 characters of letters, digits and _.:@- "
             f"(starting with a letter or digit), got {value[:40]!r}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, datetime
 
@@ -134,3 +135,18 @@ def test_embedding_cache_roundtrip_is_float32_exact(client: redis.Redis) -> None
     cache.put_many("t", "m", {"h1": [0.5, -0.25]})
     assert cache.get_many("t", "m", ["h1", "h2"]) == [[0.5, -0.25], None]
     assert cache.get_many("other", "m", ["h1"]) == [None]
+
+
+def test_ids_with_colons_never_share_keys(client: redis.Redis) -> None:
+    store = RedisSessionStore(client)
+    store.append("acme", "x:s:y", "u", _batch("a"))
+    assert store.info("acme:s:x", "y") is None
+    assert store.by_ids("acme:s:x", "y", ["a"]) == [None]
+    assert [(t, s) for t, s, _, _ in store.pending()] == [("acme", "x:s:y")]
+    facts = RedisFactStore(client)
+    bob = dataclasses.replace(_fact("f1", key="c"), user_id="a:slot:b", text="Bob is vegetarian")
+    facts.put(bob, None)
+    alice = dataclasses.replace(_fact("f2", key="b:slot:c"), user_id="a")
+    facts.put(alice, None)
+    assert facts.active_for_key("t", "a:slot:b", "c").id == "f1"  # type: ignore[union-attr]
+    assert [f.id for f in facts.list_for_user("t", "a:slot:b", 0, 10)] == ["f1"]
