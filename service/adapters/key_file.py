@@ -32,12 +32,19 @@ class KeyFile:
         self._lock = threading.Lock()
         self._mtime: float | None = None
         self._entries: list[dict[str, Any]] = []
+        # Once keys have been seen, auth stays on: a key file that disappears or empties while
+        # the service runs must not open it to everyone. Going keyless takes a restart.
+        self._required = False
 
     def _load(self) -> list[dict[str, Any]]:
         with self._lock:
             try:
                 mtime = self._path.stat().st_mtime
             except FileNotFoundError:
+                if self._required:
+                    raise StoreUnavailable(
+                        "keys", f"API key file {self._path} has gone; refusing every request"
+                    ) from None
                 self._mtime, self._entries = None, []
                 return self._entries
             if mtime != self._mtime:
@@ -50,8 +57,13 @@ class KeyFile:
                     raise StoreUnavailable(
                         "keys", f"API key file {self._path} is unreadable: {exc}"
                     ) from exc
+                if not entries and self._required:
+                    raise StoreUnavailable(
+                        "keys", f"API key file {self._path} has no keys any more; refusing"
+                    )
                 self._entries = list(entries)
                 self._mtime = mtime
+                self._required = self._required or bool(entries)
             return self._entries
 
     def configured(self) -> bool:

@@ -91,3 +91,15 @@ def test_unreadable_key_file_fails_closed(api: TestClient, container: Container)
     r = api.get("/v1/facts?user_id=u")
     assert r.status_code == 503
     assert "unreadable" in r.json()["error"]["message"]
+
+
+def test_removing_the_key_file_does_not_switch_auth_off(
+    api: TestClient, keys: dict[str, dict[str, str]], container: Container
+) -> None:
+    path = container.services.settings.keys_path
+    assert api.get("/v1/facts?user_id=u", headers=keys["ta"]).status_code == 200
+    path.rename(path.with_suffix(".moved"))
+    assert api.get("/v1/facts?user_id=u").status_code == 503
+    path.with_suffix(".moved").rename(path)
+    path.write_text('{"keys": []}')
+    assert api.put("/v1/sessions/s/state", json={"state": {}}).status_code == 503
