@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
-from service.api.schemas import FactIn, FactOut, FactSearchIn, FactsOut
+from service.api.schemas import FactIn, FactOut, FactSearchIn, FactsOut, MaxOffset
 from service.usecases import facts
 
 router = APIRouter(prefix="/v1/facts", tags=["facts"])
@@ -30,7 +30,7 @@ async def list_facts(
     svc: Svc,
     caller: Caller,
     user_id: str,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MaxOffset),
     limit: int = Query(100, ge=1, le=1000),
 ) -> FactsOut:
     found = await run_in_threadpool(facts.list_facts, svc, caller.tenant, user_id, offset, limit)

@@ -23,11 +23,17 @@ class LimitAndMeasure:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.limit:
-            message = f"request body is {int(length)} bytes; the limit is {self.limit}"
-            await JSONResponse(error_body("too_large", message), 413)(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await self._too_large(scope, receive, send)
             return
+        if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
+            # A chunked body declares no length: read it here, up to the limit, and replay it.
+            body = await self._read_limited(receive)
+            if body is None:
+                await self._too_large(scope, receive, send)
+                return
+            receive = _replay(body, receive)
         started = time.perf_counter()
         status = 500
 
@@ -44,3 +50,32 @@ class LimitAndMeasure:
             self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(
                 time.perf_counter() - started
             )
+
+    async def _read_limited(self, receive: Receive) -> bytes | None:
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return bytes(body)
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                return None
+            if not message.get("more_body", False):
+                return bytes(body)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"request body is over the limit of {self.limit} bytes"
+        await JSONResponse(error_body("too_large", message), 413)(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed

@@ -2,12 +2,54 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from service.domain.models import Fact, Message, NewMessage
+
+MAX_JSON_DEPTH = 32
+_INT64 = 1 << 63
+
+
+def _text(value: str) -> str:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
+def _json(value: Any, depth: int = 0) -> Any:
+    """Free-form JSON we store and serve again: bounded depth, 64-bit integers, valid text."""
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        _text(value)
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int):
+        if not -_INT64 <= value < _INT64:
+            raise ValueError("integers must fit in 64 bits")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("numbers must be finite")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _text(key)
+            _json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _json(item, depth + 1)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json)]
+# Offsets past this are a mistake, not a page (and Redis rejects them).
+MaxOffset = 10_000_000
 
 
 class Body(BaseModel):
@@ -18,12 +60,12 @@ class MessageIn(Body):
     id: str | None = None
     role: Literal["system", "user", "assistant", "tool"]
     # null is what OpenAI sends for an assistant turn that only calls tools.
-    content: str | None = None
-    name: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
-    tool_call_id: str | None = None
+    content: Text | None = None
+    name: Text | None = None
+    tool_calls: list[JsonObject] | None = None
+    tool_call_id: Text | None = None
     created_at: datetime | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
     def to_domain(self) -> NewMessage:
         return NewMessage(**{**self.model_dump(), "content": self.content or ""})
@@ -87,14 +129,14 @@ class MessagesPage(BaseModel):
 
 
 class StateIO(BaseModel):
-    state: dict[str, Any]
+    state: JsonObject
 
 
 class FactIn(Body):
     user_id: str
-    text: str
+    text: Text
     key: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
 
 class FactOut(BaseModel):
@@ -136,18 +178,18 @@ class FactsOut(BaseModel):
 
 class FactSearchIn(Body):
     user_id: str
-    query: str
+    query: Text
     limit: int = Field(10, ge=1, le=100)
 
 
 class ContextIn(Body):
     session_id: str
     user_id: str
-    query: str | None = None
+    query: Text | None = None
     budget_tokens: int
     response_reserve: int = 0
-    model: str | None = None
-    system_prompt: str | None = None
+    model: Text | None = None
+    system_prompt: Text | None = None
 
 
 class ContextUsage(BaseModel):

@@ -6,7 +6,15 @@ from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
-from service.api.schemas import AppendIn, AppendOut, MessageOut, MessagesPage, SessionOut, StateIO
+from service.api.schemas import (
+    AppendIn,
+    AppendOut,
+    MaxOffset,
+    MessageOut,
+    MessagesPage,
+    SessionOut,
+    StateIO,
+)
 from service.usecases import sessions
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
@@ -48,7 +56,7 @@ async def list_messages(
     session_id: str,
     svc: Svc,
     caller: Caller,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MaxOffset),
     limit: int = Query(100, ge=1, le=1000),
 ) -> MessagesPage:
     info, page = await run_in_threadpool(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 
 
@@ -96,3 +98,58 @@ def test_context_input_errors(api: TestClient) -> None:
 def test_invalid_json(api: TestClient) -> None:
     r = api.post("/v1/facts", content=b"{not json", headers={"content-type": "application/json"})
     _error(r, 422)
+
+
+def test_chunked_body_over_the_limit(api: TestClient, container) -> None:  # type: ignore[no-untyped-def]
+    limit = container.services.settings.max_request_bytes
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"user_id": "u", "query": "'
+        for _ in range(limit // 65536 + 2):
+            yield b"x" * 65536
+        yield b'"}'
+
+    r = api.post("/v1/facts/search", content=chunks(), headers={"content-type": "application/json"})
+    assert _error(r, 413)["code"] == "too_large"
+
+    def small():  # type: ignore[no-untyped-def]
+        yield b'{"user_id": "u", "query": "tea"}'
+
+    ok = api.post("/v1/facts/search", content=small(), headers={"content-type": "application/json"})
+    assert ok.status_code == 200
+
+
+def test_free_form_json_and_text_are_bounded(api: TestClient) -> None:
+    deep: dict = {}  # type: ignore[type-arg]
+    node = deep
+    for _ in range(40):
+        node["a"] = {}
+        node = node["a"]
+    cases = [
+        (
+            "/v1/sessions/s/messages",
+            {"user_id": "u", "messages": [{"role": "user", "content": "\ud800"}]},
+            "messages.0.content",
+        ),
+        (
+            "/v1/sessions/s/messages",
+            {
+                "user_id": "u",
+                "messages": [{"role": "user", "content": "x", "metadata": {"n": 1 << 70}}],
+            },
+            "messages.0.metadata",
+        ),
+        ("/v1/facts", {"user_id": "u", "text": "x", "metadata": deep}, "metadata"),
+        (
+            "/v1/context",
+            {"session_id": "s", "user_id": "u", "budget_tokens": 50, "query": "a\udfffb"},
+            "query",
+        ),
+    ]
+    for path, body, field in cases:
+        r = api.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
+        assert _error(r, 422)["field"] == field, (path, r.text)
+    r = api.put("/v1/sessions/s/state", json={"state": deep})
+    assert _error(r, 422)["field"] == "state"
+    r = api.get("/v1/sessions/s/messages", params={"offset": 1 << 63})
+    assert _error(r, 422)["field"] == "offset"
