@@ -96,7 +96,9 @@ def assemble(inputs: Inputs, count: CountFn) -> Assembly:
             field="system_prompt",
         )
     trimmed: list[Candidate] = []
+    orphans: list[Candidate] = []
     while True:
+        orphans += _drop_orphan_tool_results(by_name["history"])
         messages, per_component = _render(by_name, count)
         total = REPLY_PRIMING + sum(per_component.values()) if messages else 0
         if total <= inputs.available:
@@ -107,7 +109,8 @@ def assemble(inputs: Inputs, count: CountFn) -> Assembly:
         total=total,
         by_component=per_component,
         items=_items(by_name),
-        excluded=_excluded(by_name, trimmed, duplicates),
+        excluded=_excluded(by_name, trimmed, duplicates)
+        + [{"kind": c.kind, "id": c.id, "reason": "incomplete_tool_call"} for c in orphans],
         context_hash=context_hash(messages),
     )
 
@@ -206,6 +209,15 @@ def _render(by_name: dict[str, Packed], count: CountFn) -> tuple[list[ChatMessag
     per_component["history"] = sum(i.tokens for i in history)
     messages = [m for _, m in sections] + [history_message(i.body) for i in reversed(history)]
     return messages, per_component
+
+
+def _drop_orphan_tool_results(history: Packed) -> list[Candidate]:
+    """The window may not start with tool results whose assistant tool call fell outside it:
+    chat APIs reject a tool message that answers no visible call."""
+    dropped = []
+    while history.items and history.items[-1].body.role == "tool":
+        dropped.append(history.items.pop())
+    return dropped
 
 
 def _drop_lowest(by_name: dict[str, Packed]) -> Candidate:

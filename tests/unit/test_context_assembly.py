@@ -97,3 +97,25 @@ def test_context_hash_changes_with_content(count) -> None:  # type: ignore[no-un
     again = assemble(Inputs(100, None, None, [], [], [_message(0, "hello")]), count)
     assert a.context_hash != b.context_hash
     assert a.context_hash == again.context_hash
+
+
+def test_window_never_starts_with_an_orphan_tool_result(count) -> None:  # type: ignore[no-untyped-def]
+    call = dataclasses.replace(
+        _message(0, "", role="assistant"),
+        tool_calls=[
+            {
+                "id": "c1",
+                "type": "function",
+                "function": {"name": "lookup", "arguments": "x " * 200},
+            }
+        ],
+    )
+    result_turn = dataclasses.replace(_message(1, "42", role="tool"), tool_call_id="c1")
+    question = _message(2, "thanks, and the weather?")
+    history = [question, result_turn, call]  # newest first
+    small = assemble(Inputs(60, None, None, [], [], history), count)
+    assert [m["role"] for m in small.messages] == ["user"]
+    assert {"kind": "message", "id": "m1", "reason": "incomplete_tool_call"} in small.excluded
+    assert small.total == messages_tokens(small.messages, count)
+    roomy = assemble(Inputs(2000, None, None, [], [], history), count)
+    assert [m["role"] for m in roomy.messages] == ["assistant", "tool", "user"]
