@@ -105,10 +105,13 @@ class RedisSessionStore:
         session_id: str,
         user_id: str,
         messages: Sequence[tuple[NewMessage, str, datetime, int]],
+        encoding: str = "",
     ) -> AppendResult:
+        """Append (message, id, created_at, tokens); `encoding` is what tokens were counted with
+        ("" = unknown: never reused as exact)."""
         args: list[Any] = [user_id, datetime.now(UTC).isoformat()]
         for new, message_id, created_at, tokens in messages:
-            body = _encode(new, message_id, user_id, created_at, tokens)
+            body = _encode(new, message_id, user_id, created_at, tokens, encoding)
             args += [message_id, body, tokens]
         keys = self._keys(tenant, session_id, "meta", "log", "msgs", "pending", "epoch")
         with redis_errors():
@@ -240,7 +243,12 @@ class RedisSessionStore:
 
 
 def _encode(
-    new: NewMessage, message_id: str, user_id: str, created_at: datetime, tokens: int
+    new: NewMessage,
+    message_id: str,
+    user_id: str,
+    created_at: datetime,
+    tokens: int,
+    encoding: str,
 ) -> str:
     # seq is filled in by the append script ("seq":-1 is replaced in place).
     # Field order matters: the Lua scripts match "seq" and "tokens" by their first occurrence,
@@ -249,6 +257,7 @@ def _encode(
         "id": message_id,
         "seq": -1,
         "tokens": tokens,
+        "enc": encoding,
         "user_id": user_id,
         "role": new.role,
         "content": new.content,
@@ -279,6 +288,7 @@ def _decode(tenant: str, session_id: str, raw: bytes) -> Message:
         content=d["content"],
         created_at=datetime.fromisoformat(d["created_at"]),
         tokens=d["tokens"],
+        tokens_encoding=d.get("enc", ""),
         name=d.get("name"),
         tool_calls=d.get("tool_calls"),
         tool_call_id=d.get("tool_call_id"),

@@ -50,8 +50,8 @@ class Inputs:
     recalled: list[tuple[Message, float]]
     history: list[Message]  # newest first
     policy: BudgetPolicy = field(default_factory=BudgetPolicy)
-    # True when Message.tokens was counted (at append) with the target model's encoding.
-    stored_tokens_exact: bool = False
+    # The target model's encoding: a turn whose stored count used it needs no recount.
+    encoding: str = ""
 
 
 @dataclass(slots=True)
@@ -179,7 +179,7 @@ def _components(inputs: Inputs, count: CountFn) -> list[Component]:
 
 
 def _turn_tokens(message: Message, inputs: Inputs, count: CountFn) -> int:
-    if inputs.stored_tokens_exact:
+    if inputs.encoding and message.tokens_encoding == inputs.encoding:
         return message.tokens
     return message_tokens(history_message(message), count)
 

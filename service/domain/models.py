@@ -55,6 +55,7 @@ class Message:
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    tokens_encoding: str = ""  # what `tokens` was counted with; "" = unknown
 
 
 @dataclass(frozen=True, slots=True)

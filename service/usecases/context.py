@@ -54,11 +54,10 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
         last = svc.sessions.last_user_message(tenant, req.session_id)
         query = last.content if last is not None else None
     available = req.budget_tokens - req.response_reserve
-    # Turns were counted at append with the default model: exact here if the encoding matches.
-    stored_exact = svc.tokenizer.encoding_for(model) == svc.tokenizer.encoding_for(
-        svc.settings.default_model
-    )
-    history = _history(svc, tenant, info, available, stored_exact)
+    encoding = svc.tokenizer.encoding_for(model)
+    # Turns are counted at append with the default model; most fetched counts are exact then.
+    likely_exact = encoding == svc.tokenizer.encoding_for(svc.settings.default_model)
+    history = _history(svc, tenant, info, available, likely_exact)
     degraded: list[str] = []
     excluded: list[dict[str, Any]] = []
     facts: list[tuple[Fact, float]] = []
@@ -83,7 +82,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
     )
     state = svc.sessions.get_state(tenant, req.session_id)
     result = assemble(
-        Inputs(available, req.system_prompt, state, facts, recalled, history, policy, stored_exact),
+        Inputs(available, req.system_prompt, state, facts, recalled, history, policy, encoding),
         count,
     )
     snapshot_id = uuid.uuid4().hex
@@ -145,7 +144,7 @@ def _check_budget(svc: Services, req: ContextRequest) -> None:
 
 
 def _history(
-    svc: Services, tenant: str, info: SessionInfo | None, available: int, stored_exact: bool
+    svc: Services, tenant: str, info: SessionInfo | None, available: int, likely_exact: bool
 ) -> list[Message]:
     """Newest turns first, just enough to surely fill the budget.
 
@@ -154,7 +153,7 @@ def _history(
     """
     if info is None:
         return []
-    max_tokens = available if stored_exact else int(available * 1.25) + 64
+    max_tokens = available if likely_exact else int(available * 1.25) + 64
     return svc.sessions.recent(tenant, info.session_id, info.message_count, max_tokens)
 
 

@@ -72,7 +72,9 @@ def append_messages(
         }
         tokens = message_tokens(chat, lambda t: svc.tokenizer.count(t, model))
         prepared.append((m, message_id, created, tokens))
-    result = svc.sessions.append(tenant, session_id, user_id, prepared)
+    result = svc.sessions.append(
+        tenant, session_id, user_id, prepared, svc.tokenizer.encoding_for(model)
+    )
     if result.new_ids:
         payload = {
             "tenant": tenant,

@@ -23,9 +23,12 @@ def _message(i: int, content: str, role: str = "user") -> Message:
     return Message("t", "s", "u", f"m{i}", i, role, content, NOW, 0)  # type: ignore[arg-type]
 
 
-def _counted(m: Message, count) -> Message:  # type: ignore[no-untyped-def]
-    """The message with its tokens counted as append_messages counts them."""
-    return dataclasses.replace(m, tokens=message_tokens(history_message(m), count))
+def _counted(m: Message, count, exact: bool) -> Message:  # type: ignore[no-untyped-def]
+    """As append_messages stores it: counted with o200k, or (exact=False) with another encoding."""
+    if exact:
+        tokens = message_tokens(history_message(m), count)
+        return dataclasses.replace(m, tokens=tokens, tokens_encoding="o200k_base")
+    return dataclasses.replace(m, tokens=1, tokens_encoding="cl100k_base")
 
 
 def _fact(i: int, text: str) -> Fact:
@@ -57,8 +60,11 @@ def test_total_is_exact_and_within_budget(  # type: ignore[no-untyped-def]
         state=state,
         facts=[(_fact(i, t), 1.0 - i / 100) for i, t in enumerate(facts)],
         recalled=[(_message(1000 + i, t), 0.5) for i, t in enumerate(recalled)],
-        history=[_counted(_message(i, t), count) for i, t in reversed(list(enumerate(history)))],
-        stored_tokens_exact=stored_exact,
+        history=[
+            _counted(_message(i, t), count, stored_exact)
+            for i, t in reversed(list(enumerate(history)))
+        ],
+        encoding="o200k_base",
     )
     try:
         result = assemble(inputs, count)
