@@ -49,44 +49,52 @@ def _package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+# Texts up to this many characters have their counts cached (turns, fact lines, headers: they
+# recur on every context call); longer ones (big system prompts) are counted each time, so the
+# cache holds at most about 65,536 x 4 KiB.
+CACHED_TEXT_CHARS = 4096
+
+
 class TiktokenTokenizer:
     """Implements Tokenizer; accepts model names (gpt-4, gpt-4o, ...) or encoding names."""
 
     def __init__(self, cache_dir: Path, default_model: str) -> None:
         install_offline_encodings(cache_dir)
-        self._default_model = default_model
-        self._encodings: dict[str, tiktoken.Encoding] = {}
+        # One Encoding per encoding name (at most two), however many model names map to it.
+        self._encodings = {name: tiktoken.get_encoding(name) for name in _SOURCES}
         self.encoding_for(default_model)
 
     def encoding_for(self, model: str) -> str:
-        return self._encoding(model).name
+        return _encoding_name(model)
 
     def count(self, text: str, model: str) -> int:
-        return _count(self._encoding(model), text)
-
-    def _encoding(self, model: str) -> tiktoken.Encoding:
-        enc = self._encodings.get(model)
-        if enc is not None:
-            return enc
-        try:
-            name = model if model in _SOURCES else tiktoken.encoding_name_for_model(model)
-        except KeyError:
-            raise InvalidInput(
-                f"unknown model {model!r}: give an OpenAI model name (e.g. gpt-4, gpt-4o) or an "
-                f"encoding name ({', '.join(_SOURCES)})",
-                field="model",
-            ) from None
-        if name not in _SOURCES:
-            raise InvalidInput(
-                f"model {model!r} uses encoding {name!r}, which is not available offline",
-                field="model",
-            )
-        enc = tiktoken.get_encoding(name)
-        self._encodings[model] = enc
-        return enc
+        enc = self._encodings[_encoding_name(model)]
+        if len(text) > CACHED_TEXT_CHARS:
+            return _count_uncached(enc, text)
+        return _count(enc, text)
 
 
-@lru_cache(maxsize=65536)
-def _count(enc: tiktoken.Encoding, text: str) -> int:
+@lru_cache(maxsize=4096)
+def _encoding_name(model: str) -> str:
+    try:
+        name = model if model in _SOURCES else tiktoken.encoding_name_for_model(model)
+    except KeyError:
+        raise InvalidInput(
+            f"unknown model {model!r}: give an OpenAI model name (e.g. gpt-4, gpt-4o) or an "
+            f"encoding name ({', '.join(_SOURCES)})",
+            field="model",
+        ) from None
+    if name not in _SOURCES:
+        raise InvalidInput(
+            f"model {model!r} uses encoding {name!r}, which is not available offline",
+            field="model",
+        )
+    return name
+
+
+def _count_uncached(enc: tiktoken.Encoding, text: str) -> int:
     # Special-token text in user content is counted as ordinary text, never rejected.
     return len(enc.encode(text, disallowed_special=()))
+
+
+_count = lru_cache(maxsize=65536)(_count_uncached)

@@ -64,3 +64,16 @@ def test_tokenizer_maps_models_to_encodings_offline(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as err:
         tok.count("x", "no-such-model")
     assert err.value.field == "model"
+
+
+def test_tokenizer_caches_stay_bounded(tmp_path: Path) -> None:
+    from service.adapters import tiktoken_tokenizer as tt
+
+    tok = TiktokenTokenizer(tmp_path, "gpt-4o")
+    big = "word " * (tt.CACHED_TEXT_CHARS)
+    before = tt._count.cache_info().currsize
+    assert tok.count(big, "gpt-4o") == tok.count(big, "gpt-4o") > 1000
+    assert tt._count.cache_info().currsize == before  # long texts are not kept
+    for i in range(50):
+        tok.encoding_for(f"gpt-4o-variant-{i}")
+    assert len(tok._encodings) == 2
