@@ -31,6 +31,7 @@ from qdrant_edge import (
     Query,
     QueryBatchRequest,
     QueryRequest,
+    RangeFloat,
     ScrollRequest,
     UpdateOperation,
 )
@@ -68,8 +69,10 @@ def _match(key: str, value: str | int | list[str]) -> FieldCondition:
 
 
 def to_filter(where: VectorFilter) -> Filter:
+    must: list[Any] = [_match(k, v) for k, v in where.must.items()]
+    must += [FieldCondition(key=k, range=RangeFloat(lt=v)) for k, v in where.below.items()]
     return Filter(
-        must=[_match(k, v) for k, v in where.must.items()],
+        must=must,
         must_not=[_match(k, v) for k, v in where.must_not.items()] or None,
     )
 

@@ -40,8 +40,12 @@ def _match(key: str, value: str | int | list[str]) -> models.FieldCondition:
 
 
 def to_filter(where: VectorFilter) -> models.Filter:
+    below: list[models.Condition] = [
+        models.FieldCondition(key=k, range=models.Range(lt=v)) for k, v in where.below.items()
+    ]
+    must: list[models.Condition] = [_match(k, v) for k, v in where.must.items()]
     return models.Filter(
-        must=[_match(k, v) for k, v in where.must.items()],
+        must=must + below,
         must_not=[_match(k, v) for k, v in where.must_not.items()] or None,
     )
 
@@ -82,6 +86,7 @@ class QdrantServerIndex:
                 )
                 for name in KEYWORD_FIELDS:
                     self._c.create_payload_index(self._name, name, models.PayloadSchemaType.KEYWORD)
+                self._c.create_payload_index(self._name, "epoch", models.PayloadSchemaType.INTEGER)
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         if not points:

@@ -208,15 +208,16 @@ class RedisSessionStore:
             value = self._r.get(Keys.session(tenant, session_id, "epoch"))
         return int(value or 0)
 
-    def delete(self, tenant: str, session_id: str) -> int:
+    def delete(self, tenant: str, session_id: str) -> tuple[int, bool]:
+        """Tombstone and remove a session; returns (new epoch, whether anything existed)."""
         # The epoch bump is the tombstone: written first, and kept, so that an in-flight job
         # for the old epoch can tell that its session is gone.
         with redis_errors():
             pipe = self._r.pipeline(transaction=True)
             pipe.incr(Keys.session(tenant, session_id, "epoch"))
             pipe.delete(*self._keys(tenant, session_id, *_SESSION_PARTS))
-            epoch, _ = pipe.execute()
-        return int(epoch)
+            epoch, removed = pipe.execute()
+        return int(epoch), int(removed) > 0
 
     def pending(self) -> Iterator[tuple[str, str, int, list[str]]]:
         """Every session with turns not yet indexed: (tenant, session_id, epoch, ids)."""

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import redis
 
-from service.adapters.redis_client import Keys, redis_errors
+from service.adapters.redis_client import Keys, redis_errors, text
 
 
 class RedisSnapshotStore:
@@ -16,10 +16,29 @@ class RedisSnapshotStore:
     def __init__(self, client: redis.Redis) -> None:
         self._r = client
 
-    def put(self, tenant: str, snapshot_id: str, body: dict[str, Any], ttl_s: int) -> None:
+    def put(
+        self, tenant: str, session_id: str, snapshot_id: str, body: dict[str, Any], ttl_s: int
+    ) -> None:
         data = orjson.dumps(body, default=str)
+        index = Keys.session_snapshots(tenant, session_id)
         with redis_errors():
-            self._r.set(Keys.snapshot(tenant, snapshot_id), data, ex=ttl_s)
+            pipe = self._r.pipeline(transaction=False)
+            pipe.set(Keys.snapshot(tenant, snapshot_id), data, ex=ttl_s)
+            # The session's snapshot ids, so deleting the session can delete them too.
+            pipe.sadd(index, snapshot_id)
+            pipe.expire(index, ttl_s)
+            pipe.execute()
+
+    def delete_for_session(self, tenant: str, session_id: str) -> int:
+        index = Keys.session_snapshots(tenant, session_id)
+        with redis_errors():
+            ids = [text(i) for i in self._r.smembers(index)]
+            pipe = self._r.pipeline(transaction=True)
+            if ids:
+                pipe.delete(*[Keys.snapshot(tenant, i) for i in ids])
+            pipe.delete(index)
+            pipe.execute()
+        return len(ids)
 
     def get(self, tenant: str, snapshot_id: str) -> dict[str, Any] | None:
         with redis_errors():

@@ -130,3 +130,4 @@ class VectorFilter:
 
     must: dict[str, str | int | list[str]] = field(default_factory=dict)
     must_not: dict[str, str | int | list[str]] = field(default_factory=dict)
+    below: dict[str, int] = field(default_factory=dict)  # field < value (integer fields)

@@ -99,6 +99,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
     timings = {"total": round(elapsed_ms, 3), "embed_query": round(embed_ms, 3)}
     svc.snapshots.put(
         tenant,
+        req.session_id,
         snapshot_id,
         {
             **response,

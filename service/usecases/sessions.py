@@ -114,11 +114,18 @@ def list_messages(
 
 
 def delete_session(svc: Services, tenant: str, session_id: str) -> None:
-    """Tombstone first (epoch bump), then remove the log and the session's vectors."""
-    get_session(svc, tenant, session_id)
-    epoch = svc.sessions.delete(tenant, session_id)
+    """Tombstone first (epoch bump), then log, state, snapshots and the session's vectors."""
+    check_id(session_id, "session_id")
+    epoch, existed = svc.sessions.delete(tenant, session_id)
+    if not existed:
+        raise NotFound(f"session {session_id!r} not found")
+    # Snapshots hold the session's turns verbatim: they go with it.
+    svc.snapshots.delete_for_session(tenant, session_id)
     try:
-        svc.index.delete(VectorFilter(must={"tenant": tenant, "session_id": session_id}))
+        # Only older epochs: a session re-created meanwhile keeps its new vectors.
+        svc.index.delete(
+            VectorFilter(must={"tenant": tenant, "session_id": session_id}, below={"epoch": epoch})
+        )
     except StoreUnavailable:
         # Leftover points are never served: recall checks every hit against the log and epoch.
         log.warning("sessions.vector_cleanup_failed", tenant=tenant, session_id=session_id)

@@ -89,3 +89,35 @@ def test_delete_removes_session_and_its_vectors(api: TestClient, container) -> N
     assert api.get("/v1/sessions/s5").status_code == 404
     assert index.count(where) == 0
     assert api.delete("/v1/sessions/s5").status_code == 404
+
+
+def test_delete_removes_state_only_sessions_and_snapshots(api: TestClient) -> None:
+    api.put("/v1/sessions/only-state/state", json={"state": {"secret": "hunter2"}})
+    assert api.delete("/v1/sessions/only-state").status_code == 204
+    assert api.get("/v1/sessions/only-state/state").json() == {"state": {}}
+    api.post(
+        "/v1/sessions/s6/messages",
+        json={"user_id": "u1", "messages": [{"role": "user", "content": "my password is hunter2"}]},
+    )
+    snap = api.post(
+        "/v1/context", json={"session_id": "s6", "user_id": "u1", "budget_tokens": 100}
+    ).json()["snapshot_id"]
+    assert api.get(f"/v1/snapshots/{snap}").status_code == 200
+    assert api.delete("/v1/sessions/s6").status_code == 204
+    assert api.get(f"/v1/snapshots/{snap}").status_code == 404
+
+
+def test_slow_cleanup_spares_a_recreated_session(api: TestClient, container) -> None:  # type: ignore[no-untyped-def]
+    from service.domain.models import VectorFilter
+
+    svc = container.services
+    api.post("/v1/sessions/s7/messages", json={"user_id": "u1", "messages": _turns(2)})
+    wait_indexed(api, "s7")
+    epoch, _ = svc.sessions.delete("default", "s7")  # tombstone; vector cleanup still to come
+    api.post("/v1/sessions/s7/messages", json={"user_id": "u1", "messages": _turns(1, 10)})
+    wait_indexed(api, "s7")
+    # The first delete's cleanup lands late:
+    svc.index.delete(
+        VectorFilter(must={"tenant": "default", "session_id": "s7"}, below={"epoch": epoch})
+    )
+    assert svc.index.count(VectorFilter(must={"session_id": "s7"})) == 1

@@ -125,7 +125,7 @@ def test_fact_store_slots_and_listing(client: redis.Redis) -> None:
 
 def test_snapshot_expires(client: redis.Redis) -> None:
     store = RedisSnapshotStore(client)
-    store.put("t", "snap", {"a": 1}, ttl_s=60)
+    store.put("t", "s", "snap", {"a": 1}, ttl_s=60)
     assert store.get("t", "snap") == {"a": 1}
     assert 0 < client.ttl("cmem:{t:t}:snapshot:snap") <= 60  # type: ignore[operator]
 
@@ -150,3 +150,13 @@ def test_ids_with_colons_never_share_keys(client: redis.Redis) -> None:
     facts.put(alice, None)
     assert facts.active_for_key("t", "a:slot:b", "c").id == "f1"  # type: ignore[union-attr]
     assert [f.id for f in facts.list_for_user("t", "a:slot:b", 0, 10)] == ["f1"]
+
+
+def test_snapshots_go_with_their_session(client: redis.Redis) -> None:
+    store = RedisSnapshotStore(client)
+    store.put("t", "s1", "a", {"n": 1}, ttl_s=60)
+    store.put("t", "s1", "b", {"n": 2}, ttl_s=60)
+    store.put("t", "s2", "c", {"n": 3}, ttl_s=60)
+    assert store.delete_for_session("t", "s1") == 2
+    assert (store.get("t", "a"), store.get("t", "b")) == (None, None)
+    assert store.get("t", "c") == {"n": 3}

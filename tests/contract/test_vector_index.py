@@ -122,3 +122,13 @@ def test_query_many_equals_separate_queries(index: VectorIndex) -> None:
     separate = [index.query(query, where, limit) for where, limit in searches]
     assert [[h.id for h in hits] for hits in batched] == [[h.id for h in hits] for hits in separate]
     assert [len(hits) for hits in batched] == [2, 1, 0]
+
+
+def test_below_filter_on_integers(index: VectorIndex) -> None:
+    index.upsert(_points("a", ["x"], epoch=0) + _points("a", ["y"], epoch=1))
+    index.upsert(_points("a", ["z"], epoch=2))
+    assert index.count(VectorFilter(must={"tenant": "a"}, below={"epoch": 2})) == 2
+    index.delete(VectorFilter(must={"tenant": "a"}, below={"epoch": 2}))
+    assert [h.payload["text"] for h in index.scroll(VectorFilter(must={"tenant": "a"}), 10)[0]] == [
+        "z"
+    ]
