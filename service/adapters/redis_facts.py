@@ -13,26 +13,67 @@ import redis
 from service.adapters.redis_client import Keys, redis_errors, text
 from service.domain.models import Fact
 
+# KEYS: new record, user index, slot, previous record (slot and previous: the new record's key
+# when unused; all share the tenant's hash tag). ARGV: new body, score, new id, previous id
+# ("" = none expected), previous version, superseded body, "1" if the fact has a key slot.
+# Compare-and-set: the slot must still point at the previous fact, still active at the version
+# read, so racing writers to one key serialize instead of both superseding the same fact.
+_PUT = """
+if ARGV[7] == '1' then
+  local current = redis.call('GET', KEYS[3]) or ''
+  if current ~= ARGV[4] then return 0 end
+  if ARGV[4] ~= '' then
+    local body = redis.call('GET', KEYS[4])
+    if not body then return 0 end
+    local previous = cjson.decode(body)
+    if previous.status ~= 'active' or tostring(previous.version) ~= ARGV[5] then return 0 end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+if ARGV[4] ~= '' then redis.call('SET', KEYS[4], ARGV[6]) end
+if ARGV[7] == '1' then redis.call('SET', KEYS[3], ARGV[3]) end
+return 1
+"""
+
+# KEYS: record, user index, slot (record key when unused). ARGV: expected version, deleted body,
+# fact id, "1" if the fact has a key slot. The slot is freed only if it still points here.
+_DELETE = """
+local body = redis.call('GET', KEYS[1])
+if not body or tostring(cjson.decode(body).version) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[3])
+if ARGV[4] == '1' and redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
+return 1
+"""
+
 
 class RedisFactStore:
     """Implements FactStore on Redis; the record, not the vector, is the truth."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._r = client
+        self._put = client.register_script(_PUT)
+        self._delete = client.register_script(_DELETE)
 
-    def put(self, fact: Fact, supersede: Fact | None) -> None:
+    def put(self, fact: Fact, previous: Fact | None, superseded: Fact | None) -> bool:
+        """Store `fact`; if it has a key, only while `previous` is still the slot's active fact
+        (at its version), replacing it by `superseded`. False: lost a race, read again."""
+        record = Keys.fact(fact.tenant, fact.id)
+        slot = Keys.fact_slot(fact.tenant, fact.user_id, fact.key) if fact.key else record
+        prev_key = Keys.fact(fact.tenant, previous.id) if previous else record
+        args: list[str | int | float] = [
+            _encode(fact),
+            fact.recorded_at.timestamp(),
+            fact.id,
+            previous.id if previous else "",
+            previous.version if previous else "",
+            _encode(superseded) if superseded else "",
+            "1" if fact.key else "0",
+        ]
+        keys = [record, Keys.user_facts(fact.tenant, fact.user_id), slot, prev_key]
         with redis_errors():
-            pipe = self._r.pipeline(transaction=True)
-            pipe.set(Keys.fact(fact.tenant, fact.id), _encode(fact))
-            pipe.zadd(
-                Keys.user_facts(fact.tenant, fact.user_id),
-                {fact.id: fact.recorded_at.timestamp()},
-            )
-            if supersede is not None:
-                pipe.set(Keys.fact(supersede.tenant, supersede.id), _encode(supersede))
-            if fact.key is not None:
-                pipe.set(Keys.fact_slot(fact.tenant, fact.user_id, fact.key), fact.id)
-            pipe.execute()
+            return bool(self._put(keys=keys, args=args))
 
     def get(self, tenant: str, fact_id: str) -> Fact | None:
         return self.get_many(tenant, [fact_id])[0]
@@ -60,18 +101,15 @@ class RedisFactStore:
         facts = self.get_many(tenant, [text(i) for i in ids])
         return [f for f in facts if f is not None]
 
-    def delete(self, fact: Fact) -> None:
-        """Keep the record with status `deleted` (history); drop it from the user's index."""
+    def delete(self, fact: Fact, expected_version: int) -> bool:
+        """Store `fact` (status deleted) if the record is still at `expected_version`; keep it
+        (history) but drop it from the user's index and its key slot. False: it changed."""
+        record = Keys.fact(fact.tenant, fact.id)
+        slot = Keys.fact_slot(fact.tenant, fact.user_id, fact.key) if fact.key else record
+        keys = [record, Keys.user_facts(fact.tenant, fact.user_id), slot]
+        args: list[str | int] = [expected_version, _encode(fact), fact.id, "1" if fact.key else "0"]
         with redis_errors():
-            pipe = self._r.pipeline(transaction=True)
-            pipe.set(Keys.fact(fact.tenant, fact.id), _encode(fact))
-            pipe.zrem(Keys.user_facts(fact.tenant, fact.user_id), fact.id)
-            if fact.key is not None:
-                slot = Keys.fact_slot(fact.tenant, fact.user_id, fact.key)
-                # Free the slot only if it still points at this fact.
-                if self._r.get(slot) == fact.id.encode():
-                    pipe.delete(slot)
-            pipe.execute()
+            return bool(self._delete(keys=keys, args=args))
 
 
 def _encode(fact: Fact) -> str:

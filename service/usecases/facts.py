@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from service.domain.errors import InvalidInput, NotFound, PreconditionFailed, TooLarge
+from service.domain.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, TooLarge
 from service.domain.facts import is_near_duplicate
 from service.domain.models import Fact, VectorFilter, VectorHit, VectorPoint
 from service.domain.validation import check_id
@@ -19,6 +19,7 @@ from service.usecases.services import Services
 log = structlog.get_logger()
 
 _POINTS = uuid.UUID("0b7f3c55-2f64-4d8c-8a57-5d0f9e6c1b42")
+WRITE_ATTEMPTS = 8
 
 
 def fact_point_id(tenant: str, fact_id: str) -> str:
@@ -67,20 +68,26 @@ def remember_fact(
         valid_from=now,
         metadata=metadata or {},
     )
-    previous = svc.facts.active_for_key(tenant, user_id, key) if key else None
-    superseded = None
-    if previous is not None:
-        superseded = dataclasses.replace(
-            previous,
-            status="superseded",
-            valid_to=now,
-            superseded_by=fact.id,
-            version=previous.version + 1,
-        )
     # Vector first, record second: the record is the commit point, and reads check every hit
     # against records, so a crash in between leaves an orphan point that is never served.
     svc.index.upsert([VectorPoint(fact_point_id(tenant, fact.id), vector, _payload(fact))])
-    svc.facts.put(fact, superseded)
+    for _ in range(WRITE_ATTEMPTS):
+        previous = svc.facts.active_for_key(tenant, user_id, key) if key else None
+        superseded = None
+        if previous is not None:
+            superseded = dataclasses.replace(
+                previous,
+                status="superseded",
+                valid_to=now,
+                superseded_by=fact.id,
+                version=previous.version + 1,
+            )
+        # Compare-and-set on the key's slot: a racing writer makes us read again.
+        if svc.facts.put(fact, previous, superseded):
+            break
+    else:
+        svc.index.delete_ids([fact_point_id(tenant, fact.id)])
+        raise Conflict(f"too many concurrent writes to fact key {key!r}; retry", field="key")
     if superseded is not None:
         svc.index.set_payload([fact_point_id(tenant, superseded.id)], {"status": "superseded"})
     log.info(
@@ -156,15 +163,19 @@ def list_facts(svc: Services, tenant: str, user_id: str, offset: int, limit: int
 
 def delete_fact(svc: Services, tenant: str, fact_id: str, if_match: str | None = None) -> None:
     """Mark the record deleted (history stays), then drop its vector."""
-    fact = get_fact(svc, tenant, fact_id)
-    if if_match is not None and if_match.strip('"') != str(fact.version):
-        raise PreconditionFailed(
-            f"fact {fact_id!r} is at version {fact.version}, not {if_match}", field="If-Match"
+    for _ in range(WRITE_ATTEMPTS):
+        fact = get_fact(svc, tenant, fact_id)
+        if if_match is not None and if_match.strip('"') != str(fact.version):
+            raise PreconditionFailed(
+                f"fact {fact_id!r} is at version {fact.version}, not {if_match}", field="If-Match"
+            )
+        deleted = dataclasses.replace(
+            fact, status="deleted", version=fact.version + 1, valid_to=svc.clock()
         )
-    deleted = dataclasses.replace(
-        fact, status="deleted", version=fact.version + 1, valid_to=svc.clock()
-    )
-    svc.facts.delete(deleted)
+        if svc.facts.delete(deleted, expected_version=fact.version):
+            break
+    else:
+        raise Conflict(f"fact {fact_id!r} keeps changing; retry")
     svc.index.delete_ids([fact_point_id(tenant, fact_id)])
     log.info("facts.deleted", tenant=tenant, fact_id=fact_id)
 

@@ -115,9 +115,14 @@ def _fact(fid: str, key: str | None = None, status: str = "active") -> Fact:
 
 def test_fact_store_slots_and_listing(client: redis.Redis) -> None:
     store = RedisFactStore(client)
-    store.put(_fact("f1", key="diet"), None)
+    assert store.put(_fact("f1", key="diet"), None, None)
     assert store.active_for_key("t", "u", "diet").id == "f1"  # type: ignore[union-attr]
-    store.put(_fact("f2", key="diet"), _fact("f1", key="diet", status="superseded"))
+    # A writer that did not see f1 loses the compare-and-set:
+    assert not store.put(_fact("fx", key="diet"), None, None)
+    sup = dataclasses.replace(_fact("f1", key="diet", status="superseded"), version=2)
+    assert store.put(_fact("f2", key="diet"), _fact("f1", key="diet"), sup)
+    # ...and so does one that read f1 before it was superseded:
+    assert not store.put(_fact("f3", key="diet"), _fact("f1", key="diet"), sup)
     assert store.active_for_key("t", "u", "diet").id == "f2"  # type: ignore[union-attr]
     assert [f.id for f in store.list_for_user("t", "u", 0, 10)] == ["f1", "f2"]
     assert store.get("other-tenant", "f1") is None
@@ -145,9 +150,9 @@ def test_ids_with_colons_never_share_keys(client: redis.Redis) -> None:
     assert [(t, s) for t, s, _, _ in store.pending()] == [("acme", "x:s:y")]
     facts = RedisFactStore(client)
     bob = dataclasses.replace(_fact("f1", key="c"), user_id="a:slot:b", text="Bob is vegetarian")
-    facts.put(bob, None)
+    facts.put(bob, None, None)
     alice = dataclasses.replace(_fact("f2", key="b:slot:c"), user_id="a")
-    facts.put(alice, None)
+    facts.put(alice, None, None)
     assert facts.active_for_key("t", "a:slot:b", "c").id == "f1"  # type: ignore[union-attr]
     assert [f.id for f in facts.list_for_user("t", "a:slot:b", 0, 10)] == ["f1"]
 
