@@ -73,6 +73,28 @@ class TiktokenTokenizer:
             return _count_uncached(enc, text)
         return _count(enc, text)
 
+    def split(self, text: str, max_tokens: int, model: str) -> list[str]:
+        """Pieces of at most `max_tokens`, cut between characters (never inside one)."""
+        pieces: list[str] = []
+        rest = text
+        while rest:
+            if self.count(rest, model) <= max_tokens:
+                pieces.append(rest)
+                break
+            lo, hi = 1, len(rest)  # the longest prefix that fits
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if (
+                    _count_uncached(self._encodings[_encoding_name(model)], rest[:mid])
+                    <= max_tokens
+                ):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            pieces.append(rest[:lo])
+            rest = rest[lo:]
+        return pieces
+
 
 @lru_cache(maxsize=4096)
 def _encoding_name(model: str) -> str:
