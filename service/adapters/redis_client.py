@@ -93,5 +93,17 @@ class Keys:
         return f"{cls._tenant(tenant)}:emb:{segment(model)}:{content_hash}"
 
     @classmethod
+    def document(cls, tenant: str, doc_id: str, part: str) -> str:
+        return f"{cls._tenant(tenant)}:doc:{segment(doc_id)}:{part}"
+
+    @classmethod
+    def documents(cls, tenant: str) -> str:
+        return f"{cls._tenant(tenant)}:docs"
+
+    @classmethod
+    def live_documents(cls, tenant: str) -> str:
+        return f"{cls._tenant(tenant)}:docs:live"
+
+    @classmethod
     def worker_heartbeat(cls) -> str:
         return f"{cls.prefix}:sys:worker-heartbeat"

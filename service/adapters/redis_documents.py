@@ -1,0 +1,176 @@
+"""RedisDocumentStore: document records, source texts per version, and the live-version map.
+
+The live-version map (one hash per tenant: doc_id -> {"v", "s", "exp"}) is what readers check
+every chunk hit against, in one round trip. Switching a document's live version is a
+compare-and-set on its sequence, so a slow job for an older write can never win, and a deletion
+tombstone (the sequence it was deleted at) outranks every older write.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import redis
+
+from service.adapters.redis_client import Keys, redis_errors, text
+from service.domain.documents import Document, DocumentVersion, LiveVersion
+
+# KEYS: live map, record, tombstone. ARGV: doc_id, version, sequence, expires_at, now.
+# Returns the previous live version ("" if none), or false if this write lost.
+_SWITCH = """
+local seq = tonumber(ARGV[3])
+local tomb = tonumber(redis.call('GET', KEYS[3]) or '-1')
+if tomb >= seq then return false end
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local previous = ''
+if current then
+  local live = cjson.decode(current)
+  if tonumber(live.s) >= seq then return false end
+  previous = live.v
+end
+redis.call('HSET', KEYS[1], ARGV[1],
+  cjson.encode({v = ARGV[2], s = seq, exp = tonumber(ARGV[4])}))
+local body = redis.call('GET', KEYS[2])
+if body then
+  local doc = cjson.decode(body)
+  doc.live_version = ARGV[2]
+  for _, version in ipairs(doc.versions) do
+    if version.version == ARGV[2] and version.sequence == seq then
+      version.status = 'live'
+      version.live_at = ARGV[5]
+    elseif version.status == 'live' or (version.status == 'pending' and version.sequence < seq) then
+      version.status = 'stale'
+    end
+  end
+  redis.call('SET', KEYS[2], cjson.encode(doc))
+end
+return previous
+"""
+
+# KEYS: record. ARGV: version entry JSON, tags JSON, metadata JSON, doc_id, now.
+_ADD_VERSION = """
+local body = redis.call('GET', KEYS[1])
+local doc
+if body then doc = cjson.decode(body) else
+  doc = {doc_id = ARGV[4], versions = {}, live_version = cjson.null, created_at = ARGV[5]}
+end
+table.insert(doc.versions, cjson.decode(ARGV[1]))
+while #doc.versions > 20 do table.remove(doc.versions, 1) end
+doc.tags = cjson.decode(ARGV[2])
+doc.metadata = cjson.decode(ARGV[3])
+doc.updated_at = ARGV[5]
+redis.call('SET', KEYS[1], cjson.encode(doc))
+return 1
+"""
+
+
+class RedisDocumentStore:
+    """Implements DocumentStore on Redis (all of a tenant's document keys share its hash tag)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._r = client
+        self._switch = client.register_script(_SWITCH)
+        self._add_version = client.register_script(_ADD_VERSION)
+
+    def next_sequence(self, tenant: str, doc_id: str) -> int:
+        with redis_errors():
+            return int(self._r.incr(Keys.document(tenant, doc_id, "seq")))
+
+    def add_version(
+        self,
+        tenant: str,
+        doc_id: str,
+        version: DocumentVersion,
+        source: str,
+        tags: list[str],
+        metadata: dict[str, Any],
+    ) -> None:
+        """Record a pending version and keep its source text (jobs carry ids, not text)."""
+        entry = json.dumps(version.to_json())
+        with redis_errors():
+            pipe = self._r.pipeline(transaction=True)
+            pipe.set(Keys.document(tenant, doc_id, f"source:{version.version}"), source)
+            pipe.zadd(Keys.documents(tenant), {doc_id: version.sequence})
+            pipe.execute()
+            self._add_version(
+                keys=[Keys.document(tenant, doc_id, "record")],
+                args=[
+                    entry,
+                    json.dumps(tags),
+                    json.dumps(metadata or {}),
+                    doc_id,
+                    version.created_at,
+                ],
+            )
+
+    def source(self, tenant: str, doc_id: str, version: str) -> str | None:
+        with redis_errors():
+            body = self._r.get(Keys.document(tenant, doc_id, f"source:{version}"))
+        return None if body is None else text(body)
+
+    def switch_live(
+        self, tenant: str, doc_id: str, version: str, sequence: int, expires_at: int, now: str
+    ) -> tuple[bool, str | None]:
+        """Make `version` live if `sequence` is newer than the live one and any deletion.
+
+        Returns (switched, previous live version).
+        """
+        keys = [
+            Keys.live_documents(tenant),
+            Keys.document(tenant, doc_id, "record"),
+            Keys.document(tenant, doc_id, "tombstone"),
+        ]
+        with redis_errors():
+            result = self._switch(keys=keys, args=[doc_id, version, sequence, expires_at, now])
+        if result is None:
+            return False, None
+        previous = text(result)
+        return True, previous or None
+
+    def live(self, tenant: str, doc_ids: Sequence[str]) -> dict[str, LiveVersion]:
+        """The live version of each document that has one, in one round trip."""
+        if not doc_ids:
+            return {}
+        unique = list(dict.fromkeys(doc_ids))
+        with redis_errors():
+            raw: list[bytes | None] = self._r.hmget(  # type: ignore[assignment]
+                Keys.live_documents(tenant), unique
+            )
+        out: dict[str, LiveVersion] = {}
+        for doc_id, body in zip(unique, raw, strict=True):
+            if body is not None:
+                d = orjson.loads(body)
+                out[doc_id] = LiveVersion(str(d["v"]), int(d["s"]), int(d.get("exp") or 0))
+        return out
+
+    def get(self, tenant: str, doc_id: str) -> Document | None:
+        with redis_errors():
+            body = self._r.get(Keys.document(tenant, doc_id, "record"))
+        return None if body is None else Document.from_json(orjson.loads(body))
+
+    def list(self, tenant: str, offset: int, limit: int) -> list[Document]:
+        with redis_errors():
+            ids = self._r.zrevrange(Keys.documents(tenant), offset, offset + limit - 1)
+            bodies: list[bytes | None] = self._r.mget(  # type: ignore[assignment]
+                [Keys.document(tenant, text(i), "record") for i in ids]
+            )
+        return [Document.from_json(orjson.loads(b)) for b in bodies if b is not None]
+
+    def delete(self, tenant: str, doc_id: str) -> int:
+        """Tombstone first: the deletion takes a sequence that outranks every earlier write."""
+        record = self.get(tenant, doc_id)
+        versions = [v.version for v in record.versions] if record else []
+        with redis_errors():
+            sequence = int(self._r.incr(Keys.document(tenant, doc_id, "seq")))
+            pipe = self._r.pipeline(transaction=True)
+            for version in versions:
+                pipe.delete(Keys.document(tenant, doc_id, f"source:{version}"))
+            pipe.set(Keys.document(tenant, doc_id, "tombstone"), sequence)
+            pipe.hdel(Keys.live_documents(tenant), doc_id)
+            pipe.zrem(Keys.documents(tenant), doc_id)
+            pipe.delete(Keys.document(tenant, doc_id, "record"))
+            pipe.execute()
+        return sequence
