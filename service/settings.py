@@ -58,10 +58,19 @@ class Settings(BaseSettings):
     max_state_bytes: int = Field(16 * 1024, ge=64)
     max_fact_chars: int = Field(2_000, ge=1)
     max_budget_tokens: int = Field(1_000_000, ge=16)
+    max_document_chars: int = Field(2_000_000, ge=1)
+
+    chunk_max_tokens: int = Field(256, ge=8, le=8192)
+    chunk_overlap_tokens: int = Field(32, ge=0)
+    chunk_encoding: Literal["cl100k_base", "o200k_base"] = "cl100k_base"
+    document_write_policy: Literal["write_through", "write_behind", "invalidate"] = "write_through"
 
     context_facts_share: float = Field(0.15, ge=0, le=1)
     context_facts_min: int = Field(0, ge=0)
     context_facts_limit: int = Field(20, ge=0, le=200)
+    context_retrieved_share: float = Field(0.25, ge=0, le=1)
+    context_retrieved_min: int = Field(0, ge=0)
+    context_retrieved_limit: int = Field(10, ge=0, le=200)
     context_recall_share: float = Field(0.25, ge=0, le=1)
     context_recall_min: int = Field(0, ge=0)
     context_recall_limit: int = Field(10, ge=0, le=200)

@@ -6,7 +6,7 @@ from celery import Celery
 
 from service.adapters.celery_queue import celery_config
 from service.domain.errors import StoreUnavailable
-from service.usecases import indexing
+from service.usecases import documents, indexing
 from service.usecases.services import Services
 
 RETRY = {
@@ -27,6 +27,15 @@ def create_worker_app(svc: Services, broker_url: str) -> Celery:
     @app.task(name="messages.index", shared=False, **RETRY)
     def index_messages(tenant: str, session_id: str, epoch: int, message_ids: list[str]) -> int:
         return indexing.index_messages(svc, tenant, session_id, epoch, message_ids)
+
+    @app.task(name="documents.ingest", shared=False, **RETRY)
+    def ingest_document(
+        job_id: str, tenant: str, doc_id: str, version: str, sequence: int, expires_at: int
+    ) -> str:
+        result = documents.run_ingest_job(
+            svc, job_id, tenant, doc_id, version, sequence, expires_at
+        )
+        return str(result["status"])
 
     @app.task(name="messages.reconcile", shared=False, **RETRY)
     def reconcile() -> int:

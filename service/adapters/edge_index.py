@@ -41,7 +41,7 @@ from service.domain.models import VectorFilter, VectorHit, VectorPoint
 
 DENSE = "dense"
 SPARSE = "sparse"
-KEYWORD_FIELDS = ("kind", "user_id", "session_id", "status", "doc_id")
+KEYWORD_FIELDS = ("kind", "user_id", "session_id", "status", "doc_id", "version", "tags")
 INTEGER_FIELDS = ("epoch",)
 T = TypeVar("T")
 

@@ -105,5 +105,9 @@ class Keys:
         return f"{cls._tenant(tenant)}:docs:live"
 
     @classmethod
+    def job(cls, tenant: str, job_id: str) -> str:
+        return f"{cls._tenant(tenant)}:job:{segment(job_id)}"
+
+    @classmethod
     def worker_heartbeat(cls) -> str:
         return f"{cls.prefix}:sys:worker-heartbeat"

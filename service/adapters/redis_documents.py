@@ -19,7 +19,9 @@ from service.adapters.redis_client import Keys, redis_errors, text
 from service.domain.documents import Document, DocumentVersion, LiveVersion
 
 # KEYS: live map, record, tombstone. ARGV: doc_id, version, sequence, expires_at, now.
-# Returns the previous live version ("" if none), or false if this write lost.
+# Returns the previous live version ("" if none), or false if this write lost. Version "" is the
+# "nothing live" marker an `invalidate` write sets at its own sequence: only that write's own
+# version may replace it (same sequence), older writes never.
 _SWITCH = """
 local seq = tonumber(ARGV[3])
 local tomb = tonumber(redis.call('GET', KEYS[3]) or '-1')
@@ -28,7 +30,8 @@ local current = redis.call('HGET', KEYS[1], ARGV[1])
 local previous = ''
 if current then
   local live = cjson.decode(current)
-  if tonumber(live.s) >= seq then return false end
+  local s = tonumber(live.s)
+  if s > seq or (s == seq and live.v ~= '') then return false end
   previous = live.v
 end
 redis.call('HSET', KEYS[1], ARGV[1],

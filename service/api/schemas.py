@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from service.domain.documents import Document
 from service.domain.models import Fact, Message, NewMessage
 
 MAX_JSON_DEPTH = 32
@@ -222,3 +223,47 @@ class ContextOut(BaseModel):
     context_hash: str
     snapshot_id: str
     degraded: list[str]
+
+
+class DocumentIn(Body):
+    text: Text
+    tags: list[str] = Field(default_factory=list, max_length=64)
+    metadata: JsonObject = Field(default_factory=dict)
+    policy: Literal["write_through", "write_behind", "invalidate"] | None = None
+    ttl_s: int | None = Field(None, gt=0)
+
+
+class DocumentVersionOut(BaseModel):
+    version: str
+    sequence: int
+    status: str
+    chunks: int
+    created_at: str
+    live_at: str | None
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    status: str
+    live_version: str | None
+    chunks: int
+    tags: list[str]
+    metadata: dict[str, Any]
+    versions: list[DocumentVersionOut]
+
+    @classmethod
+    def of(cls, d: Document) -> DocumentOut:
+        live = d.live
+        return cls(
+            doc_id=d.doc_id,
+            status=d.status,
+            live_version=live.version if live else None,
+            chunks=live.chunks if live else 0,
+            tags=d.tags,
+            metadata=d.metadata,
+            versions=[DocumentVersionOut(**v.to_json()) for v in d.versions],
+        )
+
+
+class DocumentsOut(BaseModel):
+    documents: list[DocumentOut]

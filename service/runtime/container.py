@@ -12,9 +12,11 @@ from service.adapters.edge_index import EdgeIndex
 from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.key_file import KeyFile
 from service.adapters.redis_client import connect
+from service.adapters.redis_documents import RedisDocumentStore
 from service.adapters.redis_embedding_cache import RedisEmbeddingCache
 from service.adapters.redis_facts import RedisFactStore
 from service.adapters.redis_heartbeat import RedisHeartbeat
+from service.adapters.redis_jobs import RedisJobStore
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
 from service.adapters.sentence_embedder import SentenceTransformerEmbedder, packaged_model_path
@@ -86,5 +88,7 @@ def build_container(
         tokenizer=tokenizer
         or TiktokenTokenizer(settings.data_dir / "tiktoken", settings.default_model),
         jobs=CeleryJobQueue(producer_app(redis_url), client),
+        documents=RedisDocumentStore(client),
+        job_states=RedisJobStore(client),
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

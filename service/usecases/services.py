@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from service.ports import (
+    DocumentStore,
     Embedder,
     EmbeddingCache,
     FactStore,
     JobQueue,
+    JobStore,
     SessionStore,
     SnapshotStore,
     Tokenizer,
@@ -36,4 +38,6 @@ class Services:
     embedding_cache: EmbeddingCache
     tokenizer: Tokenizer
     jobs: JobQueue
+    documents: DocumentStore
+    job_states: JobStore
     clock: Callable[[], datetime] = field(default=utc_now)

@@ -1,0 +1,63 @@
+"""Document and job routes: write by policy, read, list, delete; job status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from service.api.deps import Caller, Svc
+from service.api.schemas import DocumentIn, DocumentOut, DocumentsOut, MaxOffset
+from service.usecases import documents
+
+router = APIRouter(tags=["documents"])
+
+
+@router.put("/v1/documents/{doc_id}")
+async def put(doc_id: str, body: DocumentIn, svc: Svc, caller: Caller) -> JSONResponse:
+    status, result = await run_in_threadpool(
+        documents.ingest_document,
+        svc,
+        caller.tenant,
+        doc_id,
+        body.text,
+        body.tags,
+        body.metadata,
+        body.policy,
+        body.ttl_s,
+    )
+    return JSONResponse(result, status)
+
+
+@router.get("/v1/documents/{doc_id}")
+async def get(doc_id: str, svc: Svc, caller: Caller) -> DocumentOut:
+    document = await run_in_threadpool(documents.get_document, svc, caller.tenant, doc_id)
+    return DocumentOut.of(document)
+
+
+@router.get("/v1/documents")
+async def list_documents(
+    svc: Svc,
+    caller: Caller,
+    tag: str | None = None,
+    status: str | None = Query(None, pattern="^(live|pending|none)$"),
+    offset: int = Query(0, ge=0, le=MaxOffset),
+    limit: int = Query(100, ge=1, le=1000),
+) -> DocumentsOut:
+    found = await run_in_threadpool(
+        documents.list_documents, svc, caller.tenant, tag, status, offset, limit
+    )
+    return DocumentsOut(documents=[DocumentOut.of(d) for d in found])
+
+
+@router.delete("/v1/documents/{doc_id}", status_code=204)
+async def delete(doc_id: str, svc: Svc, caller: Caller) -> Response:
+    await run_in_threadpool(documents.delete_document, svc, caller.tenant, doc_id)
+    return Response(status_code=204)
+
+
+@router.get("/v1/jobs/{job_id}", tags=["jobs"])
+async def job(job_id: str, svc: Svc, caller: Caller) -> dict[str, Any]:
+    return await run_in_threadpool(documents.get_job, svc, caller.tenant, job_id)

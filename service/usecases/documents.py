@@ -1,0 +1,265 @@
+"""Document use cases: ingest by policy, build a version (idempotent), read, list, delete.
+
+Coherence (DESIGN.md rules 1-4, 7, 8): chunks of a new version are written `pending` with
+deterministic ids, the live version switches by compare-and-set on the write's sequence, old
+chunks are marked `stale`; readers check every chunk hit against the live-version map, so a
+half-finished cleanup never leaks. Chunks whose content was embedded before reuse that vector.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import structlog
+
+from service.domain.chunking import Chunk, ChunkerConfig, chunk_text, document_version
+from service.domain.documents import POLICIES, Document, DocumentVersion
+from service.domain.errors import InvalidInput, NotFound, StoreUnavailable, TooLarge
+from service.domain.models import VectorFilter, VectorPoint
+from service.domain.validation import check_id
+from service.usecases.embedding import embed_cached
+from service.usecases.services import Services
+
+log = structlog.get_logger()
+
+INGEST = "documents.ingest"
+_POINTS = uuid.UUID("3c1f6f0e-8a7b-4d55-9d3e-2a6b1f0c9e71")
+
+
+def chunk_point_id(tenant: str, doc_id: str, version: str, index: int) -> str:
+    """uuid5(tenant, doc_id, version, index): re-running a build overwrites, never duplicates."""
+    return str(uuid.uuid5(_POINTS, f"{tenant}/chunk/{doc_id}/{version}/{index}"))
+
+
+def chunker(svc: Services) -> ChunkerConfig:
+    s = svc.settings
+    return ChunkerConfig(s.chunk_max_tokens, s.chunk_overlap_tokens, s.chunk_encoding)
+
+
+def ingest_document(
+    svc: Services,
+    tenant: str,
+    doc_id: str,
+    text: str,
+    tags: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    policy: str | None = None,
+    ttl_s: int | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Write a document; returns (HTTP-like status, body): 200 live or unchanged, 202 queued."""
+    check_id(doc_id, "doc_id")
+    tags = [check_id(t, "tags") for t in (tags or [])]
+    policy = policy or svc.settings.document_write_policy
+    if policy not in POLICIES:
+        raise InvalidInput(f"policy must be one of {', '.join(POLICIES)}", field="policy")
+    if not text.strip():
+        raise InvalidInput("text must not be empty", field="text")
+    if len(text) > svc.settings.max_document_chars:
+        raise TooLarge(
+            f"text has {len(text)} characters; the limit is {svc.settings.max_document_chars}",
+            field="text",
+        )
+    if ttl_s is not None and ttl_s <= 0:
+        raise InvalidInput("ttl_s must be positive", field="ttl_s")
+    version = document_version(text, chunker(svc), svc.embedder.model_name)
+    live = svc.documents.live(tenant, [doc_id]).get(doc_id)
+    if live is not None and live.version == version and ttl_s is None:
+        return 200, {
+            "doc_id": doc_id,
+            "version": version,
+            "status": "unchanged",
+            "embedded": 0,
+            "reused": 0,
+        }
+    chunks = _chunks(svc, text)
+    sequence = svc.documents.next_sequence(tenant, doc_id)
+    now = svc.clock()
+    expires_at = int(now.timestamp()) + ttl_s if ttl_s else 0
+    entry = DocumentVersion(version, sequence, "pending", len(chunks), now.isoformat())
+    svc.documents.add_version(tenant, doc_id, entry, text, tags, metadata or {})
+    if policy == "write_through":
+        result = build_version(svc, tenant, doc_id, version, sequence, expires_at)
+        return 200, result
+    if policy == "invalidate":
+        # Strict: the old version stops serving now, before the new one is built.
+        svc.documents.switch_live(tenant, doc_id, "", sequence, 0, now.isoformat())
+    job = {
+        "tenant": tenant,
+        "doc_id": doc_id,
+        "version": version,
+        "sequence": sequence,
+        "expires_at": expires_at,
+    }
+    job_id = uuid.uuid4().hex
+    # The record first, so GET /v1/jobs/{id} answers as soon as the id is returned.
+    svc.job_states.create(tenant, job_id, INGEST, job)
+    try:
+        svc.jobs.enqueue(INGEST, {**job, "job_id": job_id})
+    except StoreUnavailable as exc:
+        svc.job_states.update(tenant, job_id, state="failed", error=exc.message)
+        raise
+    log.info(
+        "documents.queued",
+        tenant=tenant,
+        doc_id=doc_id,
+        version=version,
+        sequence=sequence,
+        policy=policy,
+        job_id=job_id,
+    )
+    return 202, {
+        "doc_id": doc_id,
+        "version": version,
+        "sequence": sequence,
+        "status": "pending",
+        "job_id": job_id,
+    }
+
+
+def build_version(
+    svc: Services, tenant: str, doc_id: str, version: str, sequence: int, expires_at: int
+) -> dict[str, Any]:
+    """Chunk, embed (reusing cached vectors), upsert pending, switch live, mark old stale.
+
+    Idempotent: deterministic point ids; the switch refuses an older or repeated write.
+    """
+    text = svc.documents.source(tenant, doc_id, version)
+    if text is None:  # deleted meanwhile (the tombstone removed the source)
+        return {"doc_id": doc_id, "version": version, "sequence": sequence, "status": "deleted"}
+    chunks = _chunks(svc, text)
+    vectors, embedded = embed_cached(svc, tenant, [c.text for c in chunks])
+    document = svc.documents.get(tenant, doc_id)
+    tags = document.tags if document else []
+    points = [
+        VectorPoint(
+            chunk_point_id(tenant, doc_id, version, c.index),
+            vector,
+            _payload(tenant, doc_id, version, c, tags, expires_at, svc.embedder.model_name),
+        )
+        for c, vector in zip(chunks, vectors, strict=True)
+    ]
+    svc.index.upsert(points)
+    switched, previous = svc.documents.switch_live(
+        tenant, doc_id, version, sequence, expires_at, svc.clock().isoformat()
+    )
+    ids = [p.id for p in points]
+    if switched:
+        svc.index.set_payload(ids, {"status": "live"})
+        if previous and previous != version:
+            # Readers already ignore them (live-version map); the marker lets a sweep find them.
+            svc.index.set_payload(_version_ids(svc, tenant, doc_id, previous), {"status": "stale"})
+        status = "live"
+    else:
+        live = svc.documents.live(tenant, [doc_id]).get(doc_id)
+        if live is None or live.version != version:
+            svc.index.delete_ids(ids)  # a newer write won: these chunks never served
+        status = "superseded" if live is None or live.version != version else "live"
+    result = {
+        "doc_id": doc_id,
+        "version": version,
+        "sequence": sequence,
+        "status": status,
+        "chunks": len(chunks),
+        "embedded": embedded,
+        "reused": len(chunks) - embedded,
+    }
+    log.info("documents.built", tenant=tenant, **result)
+    return result
+
+
+def get_document(svc: Services, tenant: str, doc_id: str) -> Document:
+    check_id(doc_id, "doc_id")
+    document = svc.documents.get(tenant, doc_id)
+    if document is None:
+        raise NotFound(f"document {doc_id!r} not found")
+    return document
+
+
+def list_documents(
+    svc: Services, tenant: str, tag: str | None, status: str | None, offset: int, limit: int
+) -> list[Document]:
+    found = svc.documents.list(tenant, offset, limit)
+    return [d for d in found if (tag is None or tag in d.tags) and (status in (None, d.status))]
+
+
+def delete_document(svc: Services, tenant: str, doc_id: str) -> None:
+    """Tombstone first (outranks every earlier write), then drop the document's chunks."""
+    get_document(svc, tenant, doc_id)
+    sequence = svc.documents.delete(tenant, doc_id)
+    svc.index.delete(VectorFilter(must={"tenant": tenant, "kind": "chunk", "doc_id": doc_id}))
+    log.info("documents.deleted", tenant=tenant, doc_id=doc_id, sequence=sequence)
+
+
+def get_job(svc: Services, tenant: str, job_id: str) -> dict[str, Any]:
+    check_id(job_id, "job_id")
+    job = svc.job_states.get(tenant, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id!r} not found")
+    return job
+
+
+def run_ingest_job(
+    svc: Services,
+    job_id: str,
+    tenant: str,
+    doc_id: str,
+    version: str,
+    sequence: int,
+    expires_at: int,
+) -> dict[str, Any]:
+    """The body of the `documents.ingest` task, with its job record kept up to date."""
+    svc.job_states.update(tenant, job_id, state="running", started=time.time())
+    try:
+        result = build_version(svc, tenant, doc_id, version, sequence, expires_at)
+    except Exception as exc:
+        svc.job_states.update(tenant, job_id, state="failed", error=str(exc))
+        raise
+    counts = {k: result[k] for k in ("chunks", "embedded", "reused") if k in result}
+    svc.job_states.update(
+        tenant, job_id, state="done", progress=1.0, counts=counts, result=result["status"]
+    )
+    return result
+
+
+def _chunks(svc: Services, text: str) -> list[Chunk]:
+    encoding = svc.settings.chunk_encoding
+    return chunk_text(
+        text,
+        chunker(svc),
+        lambda t: svc.tokenizer.count(t, encoding),
+        lambda t, n: svc.tokenizer.split(t, n, encoding),
+    )
+
+
+def _version_ids(svc: Services, tenant: str, doc_id: str, version: str) -> list[str]:
+    document = svc.documents.get(tenant, doc_id)
+    count = (
+        next((v.chunks for v in document.versions if v.version == version), 0) if document else 0
+    )
+    return [chunk_point_id(tenant, doc_id, version, i) for i in range(count)]
+
+
+def _payload(
+    tenant: str,
+    doc_id: str,
+    version: str,
+    chunk: Chunk,
+    tags: list[str],
+    expires_at: int,
+    model: str,
+) -> dict[str, Any]:
+    return {
+        "tenant": tenant,
+        "kind": "chunk",
+        "doc_id": doc_id,
+        "version": version,
+        "chunk": chunk.index,
+        "text": chunk.text,
+        "content_hash": chunk.content_hash,
+        "status": "pending",
+        "tags": tags,
+        "expires_at": expires_at,
+        "model": model,
+    }
