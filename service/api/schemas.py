@@ -191,6 +191,8 @@ class ContextIn(Body):
     response_reserve: int = 0
     model: Text | None = None
     system_prompt: Text | None = None
+    tags: list[str] | None = Field(None, max_length=64)
+    doc_ids: list[str] | None = Field(None, max_length=256)
 
 
 class ContextUsage(BaseModel):
@@ -205,6 +207,8 @@ class ContextItem(BaseModel):
     tokens: int
     score: float | None = None
     version: str | None = None
+    doc_id: str | None = None
+    chunk: int | None = None
 
 
 class ContextExcluded(BaseModel):

@@ -23,10 +23,21 @@ from service.domain.chat_format import (
 from service.domain.errors import InvalidInput
 from service.domain.models import Fact, Message
 
-COMPONENTS = ("system", "state", "facts", "recall", "history")
+COMPONENTS = ("system", "state", "facts", "retrieved", "recall", "history")
 STATE_HEADER = "Working memory for this session:"
 FACTS_HEADER = "Known facts about the user:"
+RETRIEVED_HEADER = "Relevant documents:"
 RECALL_HEADER = "Relevant earlier turns of this conversation:"
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkHit:
+    """A chunk of a document's live version, found by retrieval."""
+
+    doc_id: str
+    version: str
+    chunk: int
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +46,8 @@ class BudgetPolicy:
 
     facts_min: int = 0
     facts_share: float = 0.15
+    retrieved_min: int = 0
+    retrieved_share: float = 0.25
     recall_min: int = 0
     recall_share: float = 0.25
 
@@ -49,6 +62,7 @@ class Inputs:
     facts: list[tuple[Fact, float]]
     recalled: list[tuple[Message, float]]
     history: list[Message]  # newest first
+    retrieved: list[tuple[ChunkHit, float]] = field(default_factory=list)
     policy: BudgetPolicy = field(default_factory=BudgetPolicy)
     # The target model's encoding: a turn whose stored count used it needs no recount.
     encoding: str = ""
@@ -168,6 +182,18 @@ def _components(inputs: Inputs, count: CountFn) -> list[Component]:
             frame_tokens=system_frame + count(FACTS_HEADER),
         ),
         Component(
+            "retrieved",
+            [
+                Candidate(
+                    "chunk", f"{c.doc_id}#{c.chunk}", count(_chunk_line(c)), score, c.version, c
+                )
+                for c, score in inputs.retrieved
+            ],
+            minimum=policy.retrieved_min,
+            share=policy.retrieved_share,
+            frame_tokens=system_frame + count(RETRIEVED_HEADER),
+        ),
+        Component(
             "recall",
             recall,
             minimum=policy.recall_min,
@@ -195,6 +221,7 @@ def _render(by_name: dict[str, Packed], count: CountFn) -> tuple[list[ChatMessag
         sections.append(("state", _system(STATE_HEADER + "\n" + _state_text(state[0].body))))
     for name, header, line in (
         ("facts", FACTS_HEADER, _fact_line),
+        ("retrieved", RETRIEVED_HEADER, _chunk_line),
         ("recall", RECALL_HEADER, _recall_line),
     ):
         items = by_name[name].items
@@ -222,7 +249,7 @@ def _drop_orphan_tool_results(history: Packed) -> list[Candidate]:
 
 def _drop_lowest(by_name: dict[str, Packed]) -> Candidate:
     """Drop the least valuable included item: oldest history turn first, then recall, facts."""
-    for name in ("history", "recall", "facts", "state"):
+    for name in ("history", "recall", "retrieved", "facts", "state"):
         items = by_name[name].items
         if items:
             return items.pop()
@@ -245,6 +272,8 @@ def _items(by_name: dict[str, Packed]) -> list[dict[str, Any]]:
                 item["score"] = round(cand.score, 6)
             if cand.version is not None:
                 item["version"] = cand.version
+            if isinstance(cand.body, ChunkHit):
+                item["doc_id"], item["chunk"] = cand.body.doc_id, cand.body.chunk
             out.append(item)
     return out
 
@@ -269,6 +298,10 @@ def _state_text(state: dict[str, Any]) -> str:
 
 def _fact_line(fact: Fact) -> str:
     return "\n- " + fact.text
+
+
+def _chunk_line(chunk: ChunkHit) -> str:
+    return f"\n- [{chunk.doc_id}] {chunk.text}"
 
 
 def _recall_line(message: Message) -> str:

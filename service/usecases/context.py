@@ -6,12 +6,12 @@ import dataclasses
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
-from service.domain.context import BudgetPolicy, Inputs, assemble
+from service.domain.context import BudgetPolicy, ChunkHit, Inputs, assemble
 from service.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from service.domain.models import Fact, Message, SessionInfo, VectorFilter, VectorHit
 from service.domain.validation import check_id
@@ -32,6 +32,8 @@ class ContextRequest:
     response_reserve: int = 0
     model: str | None = None
     system_prompt: str | None = None
+    tags: list[str] | None = None  # documents: only chunks of documents with any of these tags
+    doc_ids: list[str] | None = None  # documents: only these
 
 
 def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[str, Any]:
@@ -59,32 +61,42 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
     likely_exact = encoding == svc.tokenizer.encoding_for(svc.settings.default_model)
     history = _history(svc, tenant, info, available, likely_exact)
     degraded: list[str] = []
-    excluded: list[dict[str, Any]] = []
-    facts: list[tuple[Fact, float]] = []
-    recalled: list[tuple[Message, float]] = []
+    found = Retrieved()
     embed_ms = 0.0
     if query and query.strip():
         try:
             t0 = time.perf_counter()
             [vector] = svc.embedder.embed([query])
             embed_ms = (time.perf_counter() - t0) * 1000
-            facts, recalled, excluded = _retrieve(svc, tenant, req.user_id, info, vector)
+            found = _retrieve(svc, tenant, req, info, vector)
         except StoreUnavailable as exc:
             # Vector store down: recent history only, flagged, never a 500.
             degraded.append(exc.store)
-            facts, recalled = [], []
+            found = Retrieved()
             log.warning("context.degraded", tenant=tenant, store=exc.store, error=exc.message)
+    s = svc.settings
     policy = BudgetPolicy(
-        facts_min=svc.settings.context_facts_min,
-        facts_share=svc.settings.context_facts_share,
-        recall_min=svc.settings.context_recall_min,
-        recall_share=svc.settings.context_recall_share,
+        facts_min=s.context_facts_min,
+        facts_share=s.context_facts_share,
+        retrieved_min=s.context_retrieved_min,
+        retrieved_share=s.context_retrieved_share,
+        recall_min=s.context_recall_min,
+        recall_share=s.context_recall_share,
     )
     state = svc.sessions.get_state(tenant, req.session_id)
-    result = assemble(
-        Inputs(available, req.system_prompt, state, facts, recalled, history, policy, encoding),
-        count,
+    inputs = Inputs(
+        available=available,
+        system_prompt=req.system_prompt,
+        state=state,
+        facts=found.facts,
+        recalled=found.recalled,
+        history=history,
+        retrieved=found.chunks,
+        policy=policy,
+        encoding=encoding,
     )
+    result = assemble(inputs, count)
+    excluded = found.excluded
     snapshot_id = uuid.uuid4().hex
     response: dict[str, Any] = {
         "messages": result.messages,
@@ -158,27 +170,84 @@ def _history(
     return svc.sessions.recent(tenant, info.session_id, info.message_count, max_tokens)
 
 
+@dataclass(slots=True)
+class Retrieved:
+    """What the vector search found, checked against the truth, and what it left out."""
+
+    facts: list[tuple[Fact, float]] = field(default_factory=list)
+    chunks: list[tuple[ChunkHit, float]] = field(default_factory=list)
+    recalled: list[tuple[Message, float]] = field(default_factory=list)
+    excluded: list[dict[str, Any]] = field(default_factory=list)
+
+
 def _retrieve(
-    svc: Services, tenant: str, user_id: str, info: SessionInfo | None, vector: list[float]
-) -> tuple[list[tuple[Fact, float]], list[tuple[Message, float]], list[dict[str, Any]]]:
-    """Facts of the user and old turns of the session, in one batched vector search."""
-    facts_limit = svc.settings.context_facts_limit
-    recall_limit = svc.settings.context_recall_limit if info is not None else 0
-    searches = []
-    if facts_limit > 0:
-        searches.append((facts_filter(tenant, user_id), facts_limit))
-    if info is not None and recall_limit > 0:
-        searches.append((_recall_filter(tenant, info), recall_limit))
-    results = svc.index.query_many(vector, searches) if searches else []
-    facts: list[tuple[Fact, float]] = []
-    recalled: list[tuple[Message, float]] = []
+    svc: Services, tenant: str, req: ContextRequest, info: SessionInfo | None, vector: list[float]
+) -> Retrieved:
+    """Facts, document chunks and old turns, in one batched vector search."""
+    s = svc.settings
+    named: list[tuple[str, VectorFilter, int]] = []
+    if s.context_facts_limit > 0:
+        named.append(("facts", facts_filter(tenant, req.user_id), s.context_facts_limit))
+    if s.context_retrieved_limit > 0:
+        # Over-fetch: hits of superseded versions are dropped by the live-version check.
+        limit = s.context_retrieved_limit * 3
+        named.append(("chunks", _chunk_filter(tenant, req), limit))
+    if info is not None and s.context_recall_limit > 0:
+        named.append(("recall", _recall_filter(tenant, info), s.context_recall_limit))
+    results = svc.index.query_many(vector, [(w, n) for _, w, n in named]) if named else []
+    hits = {name: result for (name, _, _), result in zip(named, results, strict=True)}
+    found = Retrieved()
+    if "facts" in hits:
+        found.facts, excluded = check_fact_hits(svc, tenant, hits["facts"])
+        found.excluded += excluded
+    if "chunks" in hits:
+        found.chunks, excluded = _check_chunk_hits(svc, tenant, hits["chunks"])
+        found.chunks = found.chunks[: s.context_retrieved_limit]
+        found.excluded += excluded
+    if info is not None and "recall" in hits:
+        found.recalled, excluded = _check_recall_hits(svc, tenant, info, hits["recall"])
+        found.excluded += excluded
+    return found
+
+
+def _chunk_filter(tenant: str, req: ContextRequest) -> VectorFilter:
+    must: dict[str, str | int | list[str]] = {"tenant": tenant, "kind": "chunk"}
+    if req.tags:
+        must["tags"] = [check_id(t, "tags") for t in req.tags]
+    if req.doc_ids:
+        must["doc_id"] = [check_id(d, "doc_ids") for d in req.doc_ids]
+    return VectorFilter(must=must)
+
+
+def _check_chunk_hits(
+    svc: Services, tenant: str, hits: Sequence[VectorHit]
+) -> tuple[list[tuple[ChunkHit, float]], list[dict[str, Any]]]:
+    """Rule 1: a chunk is served only if its version is its document's live one, unexpired.
+
+    One round trip to the live-version map, so a half-finished cleanup can never leak.
+    """
+    live = svc.documents.live(tenant, [str(h.payload.get("doc_id")) for h in hits])
+    now = svc.clock().timestamp()
+    found: list[tuple[ChunkHit, float]] = []
     excluded: list[dict[str, Any]] = []
-    if facts_limit > 0:
-        facts, excluded = check_fact_hits(svc, tenant, results.pop(0))
-    if info is not None and recall_limit > 0:
-        recalled, recall_excluded = _check_recall_hits(svc, tenant, info, results.pop(0))
-        excluded += recall_excluded
-    return facts, recalled, excluded
+    seen: set[str] = set()
+    for hit in hits:
+        p = hit.payload
+        chunk = ChunkHit(str(p["doc_id"]), str(p["version"]), int(p["chunk"]), str(p["text"]))
+        item_id = f"{chunk.doc_id}#{chunk.chunk}"
+        current = live.get(chunk.doc_id)
+        if current is None or current.version != chunk.version:
+            excluded.append(
+                {"kind": "chunk", "id": item_id, "version": chunk.version, "reason": "stale"}
+            )
+        elif current.expired(now):
+            excluded.append(
+                {"kind": "chunk", "id": item_id, "version": chunk.version, "reason": "expired"}
+            )
+        elif item_id not in seen:
+            seen.add(item_id)
+            found.append((chunk, hit.score))
+    return found, excluded
 
 
 def _recall_filter(tenant: str, info: SessionInfo) -> VectorFilter:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
 from service.domain.chat_format import message_tokens, messages_tokens
-from service.domain.context import Inputs, assemble, history_message
+from service.domain.context import ChunkHit, Inputs, assemble, history_message
 from service.domain.errors import InvalidInput
 from service.domain.models import Fact, Message
 
@@ -46,13 +46,14 @@ def count(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     history=st.lists(words, max_size=30),
     facts=st.lists(words, max_size=10),
     recalled=st.lists(words, max_size=10),
+    chunks=st.lists(words, max_size=8),
     system=st.one_of(st.none(), words),
     state=st.one_of(st.none(), st.dictionaries(st.text(max_size=5), words, max_size=3)),
     available=st.integers(min_value=60, max_value=600),
     stored_exact=st.booleans(),
 )
 def test_total_is_exact_and_within_budget(  # type: ignore[no-untyped-def]
-    count, history, facts, recalled, system, state, available, stored_exact
+    count, history, facts, recalled, chunks, system, state, available, stored_exact
 ) -> None:
     inputs = Inputs(
         available=available,
@@ -65,6 +66,7 @@ def test_total_is_exact_and_within_budget(  # type: ignore[no-untyped-def]
             for i, t in reversed(list(enumerate(history)))
         ],
         encoding="o200k_base",
+        retrieved=[(ChunkHit("doc", "v1", i, t or "x"), 0.9) for i, t in enumerate(chunks)],
     )
     try:
         result = assemble(inputs, count)
