@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 
 from service.adapters.celery_queue import celery_config
 from service.domain.errors import StoreUnavailable
-from service.usecases import documents, indexing
+from service.usecases import admin, documents, indexing
 from service.usecases.services import Services
 
 RETRY = {
@@ -36,6 +38,12 @@ def create_worker_app(svc: Services, broker_url: str) -> Celery:
             svc, job_id, tenant, doc_id, version, sequence, expires_at
         )
         return str(result["status"])
+
+    @app.task(name="admin.invalidate", shared=False, **RETRY)
+    def invalidate(
+        job_id: str, tenant: str, action: admin.Action, targets: list[dict[str, Any]], caches: bool
+    ) -> dict[str, int]:
+        return admin.run_invalidation(svc, job_id, tenant, action, targets, caches)
 
     @app.task(name="messages.reconcile", shared=False, **RETRY)
     def reconcile() -> int:

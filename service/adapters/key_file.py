@@ -79,7 +79,9 @@ class KeyFile:
         if found is None:
             return None
         roles = {"client", "admin"} if found["role"] == "admin" else {"client"}
-        return Principal(tenant=found["tenant"], roles=frozenset(roles))
+        return Principal(
+            tenant=found["tenant"], roles=frozenset(roles), key_id=str(found.get("prefix", "?"))
+        )
 
     def create(self, tenant: str, role: str) -> str:
         """Store a new key and return it; this is the only time the plain key exists."""

@@ -109,5 +109,13 @@ class Keys:
         return f"{cls._tenant(tenant)}:job:{segment(job_id)}"
 
     @classmethod
+    def audit(cls, tenant: str) -> str:
+        return f"{cls._tenant(tenant)}:audit"
+
+    @classmethod
+    def embedding_pattern(cls, tenant: str) -> str:
+        return f"{cls._tenant(tenant)}:emb:*"
+
+    @classmethod
     def worker_heartbeat(cls) -> str:
         return f"{cls.prefix}:sys:worker-heartbeat"

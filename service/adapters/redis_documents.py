@@ -40,8 +40,14 @@ local body = redis.call('GET', KEYS[2])
 if body then
   local doc = cjson.decode(body)
   doc.live_version = ARGV[2]
-  for _, version in ipairs(doc.versions) do
-    if version.version == ARGV[2] and version.sequence == seq then
+  -- The entry that goes live: the latest write of this version at or below the sequence (a
+  -- re-embed switches an existing version in under a newer sequence).
+  local target = nil
+  for i, version in ipairs(doc.versions) do
+    if version.version == ARGV[2] and version.sequence <= seq then target = i end
+  end
+  for i, version in ipairs(doc.versions) do
+    if i == target then
       version.status = 'live'
       version.live_at = ARGV[5]
     elseif version.status == 'live' or (version.status == 'pending' and version.sequence < seq) then

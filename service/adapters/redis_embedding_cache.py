@@ -26,6 +26,20 @@ class RedisEmbeddingCache:
             )
         return [None if b is None else [float(x) for x in array("f", b)] for b in raw]
 
+    def clear(self, tenant: str) -> int:
+        """Drop every cached vector of the tenant; returns how many."""
+        removed = 0
+        with redis_errors():
+            batch: list[bytes] = []
+            for key in self._r.scan_iter(match=Keys.embedding_pattern(tenant), count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    removed += int(self._r.unlink(*batch))
+                    batch = []
+            if batch:
+                removed += int(self._r.unlink(*batch))
+        return removed
+
     def put_many(self, tenant: str, model: str, items: dict[str, list[float]]) -> None:
         if not items:
             return

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.adapters.key_file import KeyFile
 from service.adapters.redis_heartbeat import RedisHeartbeat
-from service.api import context, documents, facts, sessions
+from service.api import admin, context, documents, facts, sessions
 from service.api.errors import install_error_handlers
 from service.api.middleware import LimitAndMeasure
 from service.domain.errors import StoreUnavailable
@@ -34,6 +34,7 @@ def create_app(svc: Services, keys: KeyFile, heartbeat: RedisHeartbeat) -> FastA
     app.include_router(facts.router)
     app.include_router(context.router)
     app.include_router(documents.router)
+    app.include_router(admin.router)
     app.add_middleware(
         LimitAndMeasure, metrics=metrics, max_request_bytes=svc.settings.max_request_bytes
     )

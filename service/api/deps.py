@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from service.adapters.key_file import KeyFile
-from service.domain.errors import Unauthenticated
+from service.domain.errors import Forbidden, Unauthenticated
 from service.domain.models import Principal
 from service.usecases.services import Services
 
@@ -36,5 +36,12 @@ def principal(request: Request) -> Principal:
     return found
 
 
+def admin(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    if not caller.is_admin:
+        raise Forbidden("this operation needs an admin key")
+    return caller
+
+
 Svc = Annotated[Services, Depends(services)]
 Caller = Annotated[Principal, Depends(principal)]
+Admin = Annotated[Principal, Depends(admin)]

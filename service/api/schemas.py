@@ -244,6 +244,7 @@ class DocumentVersionOut(BaseModel):
     chunks: int
     created_at: str
     live_at: str | None
+    model: str
 
 
 class DocumentOut(BaseModel):
@@ -271,3 +272,19 @@ class DocumentOut(BaseModel):
 
 class DocumentsOut(BaseModel):
     documents: list[DocumentOut]
+
+
+class InvalidationScopeIn(Body):
+    doc_ids: list[str] | None = Field(None, max_length=10_000)
+    tag: str | None = None
+    older_than: datetime | None = None
+    embedding_model: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    all: bool = False
+    caches: bool = False
+
+
+class InvalidateIn(Body):
+    scope: InvalidationScopeIn
+    action: Literal["drop", "reembed"]

@@ -32,6 +32,7 @@ class DocumentVersion:
     chunks: int
     created_at: str
     live_at: str | None = None
+    model: str = ""  # the embedding model its chunks are built with
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,6 +42,7 @@ class DocumentVersion:
             "chunks": self.chunks,
             "created_at": self.created_at,
             "live_at": self.live_at,
+            "model": self.model,
         }
 
     @classmethod
@@ -52,6 +54,7 @@ class DocumentVersion:
             int(d["chunks"]),
             str(d["created_at"]),
             d.get("live_at") or None,
+            str(d.get("model") or ""),
         )
 
 

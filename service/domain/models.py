@@ -18,6 +18,7 @@ class Principal:
 
     tenant: str
     roles: frozenset[str]
+    key_id: str = "keyless"  # the key's public prefix, for the audit log
 
     @property
     def is_admin(self) -> bool:

@@ -11,6 +11,7 @@ from service.adapters.celery_queue import CeleryJobQueue, producer_app
 from service.adapters.edge_index import EdgeIndex
 from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.key_file import KeyFile
+from service.adapters.redis_audit import RedisAuditLog
 from service.adapters.redis_client import connect
 from service.adapters.redis_documents import RedisDocumentStore
 from service.adapters.redis_embedding_cache import RedisEmbeddingCache
@@ -90,5 +91,6 @@ def build_container(
         jobs=CeleryJobQueue(producer_app(redis_url), client),
         documents=RedisDocumentStore(client),
         job_states=RedisJobStore(client),
+        audit=RedisAuditLog(client),
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

@@ -77,7 +77,9 @@ def ingest_document(
     sequence = svc.documents.next_sequence(tenant, doc_id)
     now = svc.clock()
     expires_at = int(now.timestamp()) + ttl_s if ttl_s else 0
-    entry = DocumentVersion(version, sequence, "pending", len(chunks), now.isoformat())
+    entry = DocumentVersion(
+        version, sequence, "pending", len(chunks), now.isoformat(), model=svc.embedder.model_name
+    )
     svc.documents.add_version(tenant, doc_id, entry, text, tags, metadata or {})
     if policy == "write_through":
         result = build_version(svc, tenant, doc_id, version, sequence, expires_at)
@@ -119,7 +121,13 @@ def ingest_document(
 
 
 def build_version(
-    svc: Services, tenant: str, doc_id: str, version: str, sequence: int, expires_at: int
+    svc: Services,
+    tenant: str,
+    doc_id: str,
+    version: str,
+    sequence: int,
+    expires_at: int,
+    reuse_vectors: bool = True,
 ) -> dict[str, Any]:
     """Chunk, embed (reusing cached vectors), upsert pending, switch live, mark old stale.
 
@@ -129,7 +137,7 @@ def build_version(
     if text is None:  # deleted meanwhile (the tombstone removed the source)
         return {"doc_id": doc_id, "version": version, "sequence": sequence, "status": "deleted"}
     chunks = _chunks(svc, text)
-    vectors, embedded = embed_cached(svc, tenant, [c.text for c in chunks])
+    vectors, embedded = embed_cached(svc, tenant, [c.text for c in chunks], reuse=reuse_vectors)
     document = svc.documents.get(tenant, doc_id)
     tags = document.tags if document else []
     points = [

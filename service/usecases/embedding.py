@@ -12,11 +12,18 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def embed_cached(svc: Services, tenant: str, texts: Sequence[str]) -> tuple[list[list[float]], int]:
-    """Vectors for `texts` in order, and how many had to be computed (the rest were cached)."""
+def embed_cached(
+    svc: Services, tenant: str, texts: Sequence[str], reuse: bool = True
+) -> tuple[list[list[float]], int]:
+    """Vectors for `texts` in order, and how many had to be computed (the rest were cached).
+
+    reuse=False recomputes everything and overwrites the cache (operator re-embedding).
+    """
     model = svc.embedder.model_name
     hashes = [content_hash(t) for t in texts]
-    cached = svc.embedding_cache.get_many(tenant, model, hashes)
+    cached: list[list[float] | None] = (
+        svc.embedding_cache.get_many(tenant, model, hashes) if reuse else [None] * len(hashes)
+    )
     missing = sorted(
         {h: i for i, (h, v) in enumerate(zip(hashes, cached, strict=True)) if v is None}.values()
     )

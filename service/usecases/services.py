@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from service.ports import (
+    AuditLog,
     DocumentStore,
     Embedder,
     EmbeddingCache,
@@ -40,4 +41,5 @@ class Services:
     jobs: JobQueue
     documents: DocumentStore
     job_states: JobStore
+    audit: AuditLog
     clock: Callable[[], datetime] = field(default=utc_now)

@@ -78,3 +78,16 @@ def test_list_newest_first_with_empty_tags(store: RedisDocumentStore) -> None:
     docs = store.list("t", 0, 10)
     assert [d.doc_id for d in docs] == ["b", "a"]
     assert docs[1].tags == []
+
+
+def test_invalidation_marker_then_reembed_of_the_same_version(store: RedisDocumentStore) -> None:
+    seq = _write(store, "d", "v1")
+    store.switch_live("t", "d", "v1", seq, 0, NOW)
+    marker = store.next_sequence("t", "d")
+    assert store.switch_live("t", "d", "", marker, 0, NOW) == (True, "v1")
+    assert store.live("t", ["d"])["d"].version == ""
+    assert store.switch_live("t", "d", "v1", seq, 0, NOW) == (False, None)  # older: refused
+    assert store.switch_live("t", "d", "v1", marker, 0, NOW)[0]  # its own rebuild: allowed
+    doc = store.get("t", "d")
+    assert doc is not None
+    assert (doc.live_version, doc.status) == ("v1", "live")
