@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
 from service.api.schemas import DocumentIn, DocumentOut, DocumentsOut, MaxOffset
-from service.usecases import documents
+from service.usecases import documents, jobs
 
 router = APIRouter(tags=["documents"])
 
@@ -60,4 +60,4 @@ async def delete(doc_id: str, svc: Svc, caller: Caller) -> Response:
 
 @router.get("/v1/jobs/{job_id}", tags=["jobs"])
 async def job(job_id: str, svc: Svc, caller: Caller) -> dict[str, Any]:
-    return await run_in_threadpool(documents.get_job, svc, caller.tenant, job_id)
+    return await run_in_threadpool(jobs.get_job, svc, caller.tenant, job_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -10,10 +9,11 @@ from typing import Any, Literal
 import structlog
 
 from service.domain.documents import Document
-from service.domain.errors import InvalidInput, StoreUnavailable
+from service.domain.errors import InvalidInput
 from service.domain.models import Principal, VectorFilter
 from service.domain.validation import check_id
 from service.usecases import documents
+from service.usecases.jobs import new_job_id, start_job
 from service.usecases.services import Services
 
 log = structlog.get_logger()
@@ -65,10 +65,9 @@ def invalidate(svc: Services, caller: Principal, scope: Scope, action: Action) -
         svc.documents.switch_live(tenant, document.doc_id, "", sequence, 0, now)
         latest = document.versions[-1].version if document.versions else None
         work.append({"doc_id": document.doc_id, "sequence": sequence, "version": latest})
-    job_id = uuid.uuid4().hex
     affected = {"documents": len(work), "caches": scope.caches}
     payload = {"tenant": tenant, "action": action, "targets": work, "caches": scope.caches}
-    svc.job_states.create(tenant, job_id, INVALIDATE, {"action": action, **affected})
+    job_id = new_job_id()
     svc.audit.record(
         tenant,
         {
@@ -80,12 +79,8 @@ def invalidate(svc: Services, caller: Principal, scope: Scope, action: Action) -
             "affected": affected,
         },
     )
-    try:
-        svc.jobs.enqueue(INVALIDATE, {"job_id": job_id, **payload})
-    except StoreUnavailable as exc:
-        # The documents are already unserved (the call's promise); only the cleanup waits.
-        svc.job_states.update(tenant, job_id, state="failed", error=exc.message)
-        raise
+    # The documents are unserved already (the call's promise); only the cleanup is queued.
+    start_job(svc, tenant, INVALIDATE, {"action": action, **affected}, payload, job_id)
     log.info(
         "admin.invalidated",
         tenant=tenant,

@@ -16,10 +16,11 @@ import structlog
 
 from service.domain.chunking import Chunk, ChunkerConfig, chunk_text, document_version
 from service.domain.documents import POLICIES, Document, DocumentVersion
-from service.domain.errors import InvalidInput, NotFound, StoreUnavailable, TooLarge
+from service.domain.errors import InvalidInput, NotFound, TooLarge
 from service.domain.models import VectorFilter, VectorPoint
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
+from service.usecases.jobs import start_job
 from service.usecases.services import Services
 
 log = structlog.get_logger()
@@ -94,14 +95,7 @@ def ingest_document(
         "sequence": sequence,
         "expires_at": expires_at,
     }
-    job_id = uuid.uuid4().hex
-    # The record first, so GET /v1/jobs/{id} answers as soon as the id is returned.
-    svc.job_states.create(tenant, job_id, INGEST, job)
-    try:
-        svc.jobs.enqueue(INGEST, {**job, "job_id": job_id})
-    except StoreUnavailable as exc:
-        svc.job_states.update(tenant, job_id, state="failed", error=exc.message)
-        raise
+    job_id = start_job(svc, tenant, INGEST, job, job)
     log.info(
         "documents.queued",
         tenant=tenant,
@@ -157,7 +151,8 @@ def build_version(
         svc.index.set_payload(ids, {"status": "live"})
         if previous and previous != version:
             # Readers already ignore them (live-version map); the marker lets a sweep find them.
-            svc.index.set_payload(_version_ids(svc, tenant, doc_id, previous), {"status": "stale"})
+            stale = _version_ids(document, tenant, doc_id, previous)
+            svc.index.set_payload(stale, {"status": "stale"})
         status = "live"
     else:
         live = svc.documents.live(tenant, [doc_id]).get(doc_id)
@@ -200,14 +195,6 @@ def delete_document(svc: Services, tenant: str, doc_id: str) -> None:
     log.info("documents.deleted", tenant=tenant, doc_id=doc_id, sequence=sequence)
 
 
-def get_job(svc: Services, tenant: str, job_id: str) -> dict[str, Any]:
-    check_id(job_id, "job_id")
-    job = svc.job_states.get(tenant, job_id)
-    if job is None:
-        raise NotFound(f"job {job_id!r} not found")
-    return job
-
-
 def run_ingest_job(
     svc: Services,
     job_id: str,
@@ -241,11 +228,9 @@ def _chunks(svc: Services, text: str) -> list[Chunk]:
     )
 
 
-def _version_ids(svc: Services, tenant: str, doc_id: str, version: str) -> list[str]:
-    document = svc.documents.get(tenant, doc_id)
-    count = (
-        next((v.chunks for v in document.versions if v.version == version), 0) if document else 0
-    )
+def _version_ids(document: Document | None, tenant: str, doc_id: str, version: str) -> list[str]:
+    versions = document.versions if document else []
+    count = next((v.chunks for v in versions if v.version == version), 0)
     return [chunk_point_id(tenant, doc_id, version, i) for i in range(count)]
 
 
