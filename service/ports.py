@@ -17,10 +17,11 @@ from service.domain.models import (
     VectorHit,
     VectorPoint,
 )
+from service.domain.sparse import SparseVector
 
 
 class VectorIndex(Protocol):
-    """A vector collection: dense search with payload filters."""
+    """A vector collection: dense and hybrid (dense + sparse, rank-fused) search with filters."""
 
     def ensure_collection(self) -> None: ...
     def upsert(self, points: Sequence[VectorPoint]) -> None: ...
@@ -31,8 +32,14 @@ class VectorIndex(Protocol):
         self, vector: Sequence[float], where: VectorFilter, limit: int
     ) -> list[VectorHit]: ...
     def query_many(
-        self, vector: Sequence[float], searches: Sequence[tuple[VectorFilter, int]]
-    ) -> list[list[VectorHit]]: ...
+        self,
+        vector: Sequence[float],
+        searches: Sequence[tuple[VectorFilter, int]],
+        sparse: SparseVector | None = None,
+    ) -> list[list[VectorHit]]:
+        """Dense search per filter; with a sparse query, dense and sparse fused by rank (RRF)."""
+        ...
+
     def scroll(
         self, where: VectorFilter, limit: int, offset: str | None = None
     ) -> tuple[list[VectorHit], str | None]: ...

@@ -21,6 +21,7 @@ from qdrant_edge import (
     EdgeVectorParams,
     FieldCondition,
     Filter,
+    Fusion,
     IntegerIndexParams,
     KeywordIndexParams,
     MatchAny,
@@ -28,21 +29,25 @@ from qdrant_edge import (
     Modifier,
     PayloadSchemaType,
     Point,
+    Prefetch,
     Query,
     QueryBatchRequest,
     QueryRequest,
     RangeFloat,
     ScrollRequest,
+    SparseVector,
     UpdateOperation,
 )
 
 from service.domain.errors import StoreUnavailable
 from service.domain.models import VectorFilter, VectorHit, VectorPoint
+from service.domain.sparse import SparseVector as DomainSparse
 
 DENSE = "dense"
 SPARSE = "sparse"
 KEYWORD_FIELDS = ("kind", "user_id", "session_id", "status", "doc_id", "version", "tags")
 INTEGER_FIELDS = ("epoch",)
+RRF_K = 60  # the usual reciprocal-rank-fusion constant
 T = TypeVar("T")
 
 
@@ -75,6 +80,13 @@ def to_filter(where: VectorFilter) -> Filter:
         must=must,
         must_not=[_match(k, v) for k, v in where.must_not.items()] or None,
     )
+
+
+def _point(p: VectorPoint) -> Point:
+    vectors: dict[str, Any] = {DENSE: list(p.vector)}
+    if p.sparse:
+        vectors[SPARSE] = SparseVector(list(p.sparse.indices), list(p.sparse.values))
+    return Point(id=p.id, vector=vectors, payload=p.payload)
 
 
 class EdgeIndex:
@@ -143,14 +155,7 @@ class EdgeIndex:
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         if points:
-            self._update(
-                UpdateOperation.upsert_points(
-                    [
-                        Point(id=p.id, vector={DENSE: list(p.vector)}, payload=p.payload)
-                        for p in points
-                    ]
-                )
-            )
+            self._update(UpdateOperation.upsert_points([_point(p) for p in points]))
 
     def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:
@@ -167,21 +172,39 @@ class EdgeIndex:
         return self.query_many(vector, [(where, limit)])[0]
 
     def query_many(
-        self, vector: Sequence[float], searches: Sequence[tuple[VectorFilter, int]]
+        self,
+        vector: Sequence[float],
+        searches: Sequence[tuple[VectorFilter, int]],
+        sparse: DomainSparse | None = None,
     ) -> list[list[VectorHit]]:
-        """One vector, several filtered searches, planned as one batch (one pass over segments)."""
+        """One query, several filtered searches, planned as one batch (one pass over segments).
+
+        With a sparse query each search is hybrid: a dense and a sparse prefetch under the same
+        filter, fused by reciprocal rank.
+        """
         dense = list(vector)
-        batch = QueryBatchRequest(
-            [
-                QueryRequest(
+        terms = SparseVector(list(sparse.indices), list(sparse.values)) if sparse else None
+
+        def request(where: VectorFilter, limit: int) -> QueryRequest:
+            if terms is None:
+                return QueryRequest(
                     limit=limit,
                     query=Query.Nearest(dense, using=DENSE),
                     filter=to_filter(where),
                     with_payload=True,
                 )
-                for where, limit in searches
-            ]
-        )
+            flt = to_filter(where)
+            return QueryRequest(
+                limit=limit,
+                query=Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # stub omits nested classes
+                prefetches=[
+                    Prefetch(limit, Query.Nearest(dense, using=DENSE), filter=flt),
+                    Prefetch(limit, Query.Nearest(terms, using=SPARSE), filter=flt),
+                ],
+                with_payload=True,
+            )
+
+        batch = QueryBatchRequest([request(where, limit) for where, limit in searches])
         results = self._call(lambda s: s.query_batch(batch))
         return [
             [VectorHit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]

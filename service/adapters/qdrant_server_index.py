@@ -16,10 +16,12 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from service.domain.errors import StoreUnavailable
 from service.domain.models import VectorFilter, VectorHit, VectorPoint
+from service.domain.sparse import SparseVector
 
 DENSE = "dense"
 SPARSE = "sparse"
 KEYWORD_FIELDS = ("kind", "user_id", "session_id", "status", "doc_id", "version", "tags")
+RRF_K = 60
 
 
 @contextmanager
@@ -48,6 +50,15 @@ def to_filter(where: VectorFilter) -> models.Filter:
         must=must + below,
         must_not=[_match(k, v) for k, v in where.must_not.items()] or None,
     )
+
+
+def _vectors(p: VectorPoint) -> dict[str, Any]:
+    vectors: dict[str, Any] = {DENSE: list(p.vector)}
+    if p.sparse:
+        vectors[SPARSE] = models.SparseVector(
+            indices=list(p.sparse.indices), values=list(p.sparse.values)
+        )
+    return vectors
 
 
 class QdrantServerIndex:
@@ -92,8 +103,7 @@ class QdrantServerIndex:
         if not points:
             return
         structs = [
-            models.PointStruct(id=p.id, vector={DENSE: list(p.vector)}, payload=p.payload)
-            for p in points
+            models.PointStruct(id=p.id, vector=_vectors(p), payload=p.payload) for p in points
         ]
         with _errors():
             self._c.upsert(self._name, points=structs, wait=True)
@@ -120,18 +130,35 @@ class QdrantServerIndex:
         return self.query_many(vector, [(where, limit)])[0]
 
     def query_many(
-        self, vector: Sequence[float], searches: Sequence[tuple[VectorFilter, int]]
+        self,
+        vector: Sequence[float],
+        searches: Sequence[tuple[VectorFilter, int]],
+        sparse: SparseVector | None = None,
     ) -> list[list[VectorHit]]:
-        requests = [
-            models.QueryRequest(
-                query=list(vector),
-                using=DENSE,
-                filter=to_filter(where),
+        dense = list(vector)
+        terms = (
+            models.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
+            if sparse
+            else None
+        )
+
+        def request(where: VectorFilter, limit: int) -> models.QueryRequest:
+            flt = to_filter(where)
+            if terms is None:
+                return models.QueryRequest(
+                    query=dense, using=DENSE, filter=flt, limit=limit, with_payload=True
+                )
+            return models.QueryRequest(
+                query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
+                prefetch=[
+                    models.Prefetch(query=dense, using=DENSE, filter=flt, limit=limit),
+                    models.Prefetch(query=terms, using=SPARSE, filter=flt, limit=limit),
+                ],
                 limit=limit,
                 with_payload=True,
             )
-            for where, limit in searches
-        ]
+
+        requests = [request(where, limit) for where, limit in searches]
         with _errors():
             results = self._c.query_batch_points(self._name, requests=requests)
         return [

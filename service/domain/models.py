@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from service.domain.sparse import SparseVector
+
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
 
@@ -111,6 +113,7 @@ class VectorPoint:
     id: str
     vector: list[float]
     payload: dict[str, Any]
+    sparse: SparseVector | None = None  # BM25 term weights, for hybrid retrieval
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import structlog
 from service.domain.context import BudgetPolicy, ChunkHit, Inputs, assemble
 from service.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from service.domain.models import Fact, Message, SessionInfo, VectorFilter, VectorHit
+from service.domain.sparse import encode_query
 from service.domain.validation import check_id
 from service.usecases.facts import check_fact_hits, facts_filter
 from service.usecases.services import Services
@@ -68,7 +69,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
             t0 = time.perf_counter()
             [vector] = svc.embedder.embed([query])
             embed_ms = (time.perf_counter() - t0) * 1000
-            found = _retrieve(svc, tenant, req, info, vector)
+            found = _retrieve(svc, tenant, req, info, query, vector)
         except StoreUnavailable as exc:
             # Vector store down: recent history only, flagged, never a 500.
             degraded.append(exc.store)
@@ -181,7 +182,12 @@ class Retrieved:
 
 
 def _retrieve(
-    svc: Services, tenant: str, req: ContextRequest, info: SessionInfo | None, vector: list[float]
+    svc: Services,
+    tenant: str,
+    req: ContextRequest,
+    info: SessionInfo | None,
+    query: str,
+    vector: list[float],
 ) -> Retrieved:
     """Facts, document chunks and old turns, in one batched vector search."""
     s = svc.settings
@@ -194,7 +200,9 @@ def _retrieve(
         named.append(("chunks", _chunk_filter(tenant, req), limit))
     if info is not None and s.context_recall_limit > 0:
         named.append(("recall", _recall_filter(tenant, info), s.context_recall_limit))
-    results = svc.index.query_many(vector, [(w, n) for _, w, n in named]) if named else []
+    searches = [(w, n) for _, w, n in named]
+    terms = encode_query(query)  # hybrid: exact terms (names, codes, numbers) next to meaning
+    results = svc.index.query_many(vector, searches, terms) if named else []
     hits = {name: result for (name, _, _), result in zip(named, results, strict=True)}
     found = Retrieved()
     if "facts" in hits:

@@ -18,6 +18,7 @@ from service.domain.chunking import Chunk, ChunkerConfig, chunk_text, document_v
 from service.domain.documents import POLICIES, Document, DocumentVersion
 from service.domain.errors import InvalidInput, NotFound, TooLarge
 from service.domain.models import VectorFilter, VectorPoint
+from service.domain.sparse import encode_document
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
 from service.usecases.jobs import start_job
@@ -139,6 +140,7 @@ def build_version(
             chunk_point_id(tenant, doc_id, version, c.index),
             vector,
             _payload(tenant, doc_id, version, c, tags, expires_at, svc.embedder.model_name),
+            encode_document(c.text),
         )
         for c, vector in zip(chunks, vectors, strict=True)
     ]

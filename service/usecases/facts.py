@@ -12,6 +12,7 @@ import structlog
 from service.domain.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, TooLarge
 from service.domain.facts import is_near_duplicate
 from service.domain.models import Fact, VectorFilter, VectorHit, VectorPoint
+from service.domain.sparse import SHORT_TEXT, encode_document
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
 from service.usecases.services import Services
@@ -70,7 +71,10 @@ def remember_fact(
     )
     # Vector first, record second: the record is the commit point, and reads check every hit
     # against records, so a crash in between leaves an orphan point that is never served.
-    svc.index.upsert([VectorPoint(fact_point_id(tenant, fact.id), vector, _payload(fact))])
+    point = VectorPoint(
+        fact_point_id(tenant, fact.id), vector, _payload(fact), encode_document(text, SHORT_TEXT)
+    )
+    svc.index.upsert([point])
     for _ in range(WRITE_ATTEMPTS):
         previous = svc.facts.active_for_key(tenant, user_id, key) if key else None
         superseded = None

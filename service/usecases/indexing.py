@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import structlog
 
 from service.domain.models import Message, VectorPoint
+from service.domain.sparse import SHORT_TEXT, encode_document
 from service.usecases.embedding import embed_cached
 from service.usecases.services import Services
 from service.usecases.sessions import INDEX_MESSAGES
@@ -64,6 +65,7 @@ def _point(m: Message, epoch: int, vector: list[float]) -> VectorPoint:
             "role": m.role,
             "created_at": int(m.created_at.timestamp()),
         },
+        sparse=encode_document(m.content, SHORT_TEXT),
     )
 
 

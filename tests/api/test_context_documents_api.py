@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from service.adapters.edge_index import EdgeIndex
+from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
 from service.api.app import create_app
-from service.runtime.container import Container
+from service.runtime.container import Container, build_container
+from service.settings import Settings
+from service.usecases.context import ContextRequest, assemble_context
+from service.usecases.documents import ingest_document
 
 POLICY = "The refund window for hardware orders is 30 days from delivery."
 NEW_POLICY = "The refund window for hardware orders is 45 days from delivery."
@@ -95,3 +101,36 @@ def test_invalidate_is_in_effect_when_the_call_returns(no_worker_api: TestClient
     ctx = _ctx(api)
     assert _chunks(ctx) == []
     assert "30 days" not in str(ctx["messages"])
+
+
+class BlindEmbedder:
+    """Every text gets the same vector: only exact terms (the sparse half) can tell them apart."""
+
+    model_name = "blind"
+    dimension = 384
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [[1.0] + [0.0] * 383 for _ in texts]
+
+
+def test_hybrid_retrieval_finds_an_exact_identifier_dense_cannot_see(
+    settings: Settings, redis_url: str, tokenizer: TiktokenTokenizer, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"context_retrieved_limit": 2})
+    built = build_container(
+        settings, redis_url, BlindEmbedder(), EdgeIndex(tmp_path / "blind", 384), tokenizer
+    )
+    try:
+        svc = built.services
+        for i in range(40):
+            body = f"Ticket {i}: the printer on floor {i} jams on duplex jobs."
+            if i == 23:
+                body = "Ticket 23: escalate incident XK-9921 to the storage team."
+            ingest_document(svc, "t", f"doc{i}", body)
+        ctx = assemble_context(
+            svc, "t", ContextRequest("s", "u", 2000, query="what happened with XK-9921?")
+        )
+        served = [i["doc_id"] for i in ctx["items"] if i["kind"] == "chunk"]
+        assert "doc23" in served
+    finally:
+        built.close()

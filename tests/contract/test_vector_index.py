@@ -15,6 +15,7 @@ from service.adapters.edge_index import EdgeIndex
 from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.qdrant_server_index import QdrantServerIndex
 from service.domain.models import VectorFilter, VectorPoint
+from service.domain.sparse import encode_document, encode_query
 from service.ports import VectorIndex
 
 EMB = HashingEmbedder(dimension=64)
@@ -132,3 +133,48 @@ def test_below_filter_on_integers(index: VectorIndex) -> None:
     assert [h.payload["text"] for h in index.scroll(VectorFilter(must={"tenant": "a"}), 10)[0]] == [
         "z"
     ]
+
+
+def _sparse_points(tenant: str, texts: list[str], vectors: list[list[float]]) -> list[VectorPoint]:
+    return [
+        VectorPoint(
+            str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{t}")),
+            v,
+            {"tenant": tenant, "kind": "chunk", "text": t},
+            encode_document(t),
+        )
+        for t, v in zip(texts, vectors, strict=True)
+    ]
+
+
+def test_hybrid_fuses_dense_and_sparse_by_rank(index: VectorIndex) -> None:
+    """A point that only the exact term finds joins the dense winner; one found by both leads."""
+    texts = ["alpha notes", "invoice INV-4471 overdue", "beta notes", "INV-4471 paid alpha"]
+    dense = [[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [0.8, 0.2]]
+    vectors = [v + [0.0] * 62 for v in dense]
+    index.upsert(_sparse_points("a", texts, vectors))
+    index.upsert(_sparse_points("b", ["INV-4471 of another tenant"], [vectors[1]]))
+    query = [1.0, 0.0] + [0.0] * 62
+    where = VectorFilter(must={"tenant": "a"})
+    dense_only = [h.payload["text"] for h in index.query(query, where, 2)]
+    assert dense_only == ["alpha notes", "beta notes"]
+    [hybrid] = index.query_many(query, [(where, 2)], encode_query("INV-4471"))
+    texts_found = [h.payload["text"] for h in hybrid]
+    # Dense ranks: alpha 1, beta 2; sparse ranks: the two INV-4471 points. RRF sums 1/(k+rank).
+    assert "invoice INV-4471 overdue" in texts_found or "INV-4471 paid alpha" in texts_found
+    assert all(h.payload["tenant"] == "a" for h in hybrid)
+    [wide] = index.query_many(query, [(where, 4)], encode_query("INV-4471"))
+    order = [h.payload["text"] for h in wide]
+    assert order[0] == "INV-4471 paid alpha"  # in both lists: ranked first by fusion
+    assert set(order) == set(texts)
+    scores = [h.score for h in wide]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_hybrid_with_empty_sparse_query_is_dense(index: VectorIndex) -> None:
+    index.upsert(_points("a", ["green tea lover", "lives in berlin"]))
+    [query] = EMB.embed(["green tea"])
+    where = VectorFilter(must={"tenant": "a"})
+    [dense] = index.query_many(query, [(where, 2)])
+    [hybrid] = index.query_many(query, [(where, 2)], encode_query("the of and"))
+    assert [h.id for h in hybrid] == [h.id for h in dense]

@@ -1,0 +1,101 @@
+"""BM25-style sparse vectors: exact-term matching next to dense similarity.
+
+Documents carry BM25 term weights (saturated term frequency with length normalisation);
+queries carry 1.0 per distinct term. The vector store multiplies in the IDF (the collection's
+sparse vector has the IDF modifier), so score = sum over shared terms of idf * bm25-weight.
+Terms hash to 32-bit indices (crc32): stable across processes and versions, no vocabulary to
+keep; a collision only ever merges two rare terms' weights.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_MAX_TERM_CHARS = 40  # longer "words" are ids, hashes or base64: keep them, truncated
+
+_STOPWORDS_TEXT = """
+a an and are as at be been but by can could did do does for
+from had has have he her him his how i if in into is it its
+me my no not of on or our she so than that the their them then
+there these they this those to was we were what when where which who whom why
+will with would you your
+"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+
+
+@dataclass(frozen=True, slots=True)
+class SparseVector:
+    """Sorted, distinct term indices with their weights."""
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.indices)
+
+
+@dataclass(frozen=True, slots=True)
+class Bm25:
+    """BM25 document-side parameters; avg_len is the typical length in terms of the texts."""
+
+    k1: float = 1.2
+    b: float = 0.75
+    avg_len: float = 120.0
+
+
+SHORT_TEXT = Bm25(avg_len=20.0)  # turns and facts; chunks use the default
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    """A light English suffix stripper: plural and common inflections, never below 3 chars."""
+    for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("'s", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) + len(replacement) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                return word
+            return word[: len(word) - len(suffix)] + replacement
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Normalised terms in order: NFKC, case-folded, stopwords out, lightly stemmed."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return [
+        _stem(w[:_MAX_TERM_CHARS])
+        for w in _WORD.findall(folded)
+        if w not in STOPWORDS and not (len(w) == 1 and not w.isdigit())
+    ]
+
+
+@lru_cache(maxsize=65536)
+def term_index(term: str) -> int:
+    return zlib.crc32(term.encode("utf-8"))
+
+
+def _vector(weights: dict[int, float]) -> SparseVector:
+    ordered = sorted(weights.items())
+    return SparseVector(tuple(i for i, _ in ordered), tuple(v for _, v in ordered))
+
+
+def encode_document(text: str, params: Bm25 = Bm25()) -> SparseVector:
+    """BM25 term weights of a stored text (IDF is applied by the store at query time)."""
+    found = terms(text)
+    if not found:
+        return SparseVector((), ())
+    norm = params.k1 * (1 - params.b + params.b * len(found) / params.avg_len)
+    weights: dict[int, float] = {}
+    for term, tf in Counter(found).items():
+        index = term_index(term)
+        weights[index] = weights.get(index, 0.0) + tf * (params.k1 + 1) / (tf + norm)
+    return _vector(weights)
+
+
+def encode_query(text: str) -> SparseVector:
+    """1.0 per distinct query term: the store's IDF does the weighting."""
+    return _vector({term_index(t): 1.0 for t in terms(text)})
