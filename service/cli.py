@@ -1,4 +1,4 @@
-"""The `cmem` command: serve (embedded), api and worker (production), keys."""
+"""The `cmem` command: serve (embedded), api and worker (production), keys, reindex."""
 
 from __future__ import annotations
 
@@ -44,6 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="build the vector index of the embedded store (offline: stop `cmem serve` first)",
     )
     optimize.add_argument("--data-dir", type=Path, help="data directory (env CMEM_DATA_DIR)")
+    reindex = sub.add_parser(
+        "reindex",
+        help="rebuild every document of the key's tenant for the current model and chunker",
+    )
+    reindex.add_argument(
+        "--url", default="http://127.0.0.1:8080", help="the service (default %(default)s)"
+    )
+    reindex.add_argument("--key", default="", help="an admin API key (env CMEM_API_KEY)")
+    reindex.add_argument(
+        "--no-wait", action="store_true", help="print the job id and return at once"
+    )
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys", required=True)
     create = keys.add_parser("create", help="create a key; it is printed once")
     create.add_argument("--tenant", required=True)
@@ -54,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.command == "reindex":
+        _reindex(args)
+        return
 
     try:
         settings = _settings(args)
@@ -93,6 +107,22 @@ def main(argv: list[str] | None = None) -> None:
         runners[args.command](settings)
     except (processes.StartupError, DataDirLocked) as exc:
         fail(str(exc))
+
+
+def _reindex(args: argparse.Namespace) -> None:
+    import os
+
+    from service.reindex_client import ReindexFailed, run
+
+    try:
+        result = run(args.url, args.key or os.environ.get("CMEM_API_KEY", ""), not args.no_wait)
+    except ReindexFailed as exc:
+        fail(str(exc))
+    if not args.no_wait:
+        counts = result.get("counts") or {}
+        print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    else:
+        print(result["job_id"])
 
 
 def fail(message: str) -> NoReturn:

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
 
     worker_concurrency: int = Field(2, ge=1, le=64)
     snapshot_retention_s: int = Field(7 * 24 * 3600, ge=60)
+    stale_grace_s: int = Field(300, ge=0)
+    maintenance_interval_s: int = Field(30, ge=1)
+    job_lease_s: int = Field(30, ge=2)
 
     max_message_chars: int = Field(32_000, ge=1)
     max_batch_messages: int = Field(500, ge=1)
@@ -100,6 +103,15 @@ class Settings(BaseSettings):
                 )
             if self.log_format != "json":
                 raise ValueError("production logs must be JSON: set CMEM_LOG_FORMAT=json")
+        return self
+
+    @model_validator(mode="after")
+    def _chunker_is_consistent(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_max_tokens // 2:
+            raise ValueError(
+                f"chunk_overlap_tokens ({self.chunk_overlap_tokens}) must be less than half of "
+                f"chunk_max_tokens ({self.chunk_max_tokens})"
+            )
         return self
 
     @property

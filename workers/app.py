@@ -8,7 +8,8 @@ from celery import Celery
 
 from service.adapters.celery_queue import celery_config
 from service.domain.errors import StoreUnavailable
-from service.usecases import admin, documents, indexing
+from service.usecases import admin, documents, indexing, jobs
+from service.usecases import reindex as reindex_uc
 from service.usecases.services import Services
 
 RETRY = {
@@ -48,5 +49,17 @@ def create_worker_app(svc: Services, broker_url: str) -> Celery:
     @app.task(name="messages.reconcile", shared=False, **RETRY)
     def reconcile() -> int:
         return indexing.reconcile_pending(svc)
+
+    @app.task(name="admin.reindex", shared=False, **RETRY)
+    def reindex(job_id: str, tenant: str) -> dict[str, Any]:
+        return reindex_uc.run_reindex(svc, job_id, tenant)
+
+    @app.task(name="jobs.resume", shared=False, **RETRY)
+    def resume() -> list[str]:
+        return jobs.resume_open_jobs(svc)
+
+    @app.task(name="documents.sweep", shared=False, **RETRY)
+    def sweep() -> dict[str, int]:
+        return documents.sweep_stale(svc, svc.settings.stale_grace_s)
 
     return app

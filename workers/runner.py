@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from typing import Any
 
 import structlog
@@ -19,8 +20,15 @@ log = structlog.get_logger()
 class WorkerRunner:
     """Start/stop a thread-pool Celery worker; stop() is a warm shutdown (running jobs finish)."""
 
-    def __init__(self, app: Celery, heartbeat: RedisHeartbeat, concurrency: int) -> None:
+    def __init__(
+        self,
+        app: Celery,
+        heartbeat: RedisHeartbeat,
+        concurrency: int,
+        maintenance_interval_s: float = 30.0,
+    ) -> None:
         self._app = app
+        self._maintenance_s = maintenance_interval_s
         # Pool threads start without a current app and resolve task names through the process's
         # default app (Celery's own worker does the same): one worker app per process.
         app.set_current()
@@ -45,18 +53,29 @@ class WorkerRunner:
         self._threads = [work, beat]
         for thread in self._threads:
             thread.start()
-        # Turns appended while no worker ran (crash, broker outage) get indexed now.
+        # Turns appended while no worker ran (crash, broker outage) get indexed now, and
+        # resumable jobs a crashed worker held (re-index) go on where they stopped.
         self._app.send_task("messages.reconcile")
+        self._app.send_task("jobs.resume")
         log.info("worker.started", worker=self._name)
 
     def _beat(self) -> None:
+        """Heartbeat for readiness; every maintenance interval, queue the stale-chunk sweep and
+        the resume of open jobs whose worker died (their lease lapsed)."""
         interval = max(1, self._heartbeat.ttl_s // 3)
+        next_sweep = time.monotonic() + self._maintenance_s
         while not self._stop.is_set():
             try:
                 self._heartbeat.beat(self._name)
+                if time.monotonic() >= next_sweep:
+                    self._app.send_task("documents.sweep")
+                    self._app.send_task("jobs.resume")
+                    next_sweep = time.monotonic() + self._maintenance_s
             except StoreUnavailable:
                 log.warning("worker.heartbeat_failed", worker=self._name)
-            self._stop.wait(interval)
+            except Exception:  # the broker: the heartbeat thread must outlive an outage
+                log.exception("worker.maintenance_enqueue_failed", worker=self._name)
+            self._stop.wait(min(interval, self._maintenance_s))
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()

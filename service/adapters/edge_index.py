@@ -46,7 +46,7 @@ from service.domain.sparse import SparseVector as DomainSparse
 DENSE = "dense"
 SPARSE = "sparse"
 KEYWORD_FIELDS = ("kind", "user_id", "session_id", "status", "doc_id", "version", "tags")
-INTEGER_FIELDS = ("epoch",)
+INTEGER_FIELDS = ("epoch", "stale_at")
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
 T = TypeVar("T")
 
@@ -160,6 +160,9 @@ class EdgeIndex:
     def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:
             self._update(UpdateOperation.set_payload(list(ids), payload))
+
+    def set_payload_where(self, where: VectorFilter, payload: dict[str, Any]) -> None:
+        self._update(UpdateOperation.set_payload_by_filter(to_filter(where), payload))
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         if ids:

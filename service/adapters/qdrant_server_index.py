@@ -21,6 +21,7 @@ from service.domain.sparse import SparseVector
 DENSE = "dense"
 SPARSE = "sparse"
 KEYWORD_FIELDS = ("kind", "user_id", "session_id", "status", "doc_id", "version", "tags")
+INTEGER_FIELDS = ("epoch", "stale_at")
 RRF_K = 60
 
 
@@ -75,29 +76,41 @@ class QdrantServerIndex:
         return cls(client, collection, dimension)
 
     def ensure_collection(self) -> None:
+        """Create the collection if missing, then any payload index it lacks (idempotent)."""
         with _errors():
-            if self._c.collection_exists(self._name):
-                return
-            self._c.create_collection(
-                self._name,
-                vectors_config={
-                    DENSE: models.VectorParams(size=self._dim, distance=models.Distance.COSINE)
-                },
-                sparse_vectors_config={
-                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
-                },
-            )
+            if not self._c.collection_exists(self._name):
+                self._create()
+            schema = self._c.get_collection(self._name).payload_schema
             with warnings.catch_warnings():
                 # Local mode warns that payload indexes have no effect there; servers use them.
                 warnings.simplefilter("ignore", UserWarning)
-                self._c.create_payload_index(
-                    self._name,
-                    "tenant",
-                    models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True),
-                )
+                if "tenant" not in schema:
+                    self._c.create_payload_index(
+                        self._name,
+                        "tenant",
+                        models.KeywordIndexParams(
+                            type=models.KeywordIndexType.KEYWORD, is_tenant=True
+                        ),
+                    )
                 for name in KEYWORD_FIELDS:
-                    self._c.create_payload_index(self._name, name, models.PayloadSchemaType.KEYWORD)
-                self._c.create_payload_index(self._name, "epoch", models.PayloadSchemaType.INTEGER)
+                    if name not in schema:
+                        self._c.create_payload_index(
+                            self._name, name, models.PayloadSchemaType.KEYWORD
+                        )
+                for name in INTEGER_FIELDS:
+                    if name not in schema:
+                        self._c.create_payload_index(
+                            self._name, name, models.PayloadSchemaType.INTEGER
+                        )
+
+    def _create(self) -> None:
+        self._c.create_collection(
+            self._name,
+            vectors_config={
+                DENSE: models.VectorParams(size=self._dim, distance=models.Distance.COSINE)
+            },
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        )
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         if not points:
@@ -113,6 +126,15 @@ class QdrantServerIndex:
             return
         with _errors():
             self._c.set_payload(self._name, payload=payload, points=list(ids), wait=True)
+
+    def set_payload_where(self, where: VectorFilter, payload: dict[str, Any]) -> None:
+        with _errors():
+            self._c.set_payload(
+                self._name,
+                payload=payload,
+                points=models.FilterSelector(filter=to_filter(where)),
+                wait=True,
+            )
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         if not ids:

@@ -109,6 +109,14 @@ class Keys:
         return f"{cls._tenant(tenant)}:job:{segment(job_id)}"
 
     @classmethod
+    def job_lease(cls, tenant: str, job_id: str) -> str:
+        return f"{cls._tenant(tenant)}:job:{segment(job_id)}:lease"
+
+    @classmethod
+    def open_jobs(cls) -> str:
+        return f"{cls.prefix}:jobs:open"
+
+    @classmethod
     def audit(cls, tenant: str) -> str:
         return f"{cls._tenant(tenant)}:audit"
 

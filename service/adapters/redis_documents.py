@@ -102,7 +102,7 @@ class RedisDocumentStore:
         with redis_errors():
             pipe = self._r.pipeline(transaction=True)
             pipe.set(Keys.document(tenant, doc_id, f"source:{version.version}"), source)
-            pipe.zadd(Keys.documents(tenant), {doc_id: version.sequence})
+            pipe.zadd(Keys.documents(tenant), {doc_id: 0})  # all scores 0: ordered by id
             pipe.execute()
             self._add_version(
                 keys=[Keys.document(tenant, doc_id, "record")],
@@ -155,6 +155,17 @@ class RedisDocumentStore:
                 out[doc_id] = LiveVersion(str(d["v"]), int(d["s"]), int(d.get("exp") or 0))
         return out
 
+    def ids(self, tenant: str, after: str, limit: int) -> list[str]:
+        """Document ids in id order, strictly after `after` ("" = from the start)."""
+        start = f"({after}" if after else "-"
+        with redis_errors():
+            found = self._r.zrangebylex(Keys.documents(tenant), start, "+", 0, limit)
+        return [text(i) for i in found]
+
+    def count(self, tenant: str) -> int:
+        with redis_errors():
+            return int(self._r.zcard(Keys.documents(tenant)))
+
     def get(self, tenant: str, doc_id: str) -> Document | None:
         with redis_errors():
             body = self._r.get(Keys.document(tenant, doc_id, "record"))
@@ -162,7 +173,7 @@ class RedisDocumentStore:
 
     def list(self, tenant: str, offset: int, limit: int) -> list[Document]:
         with redis_errors():
-            ids = self._r.zrevrange(Keys.documents(tenant), offset, offset + limit - 1)
+            ids = self._r.zrange(Keys.documents(tenant), offset, offset + limit - 1)
             bodies: list[bytes | None] = self._r.mget(  # type: ignore[assignment]
                 [Keys.document(tenant, text(i), "record") for i in ids]
             )

@@ -80,7 +80,9 @@ def serve_http(settings: Settings, container: Container) -> None:
 @contextmanager
 def worker_running(settings: Settings, container: Container, broker_url: str) -> Iterator[None]:
     app = create_worker_app(container.services, broker_url)
-    runner = WorkerRunner(app, container.heartbeat, settings.worker_concurrency)
+    runner = WorkerRunner(
+        app, container.heartbeat, settings.worker_concurrency, settings.maintenance_interval_s
+    )
     runner.start()
     try:
         yield

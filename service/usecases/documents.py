@@ -15,9 +15,9 @@ from typing import Any
 import structlog
 
 from service.domain.chunking import Chunk, ChunkerConfig, chunk_text, document_version
-from service.domain.documents import POLICIES, Document, DocumentVersion
+from service.domain.documents import POLICIES, Document, DocumentVersion, LiveVersion
 from service.domain.errors import InvalidInput, NotFound, TooLarge
-from service.domain.models import VectorFilter, VectorPoint
+from service.domain.models import VectorFilter, VectorHit, VectorPoint
 from service.domain.sparse import encode_document
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
@@ -75,7 +75,7 @@ def ingest_document(
             "embedded": 0,
             "reused": 0,
         }
-    chunks = _chunks(svc, text)
+    chunks = chunks_of(svc, text)
     sequence = svc.documents.next_sequence(tenant, doc_id)
     now = svc.clock()
     expires_at = int(now.timestamp()) + ttl_s if ttl_s else 0
@@ -131,7 +131,7 @@ def build_version(
     text = svc.documents.source(tenant, doc_id, version)
     if text is None:  # deleted meanwhile (the tombstone removed the source)
         return {"doc_id": doc_id, "version": version, "sequence": sequence, "status": "deleted"}
-    chunks = _chunks(svc, text)
+    chunks = chunks_of(svc, text)
     vectors, embedded = embed_cached(svc, tenant, [c.text for c in chunks], reuse=reuse_vectors)
     document = svc.documents.get(tenant, doc_id)
     tags = document.tags if document else []
@@ -150,11 +150,14 @@ def build_version(
     )
     ids = [p.id for p in points]
     if switched:
-        svc.index.set_payload(ids, {"status": "live"})
+        # By filter, not ids: chunks removed meanwhile (deletion, sweep) are no error.
+        svc.index.set_payload_where(_version_filter(tenant, doc_id, version), {"status": "live"})
         if previous and previous != version:
             # Readers already ignore them (live-version map); the marker lets a sweep find them.
-            stale = _version_ids(document, tenant, doc_id, previous)
-            svc.index.set_payload(stale, {"status": "stale"})
+            svc.index.set_payload_where(
+                _version_filter(tenant, doc_id, previous),
+                {"status": "stale", "stale_at": int(svc.clock().timestamp())},
+            )
         status = "live"
     else:
         live = svc.documents.live(tenant, [doc_id]).get(doc_id)
@@ -172,6 +175,43 @@ def build_version(
     }
     log.info("documents.built", tenant=tenant, **result)
     return result
+
+
+def sweep_stale(svc: Services, grace_s: int) -> dict[str, int]:
+    """Remove chunks marked stale more than `grace_s` ago (readers ignore them already).
+
+    Each candidate is checked against the live-version map first: a version that went live
+    again (a document rewritten back to earlier content) is re-marked live, never removed.
+    """
+    cutoff = int(svc.clock().timestamp()) - grace_s
+    where = VectorFilter(must={"kind": "chunk", "status": "stale"}, below={"stale_at": cutoff})
+    counts = {"removed": 0, "revived": 0}
+    for _ in range(100_000):  # every pass removes or re-marks what it saw; bounded anyway
+        hits, _ = svc.index.scroll(where, 256)
+        if not hits:
+            break
+        by_tenant: dict[str, list[VectorHit]] = {}
+        for hit in hits:
+            by_tenant.setdefault(str(hit.payload.get("tenant")), []).append(hit)
+        for tenant, group in by_tenant.items():
+            live = svc.documents.live(tenant, [str(h.payload.get("doc_id")) for h in group])
+            revived = [h for h in group if _is_live(live, h)]
+            doomed = [h.id for h in group if not _is_live(live, h)]
+            for doc_id, version in {(h.payload["doc_id"], h.payload["version"]) for h in revived}:
+                svc.index.set_payload_where(
+                    _version_filter(tenant, doc_id, version), {"status": "live"}
+                )
+            svc.index.delete_ids(doomed)
+            counts["removed"] += len(doomed)
+            counts["revived"] += len(revived)
+    if counts["removed"] or counts["revived"]:
+        log.info("documents.swept", grace_s=grace_s, **counts)
+    return counts
+
+
+def _is_live(live: dict[str, LiveVersion], hit: VectorHit) -> bool:
+    current = live.get(str(hit.payload.get("doc_id")))
+    return current is not None and current.version == hit.payload.get("version")
 
 
 def get_document(svc: Services, tenant: str, doc_id: str) -> Document:
@@ -220,7 +260,7 @@ def run_ingest_job(
     return result
 
 
-def _chunks(svc: Services, text: str) -> list[Chunk]:
+def chunks_of(svc: Services, text: str) -> list[Chunk]:
     encoding = svc.settings.chunk_encoding
     return chunk_text(
         text,
@@ -230,10 +270,10 @@ def _chunks(svc: Services, text: str) -> list[Chunk]:
     )
 
 
-def _version_ids(document: Document | None, tenant: str, doc_id: str, version: str) -> list[str]:
-    versions = document.versions if document else []
-    count = next((v.chunks for v in versions if v.version == version), 0)
-    return [chunk_point_id(tenant, doc_id, version, i) for i in range(count)]
+def _version_filter(tenant: str, doc_id: str, version: str) -> VectorFilter:
+    return VectorFilter(
+        must={"tenant": tenant, "kind": "chunk", "doc_id": doc_id, "version": version}
+    )
 
 
 def _payload(

@@ -72,12 +72,24 @@ def test_live_map_is_per_tenant_and_carries_expiry(store: RedisDocumentStore) ->
     assert store.live("other", ["d"]) == {}
 
 
-def test_list_newest_first_with_empty_tags(store: RedisDocumentStore) -> None:
-    _write(store, "a", "v1")
+def test_list_in_id_order_with_empty_tags(store: RedisDocumentStore) -> None:
     _write(store, "b", "v1", tags=["x"])
+    _write(store, "a", "v1")
+    _write(store, "b", "v2")  # a rewrite does not move a document in the order
     docs = store.list("t", 0, 10)
-    assert [d.doc_id for d in docs] == ["b", "a"]
-    assert docs[1].tags == []
+    assert [d.doc_id for d in docs] == ["a", "b"]
+    assert docs[0].tags == []
+
+
+def test_ids_page_by_cursor(store: RedisDocumentStore) -> None:
+    for doc_id in ("c", "a:1", "b", "a"):
+        _write(store, doc_id, "v1")
+    assert store.count("t") == 4
+    assert store.ids("t", "", 2) == ["a", "a:1"]
+    assert store.ids("t", "a:1", 2) == ["b", "c"]
+    assert store.ids("t", "c", 2) == []
+    store.delete("t", "b")
+    assert store.ids("t", "a:1", 10) == ["c"]
 
 
 def test_invalidation_marker_then_reembed_of_the_same_version(store: RedisDocumentStore) -> None:

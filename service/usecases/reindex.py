@@ -1,0 +1,162 @@
+"""Re-index: rebuild every document of a tenant for the current embedding model and chunker.
+
+No serving gap: each document's old version serves until its new one is live (the versioned
+switch). Resumable: the job walks documents in id order and records its cursor, under a lease
+that a crashed worker stops renewing. Idempotent: a document already live at its target
+version is skipped, a build interrupted by a crash is finished at its own sequence.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any
+
+import structlog
+
+from service.domain.chunking import document_version
+from service.domain.documents import DocumentVersion
+from service.domain.errors import StoreUnavailable
+from service.domain.models import Principal
+from service.usecases import documents
+from service.usecases.jobs import new_job_id, start_job
+from service.usecases.services import Services
+
+log = structlog.get_logger()
+
+REINDEX = "admin.reindex"
+PAGE = 100
+OUTCOMES = ("rebuilt", "unchanged", "skipped", "superseded", "failed")
+
+
+def start_reindex(svc: Services, caller: Principal) -> tuple[int, dict[str, Any]]:
+    """Queue a re-index of the caller's tenant; an open one is returned instead of a second."""
+    tenant = caller.tenant
+    for open_tenant, job_id in svc.job_states.open_jobs():
+        job = svc.job_states.get(open_tenant, job_id) if open_tenant == tenant else None
+        if job is not None and job["kind"] == REINDEX and job["state"] in ("queued", "running"):
+            return 200, {"job_id": job_id, "status": "already_running", **_target(svc)}
+    total = svc.documents.count(tenant)
+    job_id = new_job_id()
+    target = _target(svc)
+    svc.audit.record(
+        tenant,
+        {
+            "at": svc.clock().isoformat(),
+            "who": caller.key_id,
+            "action": "reindex",
+            "job_id": job_id,
+            "scope": {"all": True, **target},
+            "affected": {"documents": total},
+        },
+    )
+    record = {"total": total, **target}
+    start_job(svc, tenant, REINDEX, record, {"tenant": tenant}, job_id, resumable=True)
+    log.info("reindex.queued", tenant=tenant, job_id=job_id, documents=total, **target)
+    return 202, {"job_id": job_id, "status": "queued", "documents": total, **target}
+
+
+def run_reindex(svc: Services, job_id: str, tenant: str) -> dict[str, Any]:
+    """The `admin.reindex` job body; returns at once if another worker holds it or it is done."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{job_id}"
+    if not svc.job_states.lease(tenant, job_id, owner, svc.settings.job_lease_s):
+        log.info("reindex.held_elsewhere", tenant=tenant, job_id=job_id)
+        return {"status": "held_elsewhere"}
+    try:
+        job = svc.job_states.get(tenant, job_id)
+        if job is None or job["state"] in ("done", "failed"):
+            svc.job_states.close(tenant, job_id)
+            return {"status": "finished"}
+        return _run(svc, job, tenant, owner)
+    finally:
+        svc.job_states.release(tenant, job_id, owner)
+
+
+def _run(svc: Services, job: dict[str, Any], tenant: str, owner: str) -> dict[str, Any]:
+    job_id = str(job["job_id"])
+    cursor = str(job.get("cursor") or "")
+    counts = {k: 0 for k in (*OUTCOMES, "embedded", "reused")} | dict(job.get("counts") or {})
+    done = int(job.get("done") or 0)
+    total = max(svc.documents.count(tenant), 1)
+    resumed = bool(cursor)
+    svc.job_states.update(
+        tenant, job_id, state="running", started=job.get("started") or time.time()
+    )
+    log.info("reindex.running", tenant=tenant, job_id=job_id, cursor=cursor, resumed=resumed)
+    while page := svc.documents.ids(tenant, cursor, PAGE):
+        for doc_id in page:
+            outcome, built = _reindex_one(svc, tenant, doc_id)
+            counts[outcome] += 1
+            counts["embedded"] += built.get("embedded", 0)
+            counts["reused"] += built.get("reused", 0)
+            done, cursor = done + 1, doc_id
+            svc.job_states.update(
+                tenant,
+                job_id,
+                cursor=cursor,
+                done=done,
+                counts=counts,
+                progress=round(min(done / total, 1.0), 4),
+            )
+            if not svc.job_states.lease(tenant, job_id, owner, svc.settings.job_lease_s):
+                # Our lease lapsed and another worker took the job over: stop, it goes on.
+                log.warning("reindex.lease_lost", tenant=tenant, job_id=job_id, cursor=cursor)
+                return {"status": "lease_lost", **counts}
+    svc.job_states.update(tenant, job_id, state="done", progress=1.0, counts=counts, done=done)
+    svc.job_states.close(tenant, job_id)
+    log.info("reindex.done", tenant=tenant, job_id=job_id, **counts)
+    return {"status": "done", **counts}
+
+
+def _reindex_one(svc: Services, tenant: str, doc_id: str) -> tuple[str, dict[str, Any]]:
+    """Rebuild one document's latest write at the current configuration, if it needs it."""
+    try:
+        document = svc.documents.get(tenant, doc_id)
+        if document is None or not document.versions:
+            return "skipped", {}
+        latest = document.versions[-1]
+        if document.live is None and latest.status != "pending":
+            return "skipped", {}  # dropped by an operator, or failed: nothing to serve
+        text = svc.documents.source(tenant, doc_id, latest.version)
+        if text is None:
+            return "skipped", {}  # deleted meanwhile
+        target = document_version(text, documents.chunker(svc), svc.embedder.model_name)
+        live = svc.documents.live(tenant, [doc_id]).get(doc_id)
+        if live is not None and live.version == target:
+            return "unchanged", {}
+        if latest.version == target and latest.status == "pending":
+            sequence = latest.sequence  # a build a crash interrupted (or a queued write): finish
+        else:
+            sequence = svc.documents.next_sequence(tenant, doc_id)
+            entry = DocumentVersion(
+                target,
+                sequence,
+                "pending",
+                len(documents.chunks_of(svc, text)),
+                svc.clock().isoformat(),
+                model=svc.embedder.model_name,
+            )
+            svc.documents.add_version(tenant, doc_id, entry, text, document.tags, document.metadata)
+        expires_at = live.expires_at if live is not None else 0
+        built = documents.build_version(svc, tenant, doc_id, target, sequence, expires_at)
+    except StoreUnavailable:
+        raise  # a store outage stops the job: Celery retries it, and it resumes at the cursor
+    except Exception:
+        # One bad document must not stop the tenant's re-index.
+        log.exception("reindex.document_failed", tenant=tenant, doc_id=doc_id)
+        return "failed", {}
+    status = str(built["status"])
+    return ("rebuilt" if status == "live" else "superseded"), built
+
+
+def _target(svc: Services) -> dict[str, Any]:
+    s = svc.settings
+    return {
+        "embedding_model": svc.embedder.model_name,
+        "chunker": {
+            "max_tokens": s.chunk_max_tokens,
+            "overlap_tokens": s.chunk_overlap_tokens,
+            "encoding": s.chunk_encoding,
+        },
+    }
