@@ -155,6 +155,15 @@ class SnapshotStore(Protocol):
     def delete_for_session(self, tenant: str, session_id: str) -> int: ...
 
 
+class Cutoffs(Protocol):
+    """Invalidation cutoffs: items of a user/session embedded before one are not served."""
+
+    def set(self, tenant: str, kind: str, ident: str, at_ms: int) -> None: ...
+    def get(self, tenant: str, kind: str, ident: str) -> int:
+        """The cutoff in unix milliseconds; 0 = none."""
+        ...
+
+
 class EmbeddingCache(Protocol):
     """Content-addressed vectors: (tenant, model, sha256 of text) -> vector."""
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery
+import structlog
+from celery import Celery, Task
 
 from service.adapters.celery_queue import celery_config
 from service.domain.errors import StoreUnavailable
 from service.usecases import admin, documents, indexing, jobs
 from service.usecases import reindex as reindex_uc
 from service.usecases.services import Services
+
+log = structlog.get_logger()
 
 RETRY = {
     "autoretry_for": (StoreUnavailable,),
@@ -22,7 +25,25 @@ RETRY = {
 
 def create_worker_app(svc: Services, broker_url: str) -> Celery:
     """A worker app whose tasks close over the process's services (passed in, not global)."""
-    app = Celery("cmem-worker", set_as_current=False)
+
+    class JobTask(Task):  # type: ignore[misc]
+        """A task that finally fails (a bug, or retries used up) marks its job record failed,
+        so GET /v1/jobs/{id} never shows a dead job as queued or running forever."""
+
+        def on_failure(
+            self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+        ) -> None:
+            if isinstance(kwargs, dict) and "job_id" in kwargs and "tenant" in kwargs:
+                try:
+                    svc.job_states.update(
+                        kwargs["tenant"], kwargs["job_id"], state="failed", error=repr(exc)
+                    )
+                    svc.job_states.close(kwargs["tenant"], kwargs["job_id"])
+                except StoreUnavailable:
+                    log.warning("jobs.fail_record_lost", job_id=kwargs["job_id"])
+            log.error("jobs.failed", task=self.name, task_id=task_id, error=repr(exc))
+
+    app = Celery("cmem-worker", set_as_current=False, task_cls=JobTask)
     app.conf.update(celery_config(broker_url))
     # shared=False: a shared task is registered process-wide and every app created later gets
     # the first one's callable, bound to that app's services.
@@ -42,9 +63,18 @@ def create_worker_app(svc: Services, broker_url: str) -> Celery:
 
     @app.task(name="admin.invalidate", shared=False, **RETRY)
     def invalidate(
-        job_id: str, tenant: str, action: admin.Action, targets: list[dict[str, Any]], caches: bool
+        job_id: str,
+        tenant: str,
+        action: admin.Action,
+        targets: list[dict[str, Any]],
+        caches: bool,
+        users: list[str] | None = None,
+        sessions: list[str] | None = None,
+        cutoff_ms: int = 0,
     ) -> dict[str, int]:
-        return admin.run_invalidation(svc, job_id, tenant, action, targets, caches)
+        return admin.run_invalidation(
+            svc, job_id, tenant, action, targets, caches, users, sessions, cutoff_ms
+        )
 
     @app.task(name="messages.reconcile", shared=False, **RETRY)
     def reconcile() -> int:

@@ -117,6 +117,10 @@ class Keys:
         return f"{cls.prefix}:jobs:open"
 
     @classmethod
+    def cutoffs(cls, tenant: str) -> str:
+        return f"{cls._tenant(tenant)}:cutoffs"
+
+    @classmethod
     def audit(cls, tenant: str) -> str:
         return f"{cls._tenant(tenant)}:audit"
 

@@ -13,6 +13,7 @@ from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.key_file import KeyFile
 from service.adapters.redis_audit import RedisAuditLog
 from service.adapters.redis_client import connect
+from service.adapters.redis_cutoffs import RedisCutoffs
 from service.adapters.redis_documents import RedisDocumentStore
 from service.adapters.redis_embedding_cache import RedisEmbeddingCache
 from service.adapters.redis_facts import RedisFactStore
@@ -92,5 +93,6 @@ def build_container(
         documents=RedisDocumentStore(client),
         job_states=RedisJobStore(client),
         audit=RedisAuditLog(client),
+        cutoffs=RedisCutoffs(client),
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

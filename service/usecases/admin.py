@@ -9,10 +9,11 @@ from typing import Any, Literal
 import structlog
 
 from service.domain.documents import Document
-from service.domain.errors import InvalidInput
+from service.domain.errors import InvalidInput, NotFound
 from service.domain.models import Principal, VectorFilter
 from service.domain.validation import check_id
-from service.usecases import documents
+from service.usecases import documents, facts, indexing
+from service.usecases.embedding import embed_cached
 from service.usecases.jobs import new_job_id, start_job
 from service.usecases.services import Services
 
@@ -39,13 +40,8 @@ class Scope:
 def invalidate(svc: Services, caller: Principal, scope: Scope, action: Action) -> dict[str, Any]:
     """Reads stop seeing the documents in scope before this returns; a job finishes the work."""
     tenant = caller.tenant
-    if scope.user_id is not None or scope.session_id is not None:
-        raise InvalidInput(
-            "invalidating by user_id or session_id is not available yet (facts and summaries "
-            "are re-derived in a later release); use doc_ids, tag, older_than, "
-            "embedding_model, all or caches",
-            field="scope",
-        )
+    users = [check_id(scope.user_id, "user_id")] if scope.user_id is not None else []
+    sessions = [check_id(scope.session_id, "session_id")] if scope.session_id is not None else []
     document_scope = (
         scope.all
         or scope.doc_ids is not None
@@ -53,7 +49,7 @@ def invalidate(svc: Services, caller: Principal, scope: Scope, action: Action) -
         or scope.older_than
         or scope.embedding_model
     )
-    if not document_scope and not scope.caches:
+    if not document_scope and not scope.caches and not users and not sessions:
         raise InvalidInput("scope selects nothing", field="scope")
     targets = _documents_in_scope(svc, tenant, scope) if document_scope else []
     now = svc.clock().isoformat()
@@ -65,8 +61,28 @@ def invalidate(svc: Services, caller: Principal, scope: Scope, action: Action) -
         svc.documents.switch_live(tenant, document.doc_id, "", sequence, 0, now)
         latest = document.versions[-1].version if document.versions else None
         work.append({"doc_id": document.doc_id, "sequence": sequence, "version": latest})
-    affected = {"documents": len(work), "caches": scope.caches}
-    payload = {"tenant": tenant, "action": action, "targets": work, "caches": scope.caches}
+    # Users' facts and sessions' recalled turns: one cutoff each hides everything embedded
+    # before it, at once; the job then drops or re-embeds them.
+    at_ms = int(svc.clock().timestamp() * 1000)
+    for user_id in users:
+        svc.cutoffs.set(tenant, "user", user_id, at_ms)
+    for session_id in sessions:
+        svc.cutoffs.set(tenant, "session", session_id, at_ms)
+    affected = {
+        "documents": len(work),
+        "users": len(users),
+        "sessions": len(sessions),
+        "caches": scope.caches,
+    }
+    payload = {
+        "tenant": tenant,
+        "action": action,
+        "targets": work,
+        "caches": scope.caches,
+        "users": users,
+        "sessions": sessions,
+        "cutoff_ms": at_ms,
+    }
     job_id = new_job_id()
     svc.audit.record(
         tenant,
@@ -99,12 +115,19 @@ def run_invalidation(
     action: Action,
     targets: list[dict[str, Any]],
     caches: bool,
+    users: list[str] | None = None,
+    sessions: list[str] | None = None,
+    cutoff_ms: int = 0,
 ) -> dict[str, int]:
-    """The `admin.invalidate` job: clear caches, then drop or rebuild each document."""
+    """The `admin.invalidate` job: clear caches, users' facts, sessions' recall, documents."""
     svc.job_states.update(tenant, job_id, state="running")
-    counts = {"documents": 0, "rebuilt": 0, "cache_entries": 0}
+    counts = {"documents": 0, "rebuilt": 0, "cache_entries": 0, "facts": 0, "turns": 0}
     if caches:
         counts["cache_entries"] = svc.embedding_cache.clear(tenant)
+    for user_id in users or []:
+        counts["facts"] += _invalidate_user(svc, tenant, user_id, action, cutoff_ms)
+    for session_id in sessions or []:
+        counts["turns"] += _invalidate_session(svc, tenant, session_id, action)
     for n, item in enumerate(targets, 1):
         doc_id, sequence, version = item["doc_id"], item["sequence"], item["version"]
         if action == "reembed" and version:
@@ -124,6 +147,54 @@ def run_invalidation(
         svc.job_states.update(tenant, job_id, progress=n / len(targets), counts=counts)
     svc.job_states.update(tenant, job_id, state="done", progress=1.0, counts=counts)
     return counts
+
+
+def _invalidate_user(
+    svc: Services, tenant: str, user_id: str, action: Action, cutoff_ms: int
+) -> int:
+    """drop: delete the user's facts recorded before the cutoff; reembed: new vectors for all
+    active ones (current model, no cache)."""
+    done = 0
+    offset = 0
+    while page := svc.facts.list_for_user(tenant, user_id, offset, 500):
+        offset += len(page)
+        active = [
+            f
+            for f in page
+            if f.status == "active"
+            and (action == "reembed" or f.recorded_at.timestamp() * 1000 < cutoff_ms)
+        ]
+        if action == "drop":
+            for fact in active:
+                try:
+                    facts.delete_fact(svc, tenant, fact.id)
+                except NotFound:
+                    continue  # deleted meanwhile
+                done += 1
+            offset -= len(active)  # deleted facts leave the user's listing
+            if not active:
+                continue
+        else:
+            vectors, _ = embed_cached(svc, tenant, [f.text for f in active], reuse=False)
+            svc.index.upsert(
+                [facts.fact_point(svc, f, v) for f, v in zip(active, vectors, strict=True)]
+            )
+            done += len(active)
+    return done
+
+
+def _invalidate_session(svc: Services, tenant: str, session_id: str, action: Action) -> int:
+    """drop: remove the session's recall vectors; reembed: index its turns again afresh."""
+    info = svc.sessions.info(tenant, session_id)
+    where = VectorFilter(must={"tenant": tenant, "kind": "message", "session_id": session_id})
+    if action == "drop" or info is None:
+        removed = svc.index.count(where)
+        svc.index.delete(where)
+        return removed
+    turns = svc.sessions.messages(tenant, session_id, 0, info.message_count)
+    return indexing.index_messages(
+        svc, tenant, session_id, info.epoch, [m.id for m in turns], reuse_vectors=False
+    )
 
 
 def audit_log(svc: Services, caller: Principal, limit: int) -> list[dict[str, Any]]:

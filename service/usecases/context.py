@@ -272,13 +272,18 @@ def _recall_filter(tenant: str, info: SessionInfo) -> VectorFilter:
 def _check_recall_hits(
     svc: Services, tenant: str, info: SessionInfo, hits: Sequence[VectorHit]
 ) -> tuple[list[tuple[Message, float]], list[dict[str, Any]]]:
-    """Keep the hits whose turn is still in the session's log."""
+    """Keep the hits whose turn is still in the session's log, unless invalidated after."""
     ids = [str(h.payload.get("message_id", "")) for h in hits]
     messages = svc.sessions.by_ids(tenant, info.session_id, ids)
+    cutoff = svc.cutoffs.get(tenant, "session", info.session_id) if hits else 0
     found: list[tuple[Message, float]] = []
     excluded: list[dict[str, Any]] = []
     for hit, message in zip(hits, messages, strict=True):
-        if message is None:
+        if int(hit.payload.get("indexed_at") or 0) < cutoff:
+            excluded.append(
+                {"kind": "message", "id": hit.payload.get("message_id"), "reason": "invalidated"}
+            )
+        elif message is None:
             excluded.append(
                 {"kind": "message", "id": hit.payload.get("message_id"), "reason": "stale"}
             )

@@ -71,9 +71,7 @@ def remember_fact(
     )
     # Vector first, record second: the record is the commit point, and reads check every hit
     # against records, so a crash in between leaves an orphan point that is never served.
-    point = VectorPoint(
-        fact_point_id(tenant, fact.id), vector, _payload(fact), encode_document(text, SHORT_TEXT)
-    )
+    point = fact_point(svc, fact, vector)
     svc.index.upsert([point])
     for _ in range(WRITE_ATTEMPTS):
         previous = svc.facts.active_for_key(tenant, user_id, key) if key else None
@@ -128,12 +126,21 @@ def facts_filter(tenant: str, user_id: str) -> VectorFilter:
 def check_fact_hits(
     svc: Services, tenant: str, hits: Sequence[VectorHit]
 ) -> tuple[list[tuple[Fact, float]], list[dict[str, Any]]]:
-    """Keep the hits whose record is active: the record, not the vector, is the truth."""
+    """Keep the hits whose record is active: the record, not the vector, is the truth.
+
+    Vectors embedded before an operator invalidation of their user are not served either.
+    """
     records = svc.facts.get_many(tenant, [str(h.payload.get("fact_id", "")) for h in hits])
+    users = {str(h.payload.get("user_id")) for h in hits}
+    cutoffs = {u: svc.cutoffs.get(tenant, "user", u) for u in users}
     found: list[tuple[Fact, float]] = []
     excluded: list[dict[str, Any]] = []
     for hit, fact in zip(hits, records, strict=True):
-        if fact is None:
+        if int(hit.payload.get("embedded_at") or 0) < cutoffs[str(hit.payload.get("user_id"))]:
+            excluded.append(
+                {"kind": "fact", "id": hit.payload.get("fact_id"), "reason": "invalidated"}
+            )
+        elif fact is None:
             excluded.append({"kind": "fact", "id": hit.payload.get("fact_id"), "reason": "stale"})
         elif fact.status != "active":
             excluded.append({"kind": "fact", "id": fact.id, "reason": fact.status})
@@ -184,13 +191,27 @@ def delete_fact(svc: Services, tenant: str, fact_id: str, if_match: str | None =
     log.info("facts.deleted", tenant=tenant, fact_id=fact_id)
 
 
-def _payload(fact: Fact) -> dict[str, Any]:
+def fact_point(svc: Services, fact: Fact, vector: list[float]) -> VectorPoint:
+    return VectorPoint(
+        fact_point_id(fact.tenant, fact.id),
+        vector,
+        _payload(fact, now_ms(svc)),
+        encode_document(fact.text, SHORT_TEXT),
+    )
+
+
+def now_ms(svc: Services) -> int:
+    return int(svc.clock().timestamp() * 1000)
+
+
+def _payload(fact: Fact, embedded_at: int) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "tenant": fact.tenant,
         "kind": "fact",
         "user_id": fact.user_id,
         "fact_id": fact.id,
         "status": fact.status,
+        "embedded_at": embedded_at,  # an operator invalidation cutoff hides older vectors
     }
     if fact.key is not None:
         payload["key"] = fact.key

@@ -24,7 +24,12 @@ def message_point_id(tenant: str, session_id: str, epoch: int, message_id: str) 
 
 
 def index_messages(
-    svc: Services, tenant: str, session_id: str, epoch: int, message_ids: Sequence[str]
+    svc: Services,
+    tenant: str,
+    session_id: str,
+    epoch: int,
+    message_ids: Sequence[str],
+    reuse_vectors: bool = True,
 ) -> int:
     """Embed and upsert the given turns; idempotent; a deleted session gets nothing back."""
     if svc.sessions.epoch(tenant, session_id) != epoch:
@@ -32,8 +37,9 @@ def index_messages(
         return 0
     found = [m for m in svc.sessions.by_ids(tenant, session_id, message_ids) if m is not None]
     textual = [m for m in found if m.content.strip()]
-    vectors, computed = embed_cached(svc, tenant, [m.content for m in textual])
-    points = [_point(m, epoch, v) for m, v in zip(textual, vectors, strict=True)]
+    vectors, computed = embed_cached(svc, tenant, [m.content for m in textual], reuse=reuse_vectors)
+    now = int(svc.clock().timestamp() * 1000)
+    points = [_point(m, epoch, v, now) for m, v in zip(textual, vectors, strict=True)]
     svc.index.upsert(points)
     if not svc.sessions.mark_indexed(tenant, session_id, epoch, list(message_ids)):
         # The session was deleted while we embedded: take back what we just wrote.
@@ -50,7 +56,7 @@ def index_messages(
     return len(points)
 
 
-def _point(m: Message, epoch: int, vector: list[float]) -> VectorPoint:
+def _point(m: Message, epoch: int, vector: list[float], indexed_at: int) -> VectorPoint:
     return VectorPoint(
         id=message_point_id(m.tenant, m.session_id, epoch, m.id),
         vector=vector,
@@ -64,6 +70,7 @@ def _point(m: Message, epoch: int, vector: list[float]) -> VectorPoint:
             "seq": m.seq,
             "role": m.role,
             "created_at": int(m.created_at.timestamp()),
+            "indexed_at": indexed_at,  # an operator invalidation cutoff hides older vectors
         },
         sparse=encode_document(m.content, SHORT_TEXT),
     )

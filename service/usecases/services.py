@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from service.ports import (
     AuditLog,
+    Cutoffs,
     DocumentStore,
     Embedder,
     EmbeddingCache,
@@ -42,4 +43,5 @@ class Services:
     documents: DocumentStore
     job_states: JobStore
     audit: AuditLog
+    cutoffs: Cutoffs
     clock: Callable[[], datetime] = field(default=utc_now)

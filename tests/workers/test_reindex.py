@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -210,3 +211,17 @@ def test_reindex_is_admin_only(container: Container) -> None:
     with TestClient(app) as client:
         r = client.post("/v1/admin/reindex", headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 403
+
+
+def test_a_job_whose_task_fails_is_recorded_failed(
+    container: Container, worker: WorkerRunner
+) -> None:
+    """A bug (here: a message the task cannot take) must not leave a job `queued` forever."""
+    svc = container.services
+    svc.job_states.create("acme", "j1", "admin.invalidate", {})
+    svc.jobs.enqueue("admin.invalidate", {"job_id": "j1", "tenant": "acme", "bogus": 1})
+    deadline = time.monotonic() + 30
+    while (job := svc.job_states.get("acme", "j1")) and job["state"] != "failed":
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    assert "bogus" in job["error"]
