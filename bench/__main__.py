@@ -1,8 +1,18 @@
-"""`make bench`: run every benchmark and print its numbers."""
+"""`make bench`: run every benchmark and print its numbers (`python -m bench NAME` for one)."""
 
 from __future__ import annotations
 
-from bench import foundation
+import sys
+
+from bench import documents, foundation
+
+SUITES = {"foundation": foundation.main, "documents": documents.main}
 
 if __name__ == "__main__":
-    foundation.main()
+    chosen = sys.argv[1:] or list(SUITES)
+    unknown = [name for name in chosen if name not in SUITES]
+    if unknown:
+        sys.exit(f"unknown benchmark {unknown}; choose from {', '.join(SUITES)}")
+    for name in chosen:
+        print(f"== {name}", flush=True)
+        SUITES[name]()
