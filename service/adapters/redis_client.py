@@ -117,6 +117,10 @@ class Keys:
         return f"{cls.prefix}:jobs:open"
 
     @classmethod
+    def pending_documents(cls, tenant: str) -> str:
+        return f"{cls._tenant(tenant)}:docs:pending"
+
+    @classmethod
     def cutoffs(cls, tenant: str) -> str:
         return f"{cls._tenant(tenant)}:cutoffs"
 

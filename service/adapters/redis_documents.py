@@ -18,7 +18,8 @@ import redis
 from service.adapters.redis_client import Keys, redis_errors, text
 from service.domain.documents import Document, DocumentVersion, LiveVersion
 
-# KEYS: live map, record, tombstone. ARGV: doc_id, version, sequence, expires_at, now.
+# KEYS: live map, record, tombstone, pending map. ARGV: doc_id, version, sequence, expires_at,
+# now.
 # Returns the previous live version ("" if none), or false if this write lost. Version "" is the
 # "nothing live" marker an `invalidate` write sets at its own sequence: only that write's own
 # version may replace it (same sequence), older writes never.
@@ -36,6 +37,10 @@ if current then
 end
 redis.call('HSET', KEYS[1], ARGV[1],
   cjson.encode({v = ARGV[2], s = seq, exp = tonumber(ARGV[4])}))
+local pending = redis.call('HGET', KEYS[4], ARGV[1])
+if pending and tonumber(cjson.decode(pending).s) <= seq then
+  redis.call('HDEL', KEYS[4], ARGV[1])
+end
 local body = redis.call('GET', KEYS[2])
 if body then
   local doc = cjson.decode(body)
@@ -131,6 +136,7 @@ class RedisDocumentStore:
             Keys.live_documents(tenant),
             Keys.document(tenant, doc_id, "record"),
             Keys.document(tenant, doc_id, "tombstone"),
+            Keys.pending_documents(tenant),
         ]
         with redis_errors():
             result = self._switch(keys=keys, args=[doc_id, version, sequence, expires_at, now])
@@ -139,20 +145,31 @@ class RedisDocumentStore:
         previous = text(result)
         return True, previous or None
 
+    def mark_pending(self, tenant: str, doc_id: str, sequence: int, since: float) -> None:
+        """A write that serves later (write-behind): readers report the live version's age."""
+        body = orjson.dumps({"s": sequence, "t": since})
+        with redis_errors():
+            self._r.hset(Keys.pending_documents(tenant), doc_id, body)
+
     def live(self, tenant: str, doc_ids: Sequence[str]) -> dict[str, LiveVersion]:
         """The live version of each document that has one, in one round trip."""
         if not doc_ids:
             return {}
         unique = list(dict.fromkeys(doc_ids))
         with redis_errors():
-            raw: list[bytes | None] = self._r.hmget(  # type: ignore[assignment]
-                Keys.live_documents(tenant), unique
-            )
+            pipe = self._r.pipeline(transaction=False)
+            pipe.hmget(Keys.live_documents(tenant), unique)
+            pipe.hmget(Keys.pending_documents(tenant), unique)
+            raw, pending = pipe.execute()
         out: dict[str, LiveVersion] = {}
-        for doc_id, body in zip(unique, raw, strict=True):
+        for doc_id, body, waiting in zip(unique, raw, pending, strict=True):
             if body is not None:
                 d = orjson.loads(body)
-                out[doc_id] = LiveVersion(str(d["v"]), int(d["s"]), int(d.get("exp") or 0))
+                since = None
+                if waiting is not None:
+                    w = orjson.loads(waiting)
+                    since = float(w["t"]) if int(w["s"]) > int(d["s"]) else None
+                out[doc_id] = LiveVersion(str(d["v"]), int(d["s"]), int(d.get("exp") or 0), since)
         return out
 
     def ids(self, tenant: str, after: str, limit: int) -> list[str]:
@@ -190,6 +207,7 @@ class RedisDocumentStore:
                 pipe.delete(Keys.document(tenant, doc_id, f"source:{version}"))
             pipe.set(Keys.document(tenant, doc_id, "tombstone"), sequence)
             pipe.hdel(Keys.live_documents(tenant), doc_id)
+            pipe.hdel(Keys.pending_documents(tenant), doc_id)
             pipe.zrem(Keys.documents(tenant), doc_id)
             pipe.delete(Keys.document(tenant, doc_id, "record"))
             pipe.execute()

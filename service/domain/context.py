@@ -38,6 +38,7 @@ class ChunkHit:
     version: str
     chunk: int
     text: str
+    stale_s: float | None = None  # a newer write is pending (write-behind) since this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +275,8 @@ def _items(by_name: dict[str, Packed]) -> list[dict[str, Any]]:
                 item["version"] = cand.version
             if isinstance(cand.body, ChunkHit):
                 item["doc_id"], item["chunk"] = cand.body.doc_id, cand.body.chunk
+                if cand.body.stale_s is not None:
+                    item["stale_s"] = round(cand.body.stale_s, 3)
             out.append(item)
     return out
 

@@ -17,6 +17,7 @@ class LiveVersion:
     version: str
     sequence: int
     expires_at: int  # unix seconds; 0 = never
+    pending_since: float | None = None  # unix seconds of a newer write not yet live
 
     def expired(self, now: float) -> bool:
         return 0 < self.expires_at <= now

@@ -241,9 +241,16 @@ def _check_chunk_hits(
     seen: set[str] = set()
     for hit in hits:
         p = hit.payload
-        chunk = ChunkHit(str(p["doc_id"]), str(p["version"]), int(p["chunk"]), str(p["text"]))
+        current = live.get(str(p["doc_id"]))
+        behind = current.pending_since if current is not None else None
+        chunk = ChunkHit(
+            str(p["doc_id"]),
+            str(p["version"]),
+            int(p["chunk"]),
+            str(p["text"]),
+            None if behind is None else max(0.0, now - behind),
+        )
         item_id = f"{chunk.doc_id}#{chunk.chunk}"
-        current = live.get(chunk.doc_id)
         if current is None or current.version != chunk.version:
             excluded.append(
                 {"kind": "chunk", "id": item_id, "version": chunk.version, "reason": "stale"}

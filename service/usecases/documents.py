@@ -89,6 +89,9 @@ def ingest_document(
     if policy == "invalidate":
         # Strict: the old version stops serving now, before the new one is built.
         svc.documents.switch_live(tenant, doc_id, "", sequence, 0, now.isoformat())
+    else:
+        # Write-behind: the old version serves until the switch; reads report for how long.
+        svc.documents.mark_pending(tenant, doc_id, sequence, now.timestamp())
     job = {
         "tenant": tenant,
         "doc_id": doc_id,

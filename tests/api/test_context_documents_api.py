@@ -15,6 +15,7 @@ from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
 from service.api.app import create_app
 from service.runtime.container import Container, build_container
 from service.settings import Settings
+from service.usecases import documents
 from service.usecases.context import ContextRequest, assemble_context
 from service.usecases.documents import ingest_document
 
@@ -101,6 +102,37 @@ def test_invalidate_is_in_effect_when_the_call_returns(no_worker_api: TestClient
     ctx = _ctx(api)
     assert _chunks(ctx) == []
     assert "30 days" not in str(ctx["messages"])
+
+
+def test_write_behind_serves_the_old_version_and_reports_its_staleness(
+    no_worker_api: TestClient, container: Container
+) -> None:
+    api = no_worker_api
+    old = api.put("/v1/documents/refunds", json={"text": POLICY}).json()
+    assert all("stale_s" not in c for c in _chunks(_ctx(api)))
+    r = api.put("/v1/documents/refunds", json={"text": NEW_POLICY, "policy": "write_behind"})
+    assert r.status_code == 202
+    later = dataclasses.replace(
+        container.services, clock=lambda: container.services.clock() + timedelta(seconds=90)
+    )
+    app = create_app(later, container.keys, container.heartbeat)
+    with TestClient(app) as shifted:
+        chunks = _chunks(_ctx(shifted))
+    assert {c["version"] for c in chunks} == {old["version"]}  # no gap: the old one serves
+    assert all(89 <= c["stale_s"] <= 120 for c in chunks)
+    body = r.json()
+    documents.run_ingest_job(
+        container.services,
+        body["job_id"],
+        "default",
+        "refunds",
+        body["version"],
+        body["sequence"],
+        0,
+    )
+    chunks = _chunks(_ctx(api))
+    assert {c["version"] for c in chunks} == {body["version"]}
+    assert all("stale_s" not in c for c in chunks)
 
 
 class BlindEmbedder:
