@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.stats import line
+from bench.stats import line, save
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
 from service.domain.chunking import ChunkerConfig, chunk_text, document_version
 from service.domain.documents import DocumentVersion
@@ -246,21 +245,21 @@ def bench_context_100k(results: dict[str, object]) -> None:
     populate_chunks(data_dir, 2_000, 50)
     print(f"populated 100,000 chunks (2,000 documents) in {time.perf_counter() - t0:.1f} s")
     rng = random.Random(11)
-    served = Served(data_dir)
-    served.wait_ready(120)
-    with served.client() as http:
-        plain = measure_context(http, rng)
-    served.stop()
-    print(line("POST /v1/context, 100k chunks", plain, "target p50<=30"))
+
+    def measure(label: str) -> list[float]:
+        served = Served(data_dir)
+        served.wait_ready(120)
+        with served.client() as http:
+            found = measure_context(http, rng)
+        served.stop()
+        print(line(label, found, "target p50<=30"))
+        return found
+
+    plain = measure("POST /v1/context, 100k chunks")
     t0 = time.perf_counter()
     subprocess.run([CMEM, "optimize", "--data-dir", str(data_dir)], check=True)
     print(f"cmem optimize (offline) took {time.perf_counter() - t0:.1f} s")
-    again = Served(data_dir)
-    again.wait_ready(120)
-    with again.client() as http:
-        optimized = measure_context(http, rng)
-    again.stop()
-    print(line("POST /v1/context, 100k chunks, optimized", optimized, "target p50<=30"))
+    optimized = measure("POST /v1/context, 100k chunks, optimized")
     results.update(context_100k_chunks_ms=plain, context_100k_chunks_optimized_ms=optimized)
 
 
@@ -269,6 +268,4 @@ def main() -> None:
     results: dict[str, object] = {}
     bench_ingest_update_invalidate(results)
     bench_context_100k(results)
-    out = Path("bench/out")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "documents.json").write_text(json.dumps(results))
+    save("documents", results)

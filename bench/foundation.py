@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import signal
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.stats import line
+from bench.stats import line, save
 from service.adapters.edge_index import EdgeIndex
 from service.logging import configure_logging
 from service.runtime.container import build_container
@@ -247,6 +246,4 @@ def main() -> None:
     results: dict[str, object] = {}
     bench_service(results)
     bench_ready_with_100k(results)
-    out = Path("bench/out")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "foundation.json").write_text(json.dumps(results))
+    save("foundation", results)
