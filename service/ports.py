@@ -18,6 +18,7 @@ from service.domain.models import (
     VectorPoint,
 )
 from service.domain.sparse import SparseVector
+from service.domain.summaries import Summary
 
 
 class VectorIndex(Protocol):
@@ -73,6 +74,7 @@ class SessionStore(Protocol):
     def mark_indexed(
         self, tenant: str, session_id: str, epoch: int, ids: Sequence[str]
     ) -> bool: ...
+    def pending_ids(self, tenant: str, session_id: str) -> set[str]: ...
     def epoch(self, tenant: str, session_id: str) -> int: ...
     def delete(self, tenant: str, session_id: str) -> tuple[int, bool]: ...
     def pending(self) -> Iterator[tuple[str, str, int, list[str]]]: ...
@@ -154,6 +156,23 @@ class SnapshotStore(Protocol):
     ) -> None: ...
     def get(self, tenant: str, snapshot_id: str) -> dict[str, Any] | None: ...
     def delete_for_session(self, tenant: str, session_id: str) -> int: ...
+
+
+class SummaryStore(Protocol):
+    """A session's rolling summary; replaced only by compare-and-set on its version."""
+
+    def get(self, tenant: str, session_id: str) -> Summary | None: ...
+    def put(self, summary: Summary, expected_version: int, epoch: int) -> bool:
+        """False if the version moved (a racing compaction won) or the session was deleted."""
+        ...
+
+
+class Summarizer(Protocol):
+    """Folds turns into a summary text of at most `target_tokens`."""
+
+    @property
+    def name(self) -> str: ...
+    def summarize(self, previous: str, turns: Sequence[Message], target_tokens: int) -> str: ...
 
 
 class Cutoffs(Protocol):

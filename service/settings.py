@@ -51,6 +51,14 @@ class Settings(BaseSettings):
 
     worker_concurrency: int = Field(2, ge=1, le=64)
     snapshot_retention_s: int = Field(7 * 24 * 3600, ge=60)
+    summary_fidelity: Literal["full", "balanced", "compact"] = "balanced"
+    summary_window_tokens: int = Field(2048, ge=1)
+    summary_threshold_tokens: int = Field(1024, ge=1)
+    summary_target_tokens: int = Field(400, ge=32)
+    summarizer_base_url: str = ""
+    summarizer_model: str = ""
+    summarizer_api_key: str = ""
+    summarizer_timeout_s: float = Field(10.0, gt=0)
     stale_grace_s: int = Field(300, ge=0)
     maintenance_interval_s: int = Field(30, ge=1)
     job_lease_s: int = Field(30, ge=2)

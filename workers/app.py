@@ -9,7 +9,7 @@ from celery import Celery, Task
 
 from service.adapters.celery_queue import celery_config
 from service.domain.errors import StoreUnavailable
-from service.usecases import admin, documents, indexing, jobs
+from service.usecases import admin, compaction, documents, indexing, jobs
 from service.usecases import reindex as reindex_uc
 from service.usecases.services import Services
 
@@ -75,6 +75,10 @@ def create_worker_app(svc: Services, broker_url: str) -> Celery:
         return admin.run_invalidation(
             svc, job_id, tenant, action, targets, caches, users, sessions, cutoff_ms
         )
+
+    @app.task(name="sessions.compact", shared=False, **RETRY)
+    def compact(tenant: str, session_id: str, epoch: int) -> dict[str, object]:
+        return compaction.compact_session(svc, tenant, session_id, epoch)
 
     @app.task(name="messages.reconcile", shared=False, **RETRY)
     def reconcile() -> int:

@@ -83,7 +83,7 @@ if removed > 0 then redis.call('HINCRBY', KEYS[1], 'indexed', removed) end
 return 1
 """
 
-_SESSION_PARTS = ("meta", "log", "msgs", "pending", "state")
+_SESSION_PARTS = ("meta", "log", "msgs", "pending", "state", "summary")
 
 
 class RedisSessionStore:
@@ -202,6 +202,12 @@ class RedisSessionStore:
         keys = self._keys(tenant, session_id, "meta", "pending", "epoch")
         with redis_errors():
             return bool(self._mark(keys=keys, args=[epoch, *ids]))
+
+    def pending_ids(self, tenant: str, session_id: str) -> set[str]:
+        """Ids of the session's turns not yet indexed for recall."""
+        with redis_errors():
+            members = self._r.smembers(Keys.session(tenant, session_id, "pending"))
+        return {text(m) for m in members}
 
     def epoch(self, tenant: str, session_id: str) -> int:
         with redis_errors():

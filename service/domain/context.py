@@ -22,12 +22,14 @@ from service.domain.chat_format import (
 )
 from service.domain.errors import InvalidInput
 from service.domain.models import Fact, Message
+from service.domain.summaries import Summary
 
-COMPONENTS = ("system", "state", "facts", "retrieved", "recall", "history")
+COMPONENTS = ("system", "state", "summary", "facts", "retrieved", "recall", "history")
 STATE_HEADER = "Working memory for this session:"
 FACTS_HEADER = "Known facts about the user:"
 RETRIEVED_HEADER = "Relevant documents:"
 RECALL_HEADER = "Relevant earlier turns of this conversation:"
+SUMMARY_HEADER = "Summary of the earlier conversation:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ class Inputs:
     policy: BudgetPolicy = field(default_factory=BudgetPolicy)
     # The target model's encoding: a turn whose stored count used it needs no recount.
     encoding: str = ""
+    summary: Summary | None = None  # covers the log before `history`
 
 
 @dataclass(slots=True)
@@ -160,6 +163,14 @@ def _components(inputs: Inputs, count: CountFn) -> list[Component]:
     if inputs.state:
         state_tokens = count("\n" + _state_text(inputs.state))
         state = [Candidate("state", "state", state_tokens, body=inputs.state)]
+    summary = []
+    if inputs.summary is not None:
+        s = inputs.summary
+        summary = [
+            Candidate(
+                "summary", f"summary:{s.version}", count("\n" + s.text), None, str(s.version), s
+            )
+        ]
     facts = [
         Candidate("fact", f.id, count(_fact_line(f)), score, str(f.version), f)
         for f, score in inputs.facts
@@ -175,6 +186,9 @@ def _components(inputs: Inputs, count: CountFn) -> list[Component]:
     return [
         Component("system", system, frame_tokens=system_frame, fixed=True),
         Component("state", state, frame_tokens=system_frame + count(STATE_HEADER), fixed=True),
+        Component(
+            "summary", summary, frame_tokens=system_frame + count(SUMMARY_HEADER), fixed=True
+        ),
         Component(
             "facts",
             facts,
@@ -220,6 +234,9 @@ def _render(by_name: dict[str, Packed], count: CountFn) -> tuple[list[ChatMessag
     state = by_name["state"].items
     if state:
         sections.append(("state", _system(STATE_HEADER + "\n" + _state_text(state[0].body))))
+    summary = by_name["summary"].items
+    if summary:
+        sections.append(("summary", _system(SUMMARY_HEADER + "\n" + summary[0].body.text)))
     for name, header, line in (
         ("facts", FACTS_HEADER, _fact_line),
         ("retrieved", RETRIEVED_HEADER, _chunk_line),
@@ -250,7 +267,7 @@ def _drop_orphan_tool_results(history: Packed) -> list[Candidate]:
 
 def _drop_lowest(by_name: dict[str, Packed]) -> Candidate:
     """Drop the least valuable included item: oldest history turn first, then recall, facts."""
-    for name in ("history", "recall", "retrieved", "facts", "state"):
+    for name in ("history", "recall", "retrieved", "facts", "summary", "state"):
         items = by_name[name].items
         if items:
             return items.pop()
@@ -273,6 +290,15 @@ def _items(by_name: dict[str, Packed]) -> list[dict[str, Any]]:
                 item["score"] = round(cand.score, 6)
             if cand.version is not None:
                 item["version"] = cand.version
+            if isinstance(cand.body, Summary):
+                s = cand.body
+                item["covers"] = {
+                    "first_id": s.first_id,
+                    "last_id": s.last_id,
+                    "first_seq": s.first_seq,
+                    "last_seq": s.last_seq,
+                    "messages": s.messages,
+                }
             if isinstance(cand.body, ChunkHit):
                 item["doc_id"], item["chunk"] = cand.body.doc_id, cand.body.chunk
                 if cand.body.stale_s is not None:

@@ -21,9 +21,11 @@ from service.adapters.redis_heartbeat import RedisHeartbeat
 from service.adapters.redis_jobs import RedisJobStore
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
+from service.adapters.redis_summaries import RedisSummaryStore
 from service.adapters.sentence_embedder import SentenceTransformerEmbedder, packaged_model_path
+from service.adapters.summarizers import ExtractiveSummarizer, OpenAISummarizer
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
-from service.ports import Embedder, Tokenizer, VectorIndex
+from service.ports import Embedder, Summarizer, Tokenizer, VectorIndex
 from service.settings import Settings
 from service.usecases.services import Services
 
@@ -67,6 +69,25 @@ def build_index(settings: Settings, dimension: int) -> VectorIndex:
     return EdgeIndex(settings.data_dir / "qdrant" / settings.collection, dimension)
 
 
+def build_summarizer(settings: Settings, tokenizer: Tokenizer) -> Summarizer:
+    """The extractive summarizer, or an OpenAI-compatible endpoint that falls back to it."""
+
+    def count(text: str) -> int:
+        return tokenizer.count(text, settings.default_model)
+
+    extractive = ExtractiveSummarizer(count)
+    if not settings.summarizer_base_url:
+        return extractive
+    return OpenAISummarizer(
+        settings.summarizer_base_url,
+        settings.summarizer_model,
+        settings.summarizer_api_key,
+        settings.summarizer_timeout_s,
+        extractive,
+        count,
+    )
+
+
 def build_container(
     settings: Settings,
     redis_url: str,
@@ -79,6 +100,9 @@ def build_container(
     embedder = embedder or build_embedder(settings)
     index = index or build_index(settings, embedder.dimension)
     index.ensure_collection()
+    tokenizer = tokenizer or TiktokenTokenizer(
+        settings.data_dir / "tiktoken", settings.default_model
+    )
     services = Services(
         settings=settings,
         sessions=RedisSessionStore(client),
@@ -87,12 +111,13 @@ def build_container(
         index=index,
         embedder=embedder,
         embedding_cache=RedisEmbeddingCache(client, settings.embedding_cache_ttl_s),
-        tokenizer=tokenizer
-        or TiktokenTokenizer(settings.data_dir / "tiktoken", settings.default_model),
+        tokenizer=tokenizer,
         jobs=CeleryJobQueue(producer_app(redis_url), client),
         documents=RedisDocumentStore(client),
         job_states=RedisJobStore(client),
         audit=RedisAuditLog(client),
         cutoffs=RedisCutoffs(client),
+        summaries=RedisSummaryStore(client),
+        summarizer=build_summarizer(settings, tokenizer),
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -72,7 +73,10 @@ def serve_http(settings: Settings, container: Container) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, server.handle_exit)
     shown = f"[{host}]" if ":" in host else host
-    print(f"listening on http://{shown}:{port}", flush=True)
+    # One write: print() writes the text and the newline separately, and a log line from
+    # another thread (same pipe when stderr is merged) could land in between.
+    sys.stdout.write(f"listening on http://{shown}:{port}\n")
+    sys.stdout.flush()
     log.info("api.listening", host=host, port=port, docs=f"http://{shown}:{port}/docs")
     server.run(sockets=[sock])
 

@@ -15,6 +15,7 @@ from service.domain.context import BudgetPolicy, ChunkHit, Inputs, assemble
 from service.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from service.domain.models import Fact, Message, SessionInfo, VectorFilter, VectorHit
 from service.domain.sparse import encode_query
+from service.domain.summaries import Summary
 from service.domain.validation import check_id
 from service.usecases.facts import check_fact_hits, facts_filter
 from service.usecases.services import Services
@@ -60,7 +61,8 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
     encoding = svc.tokenizer.encoding_for(model)
     # Turns are counted at append with the default model; most fetched counts are exact then.
     likely_exact = encoding == svc.tokenizer.encoding_for(svc.settings.default_model)
-    history = _history(svc, tenant, info, available, likely_exact)
+    summary = svc.summaries.get(tenant, req.session_id) if info is not None else None
+    history = _history(svc, tenant, info, available, likely_exact, summary)
     degraded: list[str] = []
     found = Retrieved()
     embed_ms = 0.0
@@ -95,6 +97,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
         retrieved=found.chunks,
         policy=policy,
         encoding=encoding,
+        summary=summary,
     )
     result = assemble(inputs, count)
     excluded = found.excluded
@@ -158,7 +161,12 @@ def _check_budget(svc: Services, req: ContextRequest) -> None:
 
 
 def _history(
-    svc: Services, tenant: str, info: SessionInfo | None, available: int, likely_exact: bool
+    svc: Services,
+    tenant: str,
+    info: SessionInfo | None,
+    available: int,
+    likely_exact: bool,
+    summary: Summary | None,
 ) -> list[Message]:
     """Newest turns first, just enough to surely fill the budget.
 
@@ -168,7 +176,9 @@ def _history(
     if info is None:
         return []
     max_tokens = available if likely_exact else int(available * 1.25) + 64
-    return svc.sessions.recent(tenant, info.session_id, info.message_count, max_tokens)
+    # Turns the summary covers enter through it (and through recall), never twice.
+    limit = info.message_count - (summary.last_seq + 1 if summary else 0)
+    return svc.sessions.recent(tenant, info.session_id, limit, max_tokens)
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ import structlog
 
 from service.domain.models import Message, VectorPoint
 from service.domain.sparse import SHORT_TEXT, encode_document
+from service.usecases.compaction import COMPACT
 from service.usecases.embedding import embed_cached
 from service.usecases.services import Services
 from service.usecases.sessions import INDEX_MESSAGES
@@ -46,6 +47,9 @@ def index_messages(
         svc.index.delete_ids([p.id for p in points])
         log.info("messages.index_revoked", tenant=tenant, session_id=session_id, points=len(points))
         return 0
+    if svc.settings.summary_fidelity != "full":
+        # Newly indexed turns may unblock a compaction (the barrier waits for indexing).
+        svc.jobs.enqueue(COMPACT, {"tenant": tenant, "session_id": session_id, "epoch": epoch})
     log.info(
         "messages.indexed",
         tenant=tenant,

@@ -17,6 +17,8 @@ from service.ports import (
     JobStore,
     SessionStore,
     SnapshotStore,
+    Summarizer,
+    SummaryStore,
     Tokenizer,
     VectorIndex,
 )
@@ -44,4 +46,6 @@ class Services:
     job_states: JobStore
     audit: AuditLog
     cutoffs: Cutoffs
+    summaries: SummaryStore
+    summarizer: Summarizer
     clock: Callable[[], datetime] = field(default=utc_now)

@@ -42,7 +42,7 @@ class Served:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in list(self.output):
-                match = re.match(r"listening on (http://\S+)", line)
+                match = re.match(r"listening on (http://[0-9.]+:\d+)", line)
                 if match:
                     self.url = match.group(1)
                     return self.url

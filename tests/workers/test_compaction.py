@@ -1,0 +1,267 @@
+"""Rolling summaries: no message lost or double-counted under racing compactions and concurrent
+appends; the summary enters the context with its covered range; deletion wins; the LLM
+summarizer speaks the OpenAI protocol and falls back to the extractive one."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from service.adapters.hashing_embedder import HashingEmbedder
+from service.adapters.summarizers import ExtractiveSummarizer, OpenAISummarizer
+from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
+from service.domain.models import NewMessage
+from service.runtime.container import Container, build_container
+from service.settings import Settings
+from service.usecases import sessions
+from service.usecases.compaction import compact_session
+from service.usecases.context import ContextRequest, assemble_context
+from service.usecases.indexing import index_messages
+from service.usecases.services import Services
+
+SMALL = {
+    "summary_window_tokens": 80,
+    "summary_threshold_tokens": 40,
+    "summary_target_tokens": 120,
+}
+
+
+@pytest.fixture
+def small(
+    container: Container, settings: Settings, redis_url: str, tokenizer: TiktokenTokenizer
+) -> Iterator[Services]:
+    """The test's stores, with a small window so that a few turns trigger compaction."""
+    built = build_container(
+        settings.model_copy(update=SMALL),
+        redis_url,
+        HashingEmbedder(),
+        container.services.index,
+        tokenizer,
+    )
+    yield built.services
+    built.redis.close()
+
+
+def _append(svc: Services, n: int, start: int) -> list[str]:
+    msgs = [
+        NewMessage(role="user", content=f"Turn {i}: Ana paid {i * 3} euros on day {i}.", id=f"m{i}")
+        for i in range(start, start + n)
+    ]
+    return sessions.append_messages(svc, "acme", "s", "u", msgs).new_ids
+
+
+def _index_all(svc: Services) -> None:
+    info = svc.sessions.info("acme", "s")
+    assert info is not None
+    pending = sorted(svc.sessions.pending_ids("acme", "s"))
+    if pending:
+        index_messages(svc, "acme", "s", info.epoch, pending)
+
+
+def test_racing_compactions_and_appends_never_lose_or_double_count(small: Services) -> None:
+    rng = random.Random(5)
+    stop = threading.Event()
+    results: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+
+    def compactor() -> None:
+        try:
+            while not stop.is_set():
+                results.append(compact_session(small, "acme", "s", 0))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    _append(small, 5, 0)
+    threads = [threading.Thread(target=compactor) for _ in range(3)]
+    for t in threads:
+        t.start()
+    appended = 5
+    for _ in range(25):
+        n = rng.randint(1, 4)
+        _append(small, n, appended)
+        appended += n
+        if rng.random() < 0.7:
+            _index_all(small)
+        # The invariant at every moment: each turn is in the log (this release never trims),
+        # and a summarized turn is indexed and inside one contiguous covered prefix.
+        _check(small, appended)
+    _index_all(small)
+    time.sleep(0.2)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    summary = _check(small, appended)
+    assert summary is not None
+    committed = [r for r in results if r["status"] == "compacted"]
+    assert summary.version == len(committed)
+    assert summary.messages == sum(r["folded"] for r in committed) == summary.last_seq + 1
+    assert any(r["status"] == "lost_race" for r in results) or len(committed) >= 1
+
+
+def _check(svc: Services, appended: int):  # type: ignore[no-untyped-def]
+    info = svc.sessions.info("acme", "s")
+    assert info is not None
+    assert info.message_count == appended
+    summary = svc.summaries.get("acme", "s")
+    if summary is not None:
+        assert summary.first_seq == 0
+        assert summary.messages == summary.last_seq + 1  # contiguous, each turn counted once
+        pending = svc.sessions.pending_ids("acme", "s")
+        covered = svc.sessions.messages("acme", "s", 0, summary.last_seq)
+        assert [m.seq for m in covered] == list(range(summary.last_seq + 1))
+        assert not {m.id for m in covered} & pending  # summarized only once indexed
+    return summary
+
+
+def test_the_summary_enters_the_context_with_its_range_and_history_starts_after_it(
+    small: Services,
+) -> None:
+    _append(small, 30, 0)
+    _index_all(small)
+    assert compact_session(small, "acme", "s", 0)["status"] == "compacted"
+    summary = small.summaries.get("acme", "s")
+    assert summary is not None
+    ctx = assemble_context(small, "acme", ContextRequest("s", "u", 3000, query="what did Ana pay"))
+    [item] = [i for i in ctx["items"] if i["kind"] == "summary"]
+    assert item["component"] == "summary"
+    assert item["covers"] == {
+        "first_id": "m0",
+        "last_id": summary.last_id,
+        "first_seq": 0,
+        "last_seq": summary.last_seq,
+        "messages": summary.last_seq + 1,
+    }
+    history = [i["id"] for i in ctx["items"] if i["component"] == "history"]
+    assert history
+    assert all(int(h[1:]) > summary.last_seq for h in history)
+    assert ctx["usage"]["by_component"]["summary"] > 0
+    assert ctx["usage"]["total"] == sum(ctx["usage"]["by_component"].values()) + 3
+
+
+def test_full_fidelity_never_compacts(
+    container: Container, settings: Settings, redis_url: str, tokenizer: TiktokenTokenizer
+) -> None:
+    full = settings.model_copy(update={**SMALL, "summary_fidelity": "full"})
+    built = build_container(full, redis_url, HashingEmbedder(), container.services.index, tokenizer)
+    _append(built.services, 30, 0)
+    _index_all(built.services)
+    assert compact_session(built.services, "acme", "s", 0) == {"status": "skipped"}
+    assert built.services.summaries.get("acme", "s") is None
+    built.redis.close()
+
+
+def test_deletion_wins_over_an_in_flight_compaction(small: Services) -> None:
+    _append(small, 30, 0)
+    _index_all(small)
+    gate = threading.Event()
+    real = small.summarizer
+
+    class Slow:
+        name = "slow"
+
+        def summarize(self, previous: str, turns: Any, target: int) -> str:
+            gate.wait(10)
+            return real.summarize(previous, turns, target)
+
+    small.summarizer = Slow()
+    result: list[dict[str, Any]] = []
+    job = threading.Thread(target=lambda: result.append(compact_session(small, "acme", "s", 0)))
+    job.start()
+    time.sleep(0.1)
+    sessions.delete_session(small, "acme", "s")
+    gate.set()
+    job.join()
+    assert result == [{"status": "lost_race"}]
+    assert small.summaries.get("acme", "s") is None
+
+
+class _Chat(BaseHTTPRequestHandler):
+    reply: Any = None
+    delay = 0.0
+    seen: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append(
+            {"path": self.path, "auth": self.headers.get("Authorization"), **body}
+        )
+        time.sleep(type(self).delay)
+        payload = json.dumps(type(self).reply).encode()
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (the timeout case)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def chat_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Chat)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Chat.seen = []
+    _Chat.delay = 0.0
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def _llm(url: str, timeout: float = 2.0) -> OpenAISummarizer:
+    def count(text: str) -> int:
+        return len(text.split())
+
+    return OpenAISummarizer(
+        url, "tiny-model", "sk-test", timeout, ExtractiveSummarizer(count), count
+    )
+
+
+def _turns(small: Services) -> list[Any]:
+    _append(small, 3, 0)
+    return small.sessions.messages("acme", "s", 0, -1)
+
+
+def test_llm_summarizer_speaks_openai_chat_completions(chat_server: str, small: Services) -> None:
+    _Chat.reply = {"choices": [{"message": {"role": "assistant", "content": "Ana paid 3 euros."}}]}
+    text = _llm(chat_server).summarize("", _turns(small), 50)
+    assert text == "Ana paid 3 euros."
+    [request] = _Chat.seen
+    assert request["path"] == "/v1/chat/completions"
+    assert request["auth"] == "Bearer sk-test"
+    assert request["model"] == "tiny-model"
+    assert "Turn 2: Ana paid 6 euros" in request["messages"][1]["content"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "delay"),
+    [
+        ({"choices": []}, 0.0),  # malformed
+        ({"choices": [{"message": {"content": "word " * 200}}]}, 0.0),  # over the target
+        ({"choices": [{"message": {"content": "late"}}]}, 1.0),  # past the timeout
+    ],
+)
+def test_llm_summarizer_falls_back_to_extractive(
+    chat_server: str, small: Services, reply: Any, delay: float
+) -> None:
+    _Chat.reply, _Chat.delay = reply, delay
+    turns = _turns(small)
+    text = _llm(chat_server, timeout=0.3).summarize("", turns, 50)
+    assert "Ana paid" in text
+    assert text == ExtractiveSummarizer(lambda t: len(t.split())).summarize("", turns, 50)
+
+
+def test_llm_summarizer_unreachable_falls_back(small: Services) -> None:
+    text = _llm("http://127.0.0.1:9/v1", timeout=0.3).summarize("", _turns(small), 50)
+    assert "Ana paid" in text
