@@ -51,6 +51,7 @@ class Settings(BaseSettings):
 
     worker_concurrency: int = Field(2, ge=1, le=64)
     snapshot_retention_s: int = Field(7 * 24 * 3600, ge=60)
+    history_max_messages: int = Field(0, ge=0)
     summary_fidelity: Literal["full", "balanced", "compact"] = "balanced"
     summary_window_tokens: int = Field(2048, ge=1)
     summary_threshold_tokens: int = Field(1024, ge=1)

@@ -178,6 +178,8 @@ def _history(
     max_tokens = available if likely_exact else int(available * 1.25) + 64
     # Turns the summary covers enter through it (and through recall), never twice.
     limit = info.message_count - (summary.last_seq + 1 if summary else 0)
+    if svc.settings.history_max_messages:
+        limit = min(limit, svc.settings.history_max_messages)
     return svc.sessions.recent(tenant, info.session_id, limit, max_tokens)
 
 

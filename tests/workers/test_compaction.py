@@ -265,3 +265,17 @@ def test_llm_summarizer_falls_back_to_extractive(
 def test_llm_summarizer_unreachable_falls_back(small: Services) -> None:
     text = _llm("http://127.0.0.1:9/v1", timeout=0.3).summarize("", _turns(small), 50)
     assert "Ana paid" in text
+
+
+def test_history_message_cap(
+    container: Container, settings: Settings, redis_url: str, tokenizer: TiktokenTokenizer
+) -> None:
+    capped = settings.model_copy(update={"history_max_messages": 3})
+    built = build_container(
+        capped, redis_url, HashingEmbedder(), container.services.index, tokenizer
+    )
+    _append(built.services, 10, 0)
+    ctx = assemble_context(built.services, "acme", ContextRequest("s", "u", 3000, query="x"))
+    history = [i["id"] for i in ctx["items"] if i["component"] == "history"]
+    assert history == ["m7", "m8", "m9"]
+    built.redis.close()
