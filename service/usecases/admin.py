@@ -63,7 +63,7 @@ def invalidate(svc: Services, caller: Principal, scope: Scope, action: Action) -
         work.append({"doc_id": document.doc_id, "sequence": sequence, "version": latest})
     # Users' facts and sessions' recalled turns: one cutoff each hides everything embedded
     # before it, at once; the job then drops or re-embeds them.
-    at_ms = int(svc.clock().timestamp() * 1000)
+    at_ms = svc.now_ms()
     for user_id in users:
         svc.cutoffs.set(tenant, "user", user_id, at_ms)
     for session_id in sessions:

@@ -84,7 +84,7 @@ def ingest_document(
     )
     svc.documents.add_version(tenant, doc_id, entry, text, tags, metadata or {})
     if policy == "write_through":
-        result = build_version(svc, tenant, doc_id, version, sequence, expires_at)
+        result = build_version(svc, tenant, doc_id, version, sequence, expires_at, chunks=chunks)
         return 200, result
     if policy == "invalidate":
         # Strict: the old version stops serving now, before the new one is built.
@@ -126,6 +126,7 @@ def build_version(
     sequence: int,
     expires_at: int,
     reuse_vectors: bool = True,
+    chunks: list[Chunk] | None = None,
 ) -> dict[str, Any]:
     """Chunk, embed (reusing cached vectors), upsert pending, switch live, mark old stale.
 
@@ -134,7 +135,8 @@ def build_version(
     text = svc.documents.source(tenant, doc_id, version)
     if text is None:  # deleted meanwhile (the tombstone removed the source)
         return {"doc_id": doc_id, "version": version, "sequence": sequence, "status": "deleted"}
-    chunks = chunks_of(svc, text)
+    if chunks is None:  # a caller that just chunked this text passes them in
+        chunks = chunks_of(svc, text)
     vectors, embedded = embed_cached(svc, tenant, [c.text for c in chunks], reuse=reuse_vectors)
     document = svc.documents.get(tenant, doc_id)
     tags = document.tags if document else []

@@ -195,13 +195,9 @@ def fact_point(svc: Services, fact: Fact, vector: list[float]) -> VectorPoint:
     return VectorPoint(
         fact_point_id(fact.tenant, fact.id),
         vector,
-        _payload(fact, now_ms(svc)),
+        _payload(fact, svc.now_ms()),
         encode_document(fact.text, SHORT_TEXT),
     )
-
-
-def now_ms(svc: Services) -> int:
-    return int(svc.clock().timestamp() * 1000)
 
 
 def _payload(fact: Fact, embedded_at: int) -> dict[str, Any]:

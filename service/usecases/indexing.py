@@ -39,7 +39,7 @@ def index_messages(
     found = [m for m in svc.sessions.by_ids(tenant, session_id, message_ids) if m is not None]
     textual = [m for m in found if m.content.strip()]
     vectors, computed = embed_cached(svc, tenant, [m.content for m in textual], reuse=reuse_vectors)
-    now = int(svc.clock().timestamp() * 1000)
+    now = svc.now_ms()
     points = [_point(m, epoch, v, now) for m, v in zip(textual, vectors, strict=True)]
     svc.index.upsert(points)
     if not svc.sessions.mark_indexed(tenant, session_id, epoch, list(message_ids)):

@@ -125,6 +125,7 @@ def _reindex_one(svc: Services, tenant: str, doc_id: str) -> tuple[str, dict[str
         live = svc.documents.live(tenant, [doc_id]).get(doc_id)
         if live is not None and live.version == target:
             return "unchanged", {}
+        chunks = documents.chunks_of(svc, text)
         if latest.version == target and latest.status == "pending":
             sequence = latest.sequence  # a build a crash interrupted (or a queued write): finish
         else:
@@ -133,13 +134,15 @@ def _reindex_one(svc: Services, tenant: str, doc_id: str) -> tuple[str, dict[str
                 target,
                 sequence,
                 "pending",
-                len(documents.chunks_of(svc, text)),
+                len(chunks),
                 svc.clock().isoformat(),
                 model=svc.embedder.model_name,
             )
             svc.documents.add_version(tenant, doc_id, entry, text, document.tags, document.metadata)
         expires_at = live.expires_at if live is not None else 0
-        built = documents.build_version(svc, tenant, doc_id, target, sequence, expires_at)
+        built = documents.build_version(
+            svc, tenant, doc_id, target, sequence, expires_at, chunks=chunks
+        )
     except StoreUnavailable:
         raise  # a store outage stops the job: Celery retries it, and it resumes at the cursor
     except Exception:

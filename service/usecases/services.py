@@ -49,3 +49,7 @@ class Services:
     summaries: SummaryStore
     summarizer: Summarizer
     clock: Callable[[], datetime] = field(default=utc_now)
+
+    def now_ms(self) -> int:
+        """The clock in unix milliseconds (invalidation cutoffs and the times they compare)."""
+        return int(self.clock().timestamp() * 1000)
