@@ -150,25 +150,18 @@ def build_version(
         for c, vector in zip(chunks, vectors, strict=True)
     ]
     svc.index.upsert(points)
-    switched, previous = svc.documents.switch_live(
+    switched, _ = svc.documents.switch_live(
         tenant, doc_id, version, sequence, expires_at, svc.clock().isoformat()
     )
-    ids = [p.id for p in points]
-    if switched:
-        # By filter, not ids: chunks removed meanwhile (deletion, sweep) are no error.
-        svc.index.set_payload_where(_version_filter(tenant, doc_id, version), {"status": "live"})
-        if previous and previous != version:
-            # Readers already ignore them (live-version map); the marker lets a sweep find them.
-            svc.index.set_payload_where(
-                _version_filter(tenant, doc_id, previous),
-                {"status": "stale", "stale_at": int(svc.clock().timestamp())},
-            )
+    live = None if switched else svc.documents.live(tenant, [doc_id]).get(doc_id)
+    if switched or (live is not None and live.version == version):
+        # Also when an earlier run of this build switched and then crashed: marking is
+        # idempotent, so a re-run finishes it.
+        settle_chunks(svc, tenant, doc_id, version)
         status = "live"
     else:
-        live = svc.documents.live(tenant, [doc_id]).get(doc_id)
-        if live is None or live.version != version:
-            svc.index.delete_ids(ids)  # a newer write won: these chunks never served
-        status = "superseded" if live is None or live.version != version else "live"
+        svc.index.delete_ids([p.id for p in points])  # a newer write won: never served
+        status = "superseded"
     result = {
         "doc_id": doc_id,
         "version": version,
@@ -180,6 +173,20 @@ def build_version(
     }
     log.info("documents.built", tenant=tenant, **result)
     return result
+
+
+def settle_chunks(svc: Services, tenant: str, doc_id: str, version: str) -> None:
+    """Mark the live version's chunks `live`, and every other version's still-`live` chunks
+    `stale` (readers ignore them already, by the live-version map; the marker lets the sweep
+    find them). By filter, not ids: chunks removed meanwhile are no error."""
+    svc.index.set_payload_where(_version_filter(tenant, doc_id, version), {"status": "live"})
+    svc.index.set_payload_where(
+        VectorFilter(
+            must={"tenant": tenant, "kind": "chunk", "doc_id": doc_id, "status": "live"},
+            must_not={"version": version},
+        ),
+        {"status": "stale", "stale_at": int(svc.clock().timestamp())},
+    )
 
 
 def sweep_stale(svc: Services, grace_s: int) -> dict[str, int]:

@@ -124,6 +124,8 @@ def _reindex_one(svc: Services, tenant: str, doc_id: str) -> tuple[str, dict[str
         target = document_version(text, documents.chunker(svc), svc.embedder.model_name)
         live = svc.documents.live(tenant, [doc_id]).get(doc_id)
         if live is not None and live.version == target:
+            # A crash may have come between an earlier run's switch and its marking.
+            documents.settle_chunks(svc, tenant, doc_id, target)
             return "unchanged", {}
         chunks = documents.chunks_of(svc, text)
         if latest.version == target and latest.status == "pending":

@@ -225,3 +225,24 @@ def test_a_job_whose_task_fails_is_recorded_failed(
         assert time.monotonic() < deadline, job
         time.sleep(0.05)
     assert "bogus" in job["error"]
+
+
+def test_a_crash_between_switch_and_marking_is_repaired_by_the_rerun(
+    container: Container, rechunked: Container
+) -> None:
+    """The found-by-the-crash-test case: the switch happened, the chunk marking did not."""
+    old = _ingest(container.services, 1)["doc000"]
+    svc = rechunked.services
+    assert reindex._reindex_one(svc, "acme", "doc000")[0] == "rebuilt"
+    new = _target(svc, 0)
+    chunk = VectorFilter(must={"tenant": "acme", "doc_id": "doc000"})
+    svc.index.set_payload_where(chunk, {"status": "live"})  # as if marking never ran
+    assert reindex._reindex_one(svc, "acme", "doc000")[0] == "unchanged"
+
+    def count(version: str, status: str) -> int:
+        must = {"tenant": "acme", "doc_id": "doc000", "version": version, "status": status}
+        return svc.index.count(VectorFilter(must=dict(must)))
+
+    assert count(old, "live") == 0
+    assert count(old, "stale") > 0
+    assert count(new, "live") == svc.documents.get("acme", "doc000").versions[-1].chunks  # type: ignore[union-attr]
