@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     summary_window_tokens: int = Field(2048, ge=1)
     summary_threshold_tokens: int = Field(1024, ge=1)
     summary_target_tokens: int = Field(400, ge=32)
+    segment_threshold: float = Field(0.3, ge=0, le=1)
+    segment_slack_share: float = Field(0.2, ge=0, le=1)
     summarizer_base_url: str = ""
     summarizer_model: str = ""
     summarizer_api_key: str = ""
@@ -86,6 +88,8 @@ class Settings(BaseSettings):
     context_recall_share: float = Field(0.25, ge=0, le=1)
     context_recall_min: int = Field(0, ge=0)
     context_recall_limit: int = Field(10, ge=0, le=200)
+    context_recall_recency: float = Field(0.1, ge=0, le=1)
+    context_recall_neighbours: int = Field(1, ge=0, le=3)
 
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

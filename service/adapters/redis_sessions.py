@@ -73,15 +73,71 @@ if #ids == 0 then return {} end
 return redis.call('HMGET', KEYS[2], unpack(ids))
 """
 
-# KEYS: meta, pending, epoch. ARGV: epoch, ids... Returns 0 when the session was deleted since.
+# KEYS: log, msgs. ARGV: (start, stop) pairs. Ids and bodies of several log ranges, one round trip.
+_RANGES = """
+local ids = {}
+for i = 1, #ARGV, 2 do
+  for _, id in ipairs(redis.call('LRANGE', KEYS[1], tonumber(ARGV[i]), tonumber(ARGV[i + 1]))) do
+    table.insert(ids, id)
+  end
+end
+if #ids == 0 then return {{}, {}} end
+return {ids, redis.call('HMGET', KEYS[2], unpack(ids))}
+"""
+
+# KEYS: meta, pending, epoch, msgs. ARGV: epoch, n, then n ids, then the ids that open a topic
+# segment. Returns 0 when the session was deleted since. The segment flag is put in front of
+# the body ("seg" never shadows the "seq"/"tokens" fields the other scripts match).
 _MARK_INDEXED = """
 local epoch = tonumber(redis.call('GET', KEYS[3]) or '0')
 if epoch ~= tonumber(ARGV[1]) then return 0 end
+local n = tonumber(ARGV[2])
 local removed = 0
-for i = 2, #ARGV do removed = removed + redis.call('SREM', KEYS[2], ARGV[i]) end
+for i = 3, 2 + n do removed = removed + redis.call('SREM', KEYS[2], ARGV[i]) end
 if removed > 0 then redis.call('HINCRBY', KEYS[1], 'indexed', removed) end
+for i = 3 + n, #ARGV do
+  local body = redis.call('HGET', KEYS[4], ARGV[i])
+  if body and string.sub(body, 1, 7) ~= '{"seg":' and body ~= '~' then
+    redis.call('HSET', KEYS[4], ARGV[i], '{"seg":1,' .. string.sub(body, 2))
+  end
+end
 return 1
 """
+
+# KEYS: meta, epoch. ARGV: user_id, now, fidelity. Creates the session when new.
+_SET_FIDELITY = """
+local owner = redis.call('HGET', KEYS[1], 'user_id')
+if owner and owner ~= ARGV[1] then return {-1, owner} end
+if not owner then redis.call('HSET', KEYS[1], 'user_id', ARGV[1], 'created_at', ARGV[2]) end
+redis.call('HSET', KEYS[1], 'fidelity', ARGV[3])
+return {1, ARGV[3]}
+"""
+
+# KEYS: meta, log, msgs, pending, epoch, summary. ARGV: epoch.
+# Trimming drops a turn's body from the log, keeping its id (appends stay idempotent by id and
+# seq order stays intact). The rule is enforced here, atomically: only turns inside the summary's
+# covered prefix and already indexed for recall, oldest first, never past the first that is not.
+_TRIM = """
+if tonumber(redis.call('GET', KEYS[5]) or '0') ~= tonumber(ARGV[1]) then return 0 end
+if redis.call('HGET', KEYS[1], 'fidelity') == 'full' then return 0 end
+local summary = redis.call('GET', KEYS[6])
+if not summary then return 0 end
+local last = tonumber(cjson.decode(summary).last_seq)
+local seq = tonumber(redis.call('HGET', KEYS[1], 'trimmed') or '0')
+local done = 0
+while seq <= last do
+  local id = redis.call('LINDEX', KEYS[2], seq)
+  if not id or redis.call('SISMEMBER', KEYS[4], id) == 1 then break end
+  redis.call('HSET', KEYS[3], id, '~')
+  seq = seq + 1
+  done = done + 1
+end
+if done > 0 then redis.call('HINCRBY', KEYS[1], 'trimmed', done) end
+return done
+"""
+
+TRIMMED = b"~"  # the body of a trimmed turn: its id stays, its content lives on in the summary
+# and in its recall vector
 
 _SESSION_PARTS = ("meta", "log", "msgs", "pending", "state", "summary")
 
@@ -94,7 +150,10 @@ class RedisSessionStore:
         self._append = client.register_script(_APPEND)
         self._recent = client.register_script(_RECENT)
         self._range = client.register_script(_RANGE)
+        self._ranges = client.register_script(_RANGES)
         self._mark = client.register_script(_MARK_INDEXED)
+        self._fidelity = client.register_script(_SET_FIDELITY)
+        self._trim = client.register_script(_TRIM)
 
     def _keys(self, tenant: str, session_id: str, *parts: str) -> list[str]:
         return [Keys.session(tenant, session_id, p) for p in parts]
@@ -156,13 +215,41 @@ class RedisSessionStore:
             indexed=int(meta.get(b"indexed", 0)),
             pending=int(pending),
             epoch=int(epoch or 0),
+            fidelity=text(meta[b"fidelity"]) if b"fidelity" in meta else None,
+            trimmed=int(meta.get(b"trimmed", 0)),
         )
 
     def messages(self, tenant: str, session_id: str, start: int, stop: int) -> list[Message]:
         keys = self._keys(tenant, session_id, "log", "msgs")
         with redis_errors():
             bodies = self._range(keys=keys, args=[start, stop])
-        return [_decode(tenant, session_id, b) for b in bodies if b is not None]
+        return [_decode(tenant, session_id, b) for b in bodies if b is not None and b != TRIMMED]
+
+    def ids(self, tenant: str, session_id: str, start: int, stop: int) -> list[str]:
+        """Message ids by log position (LRANGE semantics), trimmed turns included."""
+        with redis_errors():
+            found = self._r.lrange(Keys.session(tenant, session_id, "log"), start, stop)
+        return [text(i) for i in found]
+
+    def around(
+        self, tenant: str, session_id: str, seqs: Sequence[int], radius: int
+    ) -> list[tuple[str, Message | None]]:
+        """The turns within `radius` of each seq, in one round trip: (id, turn), the turn None
+        when trimmed from the log. Each id once, in log order."""
+        if not seqs or radius <= 0:
+            return []
+        args: list[int] = []
+        for seq in sorted(set(seqs)):
+            args += [max(0, seq - radius), seq + radius]
+        with redis_errors():
+            ids, bodies = self._ranges(
+                keys=self._keys(tenant, session_id, "log", "msgs"), args=args
+            )
+        out: dict[str, Message | None] = {}
+        for raw_id, body in zip(ids, bodies, strict=True):
+            decoded = None if body is None or body == TRIMMED else _decode(tenant, session_id, body)
+            out[text(raw_id)] = decoded
+        return list(out.items())  # ranges go in ascending order: so do the ids
 
     def recent(
         self, tenant: str, session_id: str, limit: int, max_tokens: int | None = None
@@ -173,7 +260,7 @@ class RedisSessionStore:
         budget = (1 << 53) if max_tokens is None else max_tokens  # Lua numbers are doubles
         with redis_errors():
             bodies = self._recent(keys=keys, args=[limit, budget])
-        return [_decode(tenant, session_id, b) for b in bodies if b is not None]
+        return [_decode(tenant, session_id, b) for b in bodies if b is not None and b != TRIMMED]
 
     def by_ids(self, tenant: str, session_id: str, ids: Sequence[str]) -> list[Message | None]:
         if not ids:
@@ -182,7 +269,9 @@ class RedisSessionStore:
             bodies: list[bytes | None] = self._r.hmget(  # type: ignore[assignment]
                 Keys.session(tenant, session_id, "msgs"), list(ids)
             )
-        return [None if b is None else _decode(tenant, session_id, b) for b in bodies]
+        return [
+            None if b is None or b == TRIMMED else _decode(tenant, session_id, b) for b in bodies
+        ]
 
     def last_user_message(self, tenant: str, session_id: str) -> Message | None:
         # Scan back in pages; the last user turn is almost always within the first page.
@@ -198,10 +287,35 @@ class RedisSessionStore:
                 return None
         return None
 
-    def mark_indexed(self, tenant: str, session_id: str, epoch: int, ids: Sequence[str]) -> bool:
-        keys = self._keys(tenant, session_id, "meta", "pending", "epoch")
+    def mark_indexed(
+        self,
+        tenant: str,
+        session_id: str,
+        epoch: int,
+        ids: Sequence[str],
+        segment_starts: Sequence[str] = (),
+    ) -> bool:
+        keys = self._keys(tenant, session_id, "meta", "pending", "epoch", "msgs")
         with redis_errors():
-            return bool(self._mark(keys=keys, args=[epoch, *ids]))
+            return bool(self._mark(keys=keys, args=[epoch, len(ids), *ids, *segment_starts]))
+
+    def set_fidelity(self, tenant: str, session_id: str, user_id: str, fidelity: str) -> None:
+        """Set the session's fidelity tier; creates the session (owned by user_id) when new."""
+        keys = self._keys(tenant, session_id, "meta", "epoch")
+        with redis_errors():
+            out = self._fidelity(keys=keys, args=[user_id, datetime.now(UTC).isoformat(), fidelity])
+        if out[0] == -1:
+            raise Conflict(
+                f"session {session_id!r} belongs to another user",
+                field="user_id",
+                owner=out[1].decode(),
+            )
+
+    def trim(self, tenant: str, session_id: str, epoch: int) -> int:
+        """Drop the bodies of turns both summarized and indexed; returns how many."""
+        keys = self._keys(tenant, session_id, "meta", "log", "msgs", "pending", "epoch", "summary")
+        with redis_errors():
+            return int(self._trim(keys=keys, args=[epoch]))
 
     def pending_ids(self, tenant: str, session_id: str) -> set[str]:
         """Ids of the session's turns not yet indexed for recall."""
@@ -300,4 +414,5 @@ def _decode(tenant: str, session_id: str, raw: bytes) -> Message:
         tool_calls=d.get("tool_calls"),
         tool_call_id=d.get("tool_call_id"),
         metadata=d.get("metadata", {}),
+        segment_start=bool(d.get("seg")),
     )

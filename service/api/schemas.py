@@ -84,6 +84,16 @@ class AppendOut(BaseModel):
     message_ids: list[str]
 
 
+class SummaryOut(BaseModel):
+    version: int
+    first_seq: int
+    last_seq: int
+    messages: int
+    tokens: int
+    summarizer: str
+    created_at: str
+
+
 class SessionOut(BaseModel):
     session_id: str
     user_id: str
@@ -91,6 +101,14 @@ class SessionOut(BaseModel):
     tokens: int
     indexed: int
     pending: int
+    fidelity: str  # the session's own tier, or the configured default
+    trimmed: int  # turns whose body left the log (they live on in the summary and recall)
+    summary: SummaryOut | None = None
+
+
+class SessionSettingsIn(Body):
+    user_id: str
+    fidelity: Literal["full", "balanced", "compact"]
 
 
 class MessageOut(BaseModel):
@@ -124,6 +142,7 @@ class MessageOut(BaseModel):
 class MessagesPage(BaseModel):
     session_id: str
     total: int
+    trimmed: int  # the first `trimmed` turns left the log (summarized and indexed): not listed
     offset: int
     limit: int
     messages: list[MessageOut]
@@ -193,6 +212,8 @@ class ContextIn(Body):
     system_prompt: Text | None = None
     tags: list[str] | None = Field(None, max_length=64)
     doc_ids: list[str] | None = Field(None, max_length=256)
+    recall_scope: Literal["session", "user"] = "session"  # recall old turns of all the user's
+    # sessions, not only this one
 
 
 class ContextUsage(BaseModel):

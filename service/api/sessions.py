@@ -13,7 +13,9 @@ from service.api.schemas import (
     MessageOut,
     MessagesPage,
     SessionOut,
+    SessionSettingsIn,
     StateIO,
+    SummaryOut,
 )
 from service.usecases import sessions
 
@@ -40,14 +42,42 @@ async def append(session_id: str, body: AppendIn, svc: Svc, caller: Caller) -> A
 
 @router.get("/{session_id}")
 async def get(session_id: str, svc: Svc, caller: Caller) -> SessionOut:
-    info = await run_in_threadpool(sessions.get_session, svc, caller.tenant, session_id)
+    view = await run_in_threadpool(sessions.describe_session, svc, caller.tenant, session_id)
+    return _session_out(view)
+
+
+@router.put("/{session_id}/settings")
+async def put_settings(
+    session_id: str, body: SessionSettingsIn, svc: Svc, caller: Caller
+) -> SessionOut:
+    view = await run_in_threadpool(
+        sessions.set_fidelity, svc, caller.tenant, session_id, body.user_id, body.fidelity
+    )
+    return _session_out(view)
+
+
+def _session_out(view: sessions.SessionView) -> SessionOut:
+    info, summary = view.info, view.summary
     return SessionOut(
-        session_id=session_id,
+        session_id=info.session_id,
         user_id=info.user_id,
         messages=info.message_count,
         tokens=info.tokens,
         indexed=info.indexed,
         pending=info.pending,
+        fidelity=view.fidelity,
+        trimmed=info.trimmed,
+        summary=None
+        if summary is None
+        else SummaryOut(
+            version=summary.version,
+            first_seq=summary.first_seq,
+            last_seq=summary.last_seq,
+            messages=summary.messages,
+            tokens=summary.tokens,
+            summarizer=summary.summarizer,
+            created_at=summary.created_at,
+        ),
     )
 
 
@@ -65,6 +95,7 @@ async def list_messages(
     return MessagesPage(
         session_id=session_id,
         total=info.message_count,
+        trimmed=info.trimmed,
         offset=offset,
         limit=limit,
         messages=[MessageOut.of(m) for m in page],

@@ -22,6 +22,7 @@ from service.domain.chat_format import (
 )
 from service.domain.errors import InvalidInput
 from service.domain.models import Fact, Message
+from service.domain.segments import partial_head
 from service.domain.summaries import Summary
 
 COMPONENTS = ("system", "state", "summary", "facts", "retrieved", "recall", "history")
@@ -70,6 +71,11 @@ class Inputs:
     # The target model's encoding: a turn whose stored count used it needs no recount.
     encoding: str = ""
     summary: Summary | None = None  # covers the log before `history`
+    # Whether `history` reaches back to the summary (or the session's start): if not, older
+    # turns were left out, and the window may start at a topic boundary instead (when the
+    # partial topic costs at most `segment_slack` of the window).
+    history_complete: bool = True
+    segment_slack: float = 0.0
 
 
 @dataclass(slots=True)
@@ -113,6 +119,7 @@ def assemble(inputs: Inputs, count: CountFn) -> Assembly:
             f"the budget leaves {available}",
             field="system_prompt",
         )
+    topic_tail = _cut_at_segment(by_name["history"], inputs)
     trimmed: list[Candidate] = []
     orphans: list[Candidate] = []
     while True:
@@ -128,7 +135,8 @@ def assemble(inputs: Inputs, count: CountFn) -> Assembly:
         by_component=per_component,
         items=_items(by_name),
         excluded=_excluded(by_name, trimmed, duplicates)
-        + [{"kind": c.kind, "id": c.id, "reason": "incomplete_tool_call"} for c in orphans],
+        + [{"kind": c.kind, "id": c.id, "reason": "incomplete_tool_call"} for c in orphans]
+        + [{"kind": c.kind, "id": c.id, "reason": "topic_boundary"} for c in topic_tail],
         context_hash=context_hash(messages),
     )
 
@@ -254,6 +262,17 @@ def _render(by_name: dict[str, Packed], count: CountFn) -> tuple[list[ChatMessag
     per_component["history"] = sum(i.tokens for i in history)
     messages = [m for _, m in sections] + [history_message(i.body) for i in reversed(history)]
     return messages, per_component
+
+
+def _cut_at_segment(history: Packed, inputs: Inputs) -> list[Candidate]:
+    """When older turns were evicted, start the window at a topic boundary rather than in the
+    middle of a topic, if the partial topic's turns are a small share of the window."""
+    if not history.items or (inputs.history_complete and not history.excluded):
+        return []
+    oldest_first = [c.body for c in reversed(history.items)]
+    slack = int(inputs.segment_slack * sum(c.tokens for c in history.items))
+    n = partial_head(oldest_first, slack)
+    return [history.items.pop() for _ in range(n)]
 
 
 def _drop_orphan_tool_results(history: Packed) -> list[Candidate]:

@@ -59,6 +59,7 @@ class Message:
     tool_call_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     tokens_encoding: str = ""  # what `tokens` was counted with; "" = unknown
+    segment_start: bool = False  # opens a new topic segment (set when indexed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,8 @@ class SessionInfo:
     indexed: int
     pending: int
     epoch: int
+    fidelity: str | None = None  # set per session; None = the configured default
+    trimmed: int = 0  # turns whose body left the log (summarized and indexed first)
 
 
 @dataclass(frozen=True, slots=True)

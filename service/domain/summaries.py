@@ -4,7 +4,8 @@ A summary covers a contiguous prefix of a session's log, [0, last_seq], and has 
 compactions are serialized by compare-and-set on that version, so a message is folded exactly
 once. What may be folded (the causal barrier): turns outside the recent window, up to but not
 including the first assistant tool call whose results have not all arrived, and the first turn
-not yet indexed for recall (a summarized turn must stay findable).
+not yet indexed for recall (a summarized turn must stay findable). A fold that would end
+mid-topic ends at the topic's boundary instead, when that holds back little.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from service.domain.models import Message
+from service.domain.segments import partial_tail
 
 Fidelity = Literal["full", "balanced", "compact"]
 FIDELITIES: tuple[Fidelity, ...] = ("full", "balanced", "compact")
@@ -46,16 +48,21 @@ class CompactionPolicy:
     window_tokens: int
     threshold_tokens: int
     target_tokens: int
+    # A fold that would end mid-topic holds back that topic's head when it is at most this
+    # share of the fold (it is folded with the rest of its topic later).
+    segment_slack: float = 0.0
 
     @classmethod
     def for_tier(
-        cls, tier: Fidelity, window: int, threshold: int, target: int
+        cls, tier: Fidelity, window: int, threshold: int, target: int, segment_slack: float = 0.0
     ) -> CompactionPolicy | None:
         if tier == "full":
             return None  # never compact: the whole log stays verbatim
         if tier == "compact":
-            return cls(max(1, window // 2), max(1, threshold // 2), max(32, target // 2))
-        return cls(window, threshold, target)
+            return cls(
+                max(1, window // 2), max(1, threshold // 2), max(32, target // 2), segment_slack
+            )
+        return cls(window, threshold, target, segment_slack)
 
 
 def foldable(
@@ -83,6 +90,9 @@ def foldable(
             cut = i
             break
     folded = outside[:cut]
+    slack = int(policy.segment_slack * sum(t.tokens for t in folded))
+    following = cut >= len(turns) or turns[cut].segment_start
+    folded = folded[: len(folded) - partial_tail(folded, slack, following)]
     if sum(t.tokens for t in folded) < policy.threshold_tokens:
         return []
     return folded

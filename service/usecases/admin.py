@@ -191,10 +191,9 @@ def _invalidate_session(svc: Services, tenant: str, session_id: str, action: Act
         removed = svc.index.count(where)
         svc.index.delete(where)
         return removed
-    turns = svc.sessions.messages(tenant, session_id, 0, info.message_count)
-    return indexing.index_messages(
-        svc, tenant, session_id, info.epoch, [m.id for m in turns], reuse_vectors=False
-    )
+    # Every turn, trimmed ones included (they are re-embedded from their vectors' payloads).
+    ids = svc.sessions.ids(tenant, session_id, 0, -1)
+    return indexing.index_messages(svc, tenant, session_id, info.epoch, ids, reuse_vectors=False)
 
 
 def audit_log(svc: Services, caller: Principal, limit: int) -> list[dict[str, Any]]:

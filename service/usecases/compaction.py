@@ -2,15 +2,17 @@
 
 Serialized by compare-and-set on the summary's version: two racing jobs read the same version,
 only one commits, the other changes nothing (the next trigger tries again). The causal barrier
-and the window come from the domain (`foldable`). The log itself is kept: a turn is never
-trimmed before it is both summarized and indexed, and this release trims none.
+and the window come from the domain (`foldable`). Then the log is trimmed: a turn's body leaves
+Redis only once it is both summarized and indexed for recall (the store checks both,
+atomically), and never in a full-fidelity session.
 """
 
 from __future__ import annotations
 
 import structlog
 
-from service.domain.summaries import CompactionPolicy, Summary, foldable
+from service.domain.models import SessionInfo
+from service.domain.summaries import FIDELITIES, CompactionPolicy, Fidelity, Summary, foldable
 from service.usecases.services import Services
 
 log = structlog.get_logger()
@@ -18,22 +20,43 @@ log = structlog.get_logger()
 COMPACT = "sessions.compact"
 
 
-def policy(svc: Services) -> CompactionPolicy | None:
+def fidelity(svc: Services, info: SessionInfo | None) -> Fidelity:
+    """The session's own tier when it set one, else the configured default."""
+    if info is not None and info.fidelity in FIDELITIES:
+        return info.fidelity
+    return svc.settings.summary_fidelity
+
+
+def policy(svc: Services, info: SessionInfo | None = None) -> CompactionPolicy | None:
     s = svc.settings
     return CompactionPolicy.for_tier(
-        s.summary_fidelity,
+        fidelity(svc, info),
         s.summary_window_tokens,
         s.summary_threshold_tokens,
         s.summary_target_tokens,
+        s.segment_slack_share,
     )
 
 
 def compact_session(svc: Services, tenant: str, session_id: str, epoch: int) -> dict[str, object]:
-    """One compaction step; idempotent (nothing to fold, or a lost race, changes nothing)."""
-    rules = policy(svc)
+    """One compaction step, then trim what it made trimmable; idempotent (nothing to fold, or a
+    lost race, changes nothing)."""
     info = svc.sessions.info(tenant, session_id)
+    rules = policy(svc, info)
     if rules is None or info is None or info.epoch != epoch:
         return {"status": "skipped"}
+    result = _fold(svc, tenant, session_id, epoch, rules)
+    # Also after a lost race or nothing to fold: a crash between a fold and its trim is
+    # repaired by the next step. The store trims only summarized and indexed turns.
+    trimmed = svc.sessions.trim(tenant, session_id, epoch)
+    if trimmed:
+        log.info("sessions.trimmed", tenant=tenant, session_id=session_id, turns=trimmed)
+    return {**result, "trimmed": trimmed}
+
+
+def _fold(
+    svc: Services, tenant: str, session_id: str, epoch: int, rules: CompactionPolicy
+) -> dict[str, object]:
     current = svc.summaries.get(tenant, session_id)
     start = current.last_seq + 1 if current else 0
     turns = svc.sessions.messages(tenant, session_id, start, -1)

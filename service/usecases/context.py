@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
@@ -18,6 +18,7 @@ from service.domain.sparse import encode_query
 from service.domain.summaries import Summary
 from service.domain.validation import check_id
 from service.usecases.facts import check_fact_hits, facts_filter
+from service.usecases.indexing import message_from_payload
 from service.usecases.services import Services
 
 log = structlog.get_logger()
@@ -36,6 +37,8 @@ class ContextRequest:
     system_prompt: str | None = None
     tags: list[str] | None = None  # documents: only chunks of documents with any of these tags
     doc_ids: list[str] | None = None  # documents: only these
+    recall_scope: Literal["session", "user"] = "session"  # old turns of this session, or all
+    # of the user's sessions
 
 
 def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[str, Any]:
@@ -62,7 +65,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
     # Turns are counted at append with the default model; most fetched counts are exact then.
     likely_exact = encoding == svc.tokenizer.encoding_for(svc.settings.default_model)
     summary = svc.summaries.get(tenant, req.session_id) if info is not None else None
-    history = _history(svc, tenant, info, available, likely_exact, summary)
+    history, complete = _history(svc, tenant, info, available, likely_exact, summary)
     degraded: list[str] = []
     found = Retrieved()
     embed_ms = 0.0
@@ -98,6 +101,8 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
         policy=policy,
         encoding=encoding,
         summary=summary,
+        history_complete=complete,
+        segment_slack=s.segment_slack_share,
     )
     result = assemble(inputs, count)
     excluded = found.excluded
@@ -167,20 +172,22 @@ def _history(
     available: int,
     likely_exact: bool,
     summary: Summary | None,
-) -> list[Message]:
-    """Newest turns first, just enough to surely fill the budget.
+) -> tuple[list[Message], bool]:
+    """Newest turns first, just enough to surely fill the budget, and whether that is all of
+    them back to the summary.
 
     Stored counts are for the default model's encoding; another encoding can differ by some
     percent, hence the margin then. Packing decides with exact counts for the target model.
     """
     if info is None:
-        return []
+        return [], True
     max_tokens = available if likely_exact else int(available * 1.25) + 64
     # Turns the summary covers enter through it (and through recall), never twice.
     limit = info.message_count - (summary.last_seq + 1 if summary else 0)
     if svc.settings.history_max_messages:
         limit = min(limit, svc.settings.history_max_messages)
-    return svc.sessions.recent(tenant, info.session_id, limit, max_tokens)
+    turns = svc.sessions.recent(tenant, info.session_id, limit, max_tokens)
+    return turns, len(turns) >= limit
 
 
 @dataclass(slots=True)
@@ -210,8 +217,8 @@ def _retrieve(
         # Over-fetch: hits of superseded versions are dropped by the live-version check.
         limit = s.context_retrieved_limit * 3
         named.append(("chunks", _chunk_filter(tenant, req), limit))
-    if info is not None and s.context_recall_limit > 0:
-        named.append(("recall", _recall_filter(tenant, info), s.context_recall_limit))
+    if (info is not None or req.recall_scope == "user") and s.context_recall_limit > 0:
+        named.append(("recall", _recall_filter(tenant, req, info), s.context_recall_limit))
     searches = [(w, n) for _, w, n in named]
     terms = encode_query(query)  # hybrid: exact terms (names, codes, numbers) next to meaning
     results = svc.index.query_many(vector, searches, terms) if named else []
@@ -224,8 +231,8 @@ def _retrieve(
         found.chunks, excluded = _check_chunk_hits(svc, tenant, hits["chunks"])
         found.chunks = found.chunks[: s.context_retrieved_limit]
         found.excluded += excluded
-    if info is not None and "recall" in hits:
-        found.recalled, excluded = _check_recall_hits(svc, tenant, info, hits["recall"])
+    if "recall" in hits:
+        found.recalled, excluded = _check_recall_hits(svc, tenant, req, hits["recall"])
         found.excluded += excluded
     return found
 
@@ -277,7 +284,11 @@ def _check_chunk_hits(
     return found, excluded
 
 
-def _recall_filter(tenant: str, info: SessionInfo) -> VectorFilter:
+def _recall_filter(tenant: str, req: ContextRequest, info: SessionInfo | None) -> VectorFilter:
+    if req.recall_scope == "user":
+        # All of the user's sessions; each hit's epoch is checked against its session below.
+        return VectorFilter(must={"tenant": tenant, "kind": "message", "user_id": req.user_id})
+    assert info is not None
     return VectorFilter(
         must={
             "tenant": tenant,
@@ -289,23 +300,104 @@ def _recall_filter(tenant: str, info: SessionInfo) -> VectorFilter:
 
 
 def _check_recall_hits(
-    svc: Services, tenant: str, info: SessionInfo, hits: Sequence[VectorHit]
+    svc: Services, tenant: str, req: ContextRequest, hits: Sequence[VectorHit]
 ) -> tuple[list[tuple[Message, float]], list[dict[str, Any]]]:
-    """Keep the hits whose turn is still in the session's log, unless invalidated after."""
+    """Keep the hits whose turn is still its session's (same epoch, in the log or trimmed from
+    it after summary and indexing), unless invalidated after; add a small recency prior and the
+    turns around each hit."""
+    by_session: dict[str, list[VectorHit]] = {}
+    for hit in hits:
+        by_session.setdefault(str(hit.payload.get("session_id")), []).append(hit)
+    found: list[tuple[Message, float]] = []
+    excluded: list[dict[str, Any]] = []
+    for session_id, session_hits in by_session.items():
+        kept, dropped = _check_session_hits(svc, tenant, req.user_id, session_id, session_hits)
+        found += kept
+        excluded += dropped
+    found = _recency_prior(found, svc.settings.context_recall_recency)
+    radius = svc.settings.context_recall_neighbours
+    return (_with_neighbours(svc, tenant, found, radius) if radius else found), excluded
+
+
+def _check_session_hits(
+    svc: Services, tenant: str, user_id: str, session_id: str, hits: Sequence[VectorHit]
+) -> tuple[list[tuple[Message, float]], list[dict[str, Any]]]:
+    info = svc.sessions.info(tenant, session_id)
     ids = [str(h.payload.get("message_id", "")) for h in hits]
-    messages = svc.sessions.by_ids(tenant, info.session_id, ids)
-    cutoff = svc.cutoffs.get(tenant, "session", info.session_id) if hits else 0
+    messages = svc.sessions.by_ids(tenant, session_id, ids)
+    cutoff = svc.cutoffs.get(tenant, "session", session_id)
     found: list[tuple[Message, float]] = []
     excluded: list[dict[str, Any]] = []
     for hit, message in zip(hits, messages, strict=True):
-        if int(hit.payload.get("indexed_at") or 0) < cutoff:
-            excluded.append(
-                {"kind": "message", "id": hit.payload.get("message_id"), "reason": "invalidated"}
-            )
-        elif message is None:
-            excluded.append(
-                {"kind": "message", "id": hit.payload.get("message_id"), "reason": "stale"}
-            )
+        p = hit.payload
+        current = (
+            info is not None and info.user_id == user_id and int(p.get("epoch", -1)) == info.epoch
+        )
+        if message is None and current and int(p.get("seq", -1)) < (info.trimmed if info else 0):
+            message = message_from_payload(tenant, p)  # trimmed: summarized and indexed
+        if int(p.get("indexed_at") or 0) < cutoff:
+            excluded.append({"kind": "message", "id": p.get("message_id"), "reason": "invalidated"})
+        elif message is None or not current:
+            excluded.append({"kind": "message", "id": p.get("message_id"), "reason": "stale"})
         else:
             found.append((message, hit.score))
     return found, excluded
+
+
+def _recency_prior(
+    found: list[tuple[Message, float]], weight: float
+) -> list[tuple[Message, float]]:
+    """Scores times (1 + weight * r), r in [0, 1] the hit's place in time among the hits: a
+    tie-breaker towards the newer turn (a correction over what it corrects), never more."""
+    if weight <= 0 or len(found) < 2:
+        return sorted(found, key=lambda f: -f[1])
+    times = [m.created_at.timestamp() for m, _ in found]
+    lo, span = min(times), (max(times) - min(times)) or 1.0
+    rescored = [
+        (m, s * (1 + weight * (t - lo) / span)) for (m, s), t in zip(found, times, strict=True)
+    ]
+    return sorted(rescored, key=lambda f: -f[1])
+
+
+def _with_neighbours(
+    svc: Services, tenant: str, found: list[tuple[Message, float]], radius: int
+) -> list[tuple[Message, float]]:
+    """Each hit followed by the turns around it (a question and its answer belong together),
+    scored just below it; each turn once, at its best place."""
+    seqs: dict[str, list[int]] = {}
+    for m, _ in found:
+        seqs.setdefault(m.session_id, []).append(m.seq)
+    near: dict[str, Message] = {}
+    for session_id, wanted in seqs.items():
+        pairs = svc.sessions.around(tenant, session_id, wanted, radius)
+        trimmed = {i for i, m in pairs if m is None}
+        near.update({m.id: m for _, m in pairs if m is not None})
+        if trimmed:
+            near.update({m.id: m for m in _trimmed_turns(svc, tenant, session_id, trimmed)})
+    by_place = {(m.session_id, m.seq): m for m in near.values()}
+    out: list[tuple[Message, float]] = []
+    seen: set[str] = set()
+    for message, score in found:
+        for seq in range(message.seq - radius, message.seq + radius + 1):
+            turn = message if seq == message.seq else by_place.get((message.session_id, seq))
+            if turn is not None and turn.id not in seen and turn.content.strip():
+                seen.add(turn.id)
+                out.append((turn, score if turn is message else score * 0.5))
+    return sorted(out, key=lambda f: -f[1])
+
+
+def _trimmed_turns(svc: Services, tenant: str, session_id: str, ids: set[str]) -> list[Message]:
+    info = svc.sessions.info(tenant, session_id)
+    if info is None:
+        return []
+    where = VectorFilter(
+        must={
+            "tenant": tenant,
+            "kind": "message",
+            "session_id": session_id,
+            "epoch": info.epoch,
+            "message_id": sorted(ids),
+        }
+    )
+    points, _ = svc.index.scroll(where, len(ids))
+    return [m for m in (message_from_payload(tenant, p.payload) for p in points) if m]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -13,7 +14,9 @@ import structlog
 from service.domain.chat_format import message_tokens
 from service.domain.errors import InvalidInput, NotFound, StoreUnavailable, TooLarge
 from service.domain.models import AppendResult, Message, NewMessage, SessionInfo, VectorFilter
+from service.domain.summaries import FIDELITIES, Summary
 from service.domain.validation import check_id
+from service.usecases import compaction
 from service.usecases.services import Services
 
 log = structlog.get_logger()
@@ -130,6 +133,36 @@ def delete_session(svc: Services, tenant: str, session_id: str) -> None:
         # Leftover points are never served: recall checks every hit against the log and epoch.
         log.warning("sessions.vector_cleanup_failed", tenant=tenant, session_id=session_id)
     log.info("sessions.deleted", tenant=tenant, session_id=session_id, epoch=epoch)
+
+
+def set_fidelity(
+    svc: Services, tenant: str, session_id: str, user_id: str, fidelity: str
+) -> SessionView:
+    """A session's own fidelity tier (creates the session when new): `full` keeps its whole log
+    verbatim from now on; `balanced`/`compact` fold and trim as configured."""
+    check_id(session_id, "session_id")
+    check_id(user_id, "user_id")
+    if fidelity not in FIDELITIES:
+        raise InvalidInput(
+            f"fidelity must be one of {', '.join(FIDELITIES)}, not {fidelity!r}", field="fidelity"
+        )
+    svc.sessions.set_fidelity(tenant, session_id, user_id, fidelity)
+    log.info("sessions.fidelity_set", tenant=tenant, session_id=session_id, fidelity=fidelity)
+    return describe_session(svc, tenant, session_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """A session's header, its effective fidelity tier and its rolling summary."""
+
+    info: SessionInfo
+    fidelity: str
+    summary: Summary | None
+
+
+def describe_session(svc: Services, tenant: str, session_id: str) -> SessionView:
+    info = get_session(svc, tenant, session_id)
+    return SessionView(info, compaction.fidelity(svc, info), svc.summaries.get(tenant, session_id))
 
 
 def put_state(svc: Services, tenant: str, session_id: str, state: dict[str, Any]) -> dict[str, Any]:

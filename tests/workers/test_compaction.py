@@ -17,7 +17,8 @@ import pytest
 from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.summarizers import ExtractiveSummarizer, OpenAISummarizer
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
-from service.domain.models import NewMessage
+from service.domain.models import NewMessage, VectorFilter
+from service.domain.summaries import Summary
 from service.runtime.container import Container, build_container
 from service.settings import Settings
 from service.usecases import sessions
@@ -89,8 +90,8 @@ def test_racing_compactions_and_appends_never_lose_or_double_count(small: Servic
         appended += n
         if rng.random() < 0.7:
             _index_all(small)
-        # The invariant at every moment: each turn is in the log (this release never trims),
-        # and a summarized turn is indexed and inside one contiguous covered prefix.
+        # The invariant at every moment: each turn is in the log, or trimmed from it only once
+        # inside the summary's contiguous covered prefix and indexed for recall.
         _check(small, appended)
     _index_all(small)
     time.sleep(0.2)
@@ -104,20 +105,37 @@ def test_racing_compactions_and_appends_never_lose_or_double_count(small: Servic
     assert summary.version == len(committed)
     assert summary.messages == sum(r["folded"] for r in committed) == summary.last_seq + 1
     assert any(r["status"] == "lost_race" for r in results) or len(committed) >= 1
+    info = small.sessions.info("acme", "s")
+    assert info is not None and 0 < info.trimmed <= summary.last_seq + 1
 
 
-def _check(svc: Services, appended: int):  # type: ignore[no-untyped-def]
+def _check(svc: Services, appended: int) -> Summary | None:
+    """No message lost: each turn is in the log, or summarized and indexed (with its text)."""
     info = svc.sessions.info("acme", "s")
     assert info is not None
     assert info.message_count == appended
+    ids = svc.sessions.ids("acme", "s", 0, -1)
+    assert ids == [f"m{i}" for i in range(appended)]  # order and ids intact, trimmed or not
+    bodies = svc.sessions.by_ids("acme", "s", ids)
+    # Read after the bodies: the summary only grows and a trimmed turn never turns pending.
     summary = svc.summaries.get("acme", "s")
+    pending = svc.sessions.pending_ids("acme", "s")
+    trimmed = [i for i, body in zip(ids, bodies, strict=True) if body is None]
+    assert ids[: len(trimmed)] == trimmed  # trimming only ever takes a prefix
     if summary is not None:
         assert summary.first_seq == 0
         assert summary.messages == summary.last_seq + 1  # contiguous, each turn counted once
-        pending = svc.sessions.pending_ids("acme", "s")
-        covered = svc.sessions.messages("acme", "s", 0, summary.last_seq)
-        assert [m.seq for m in covered] == list(range(summary.last_seq + 1))
-        assert not {m.id for m in covered} & pending  # summarized only once indexed
+        covered = ids[: summary.last_seq + 1]
+        assert not set(covered) & pending  # summarized only once indexed
+    if trimmed:
+        assert summary is not None and len(trimmed) <= summary.last_seq + 1
+        assert not set(trimmed) & pending
+        where = VectorFilter(
+            must={"tenant": "acme", "kind": "message", "session_id": "s", "message_id": trimmed}
+        )
+        points, _ = svc.index.scroll(where, len(trimmed) + 1)
+        assert sorted(str(p.payload["message_id"]) for p in points) == sorted(trimmed)
+        assert all(p.payload.get("content") for p in points)  # recall can still serve them
     return summary
 
 
@@ -179,7 +197,7 @@ def test_deletion_wins_over_an_in_flight_compaction(small: Services) -> None:
     sessions.delete_session(small, "acme", "s")
     gate.set()
     job.join()
-    assert result == [{"status": "lost_race"}]
+    assert result == [{"status": "lost_race", "trimmed": 0}]
     assert small.summaries.get("acme", "s") is None
 
 
