@@ -109,17 +109,20 @@ P = _blocks("""
 """)[0]
 P["NAME"] = P["FIRST"] + SPEAKERS
 P["CODENAME"] = tuple(f"{c} {b}".upper() for c in P["COLOR"] for b in P["BIRD"])
-P["N2"], P["N4"] = tuple(map(str, range(10, 100))), tuple(map(str, range(1000, 10000)))
+P["NUM"], P["PIN"] = tuple(map(str, range(10, 100))), tuple(map(str, range(1000, 10000)))
 P["MM"], P["DD"] = tuple(f"{n:02d}" for n in range(1, 12)), tuple(f"{n:02d}" for n in range(1, 29))
 P["DAY"], P["MONEY"] = tuple(map(str, range(1, 29))), tuple(f"${n * 50:,}" for n in range(8, 121))
-_POOL = re.compile(r"\{([A-Z][A-Z0-9]+)\}")
+_POOL = re.compile(r"\{([A-Z]{2,})\d?\}")  # {CITY}; {CITY1} and {CITY2} may differ
 
 
 def _pick(r: random.Random, template: str) -> str:
-    return _POOL.sub(lambda m: r.choice(P[m[1]]), template)
+    """Each distinct placeholder gets one random pick, the same wherever it repeats."""
+    memo: dict[str, str] = {}
+    return _POOL.sub(lambda m: memo.setdefault(m[0], r.choice(P[m[1]])), template)
 
 
 def _expand(template: str) -> list[str]:
+    """Every combination (for subject lists)."""
     names = _POOL.findall(template)
     out = []
     for combo in itertools.product(*(P[n] for n in names)):
@@ -135,7 +138,7 @@ KINDS = _blocks("""
 @kind wifi
 @subjects the cabin|the lake house|Grandma's flat|the studio|the beach rental|the co-working
 space|Aunt Ruth's place|the ski chalet|the boat shed|the garden office
-@value {BIRD}-{N4}
+@value {BIRD}-{PIN}
 @state The wifi password at {s} is {v}, writing it here so we don't lose it.|Note for later:
 wifi at {s} is {v}, all lowercase.|If anyone asks, the wifi password for {s} is {v}.
 @ack Got it, wifi for {s}: {v}.|Noted, the network password at {s} is {v}.
@@ -148,7 +151,7 @@ the wifi details for {s} on the fridge.|Does {s} have decent wifi for video call
 @kind code
 @subjects the bike storage|the parking garage|Mum's building|the gym lockers|the office side
 door|the allotment gate|the storage unit|the rooftop terrace
-@value {N4}{N2}
+@value {PIN}{NUM}
 @state The code for {s} is {v}.|Door code for {s}: {v}, don't share it around.
 @ack Saved: {s} opens with {v}.|Okay, {v} for {s}.
 @fix They changed the code for {s}, it's {v} from today.|Correction, the code for {s} is now {v}.
@@ -212,7 +215,7 @@ winter holiday|the new laptop|the garden makeover|the conference booth
 @near {S} sent a long voice note, I still need to listen.|We should visit {s} this year.
 @kind phone
 @subjects our plumber|the babysitter|the vet clinic|the landlord|the piano teacher|the garage
-@value 07{N4} {N4}{N2}
+@value 07{PIN1} {PIN2}{NUM}
 @state Number for {s}: {v}.|Saving it here, {s} can be reached on {v}.
 @ack Got it, {s} on {v}.|Stored {v} for {s}.
 @fix {S} got a new phone, the number is {v} now.
@@ -261,42 +264,58 @@ CHAINS = _blocks("""
 
 # Filler topics: user lines, short replies, sentences for long assistant answers.
 TOPICS = _blocks("""
-@user Trying {DISH} tonight, does {N2} minutes at 200C sound right?|{FIRST} is coming Saturday,
-thinking of making {DISH}. Too ambitious?|We're out of {ING} again, what can I swap in?|
-Batch-cooked {DISH}, that's {N2} portions in the freezer now.
-@reply I'd start checking at about {N2} minutes; ovens vary a lot.|You can swap {ING} for
-something similar, the flavour shifts a little but it works.
+@pairs Trying {DISH} tonight, does {NUM} minutes at 200C sound right? >> I'd start checking at
+about {NUM} minutes; ovens vary a lot.|{FIRST} is coming Saturday, thinking of making {DISH}. Too
+ambitious? >> {DISH} is very doable for guests if you prep the night before.|We're out of {ING}
+again, what can I swap in? >> You can swap {ING} for something similar, the flavour shifts a
+little but it works.|Batch-cooked {DISH}, that's {NUM} portions in the freezer now. >> Nice, label
+them with the date so the oldest get eaten first.
 @long Get everything chopped and measured before the pan goes on, it makes timing easier.|Salt
 in layers rather than all at the end, and taste as you go along.|If the sauce gets too thick,
 loosen it with a splash of the cooking water.|Resting the dish for ten minutes lets the flavours
 settle.|Leftovers usually keep three or four days in a sealed container in the fridge.
-@user Looking at trains from {CITY} to {CITY}, the {N2}:15 seems best.|{FIRST} says {CITY} is
-lovely in autumn, add it to the list?|Our booking reference for the {CITY} ferry is {BIRD}-{N4},
-just so it's written down.|The hotel in {CITY} wants a {N2} euro deposit, is that normal?
-@reply The earlier train gives you slack if the connection runs late.|{CITY} is a great pick in
-shoulder season: fewer crowds and cheaper rooms.|Deposits like that are common, check the terms.
+@pairs Looking at trains from {CITY1} to {CITY2}, the {NUM}:15 seems best. >> The {NUM}:15 gives
+you slack if the connection into {CITY2} runs late.|{FIRST} says {CITY} is lovely in autumn, add
+it to the list? >> {CITY} is a great pick in shoulder season: fewer crowds, cheaper rooms.|Our
+booking reference for the {CITY} ferry is {BIRD}-{PIN}, just so it's written down. >> Safe to
+keep it here; screenshot the ticket too in case the signal drops.|The hotel in {CITY} wants a
+{NUM} euro deposit, is that normal? >> Deposits like that are common in {CITY}, just check the
+cancellation terms.
 @long Refundable rooms cost a little more but save a lot of stress if plans change.|Check the
 local transport passes, they often pay off within two days.|Keep digital copies of passports
 and bookings somewhere you can reach offline.|Arriving in daylight makes the first evening in a
 new city far easier.|Pack for the worst day of the forecast, not the average one.
-@user Can you look at PR #{N4}? {FIRST} changed the retry logic in {SERVICE}.|The test suite for
-{SERVICE} takes {N2} minutes now.|{FIRST} left a naming comment on {SERVICE} and I don't agree.|
-CI build {N4} failed on the {SERVICE} job again, the flaky timeout test.
-@reply For retries I'd cap attempts and add jitter so the dependency isn't hammered.|A slow suite
-usually means a few heavy integration tests; profile before splitting it.
-@long Small, focused pull requests get reviewed faster and break less in production.|A flaky
-test nobody fixes slowly teaches the whole team to ignore red builds.|Write the reasoning into
-the commit message so the next reader has context.|Measure before optimising, the slow part is
-rarely where you expect.|Naming debates are worth settling once in a short style note.
-@user It's pouring in {CITY} again, {N2} mm forecast for tomorrow.|New deadlift PR today: {N2}
-kg!|{FIRST} wants to try the 6am spin class with me.|Halfway through {BOOK} and {FIRST} was
-right, the middle drags.|Book club picked {BOOK} for next month, {N2} chapters, yikes.
-@reply Nice work, keep the next sessions lighter so you recover.|If you liked {BOOK}, try
-something with the same slow burn but fewer subplots.|Sounds like a day for a proper coat.
-@long Consistency beats intensity over a few months, so protect the easy days too.|A chapter a
-day adds up quickly and keeps the story fresh in your head.|Rest days are when the adaptation
-happens, so they count as training.|Bad weather days are good for the indoor jobs you keep
-postponing.|Sleep does more for recovery than any supplement on the shelf.
+@pairs Can you look at PR #{PIN}? {FIRST} changed the retry logic in {SERVICE}. >> I'd cap the
+attempts and add jitter, or {SERVICE} will hammer its dependency.|The test suite for {SERVICE}
+takes {NUM} minutes now. >> A slow suite usually means a few heavy integration tests; profile
+before splitting it.|{FIRST} left a naming comment on {SERVICE} and I don't agree. >> Naming
+debates are worth settling once in a short style note.|CI build {PIN} failed on the {SERVICE} job
+again, the flaky timeout test. >> Quarantine that test and open a ticket, a flaky red build
+trains everyone to ignore CI.
+@long Small, focused pull requests get reviewed faster and break less in production.|Write the
+reasoning into the commit message so the next reader has context.|Measure before optimising,
+the slow part is rarely where you expect.|Feature flags make it much easier to ship a risky
+change gradually.|Keep the review about behaviour; formatting belongs to the tools.
+@pairs It's pouring in {CITY} again, {NUM} mm forecast for tomorrow. >> Sounds like a day for a
+proper coat, or for the indoor jobs you keep postponing.|New deadlift PR today: {NUM} kg! >>
+Nice work, keep the next sessions lighter so you recover.|{FIRST} wants to try the 6am spin
+class with me. >> Early classes are easier to keep if you pack the bag the night before.|My knee
+is grumbling after leg day, should I skip the run tomorrow? >> If it aches rather than hurts,
+an easy bike session is usually the safer swap.
+@long Consistency beats intensity over a few months, so protect the easy days too.|Rest days
+are when the adaptation happens, so they count as training.|Sleep does more for recovery than
+any supplement on the shelf.|A short warm-up saves you weeks of niggles later.|Log your
+sessions, the trend matters more than any single day.
+@pairs Halfway through {BOOK} and {FIRST} was right, the middle drags. >> Middles often drag in
+that kind of novel; the last third usually pays it off.|Book club picked {BOOK} for next month,
+{NUM} chapters, yikes. >> {NUM} chapters over a month is about one a day, very doable.|Any
+recommendations similar to {BOOK}? Something shorter. >> Look for a novella with the same slow
+burn; fewer subplots, same mood.|Gave up on {BOOK} after {NUM} pages, life's too short. >> Fair,
+nobody hands out prizes for finishing books you aren't enjoying.
+@long A chapter a day adds up quickly and keeps the story fresh in your head.|Audiobooks are a
+good way to get through the slow middle sections.|Book clubs work best when someone brings two
+or three questions.|Rereading a favourite now and then is time well spent.|Short notes in the
+margin make the discussion much easier later.
 """)
 
 # Shared lines. Events: (base, past, gerund, object); 'I just <past> <object>' is dated by its turn.
@@ -312,18 +331,27 @@ EVENTS = (
 M = _blocks("""
 @done Quick update: I just {past} {obj}.|Done! I finally {past} {obj} this morning.|Ticked one
 off the list today: {past} {obj}.
-@done_ack Nice, one big thing off the list!|Great, want a reminder for the next step?
+@done_ack Nice, that's one big thing off the list! Want me to note what comes next?|Great news,
+well done. Shall I set a reminder for the next step?
 @intent I still need to {base} {obj}, remind me later this week.|Should I {base} {obj} now or
 wait for a better price?|Not yet: I haven't managed to {base} {obj}, maybe at the weekend.
 @when On what date did {p} {what}?|When exactly did {p} {what}?
-@order Which happened first: {a} or {b}?|Did {a} come before or after {b}?
-@ack Got it, I'll keep that in mind.|Noted.|Thanks, that's useful context.|Good to know.
-@reply Want me to add that to your reminders?|Okay, noted.|Sounds like a plan.|Happy to help
-with that whenever you're ready.|Fair enough, let me know how it goes.
-@greet Morning! {n} here, got a few things.|Hey, it's {n}, quick one before dinner.|Hi, {n}
-again, picking up where we left off.
-@chime Jumping in: I'd rather wait until the weekend.|Agreed, let's just do that.|Same, I was
-about to say that.
+@order Which happened first: {a} or {b}?|Which came earlier, {a} or {b}?
+@ack Got it, I'll keep that in mind next time it comes up.|Noted, I've saved that so you don't
+have to remember it yourself.|Thanks, that's useful context for later.|Good to know, I'll remember
+that if anyone in the household asks.
+@reply Want me to add that to your reminders for later this week?|Okay, noted. Tell me if you want
+me to follow up on it.|Sounds like a plan, let me know if anything changes.|Happy to help with that
+whenever you're ready to go through it.|Fair enough, let me know how it goes and we can adjust.
+@tail I'll keep that handy for whenever you need it.|Just ask if you need it again later.|I've
+added it to your notes.|Shout if anything about it changes.
+@extra No rush on this, just thinking out loud.|{FIRST} mentioned something similar yesterday,
+funnily enough.|Anyway, more on that later this week.|Let me know what you think when you get a
+chance.|Writing it here because my own notes are a mess.|Sorry, it's been a long day.
+@greet Morning! {n} here, I've got a few things to go through today.|Hey, it's {n}, just a quick
+session before dinner if that's okay.|Hi, {n} again, picking up where we left off last time.
+@chime Jumping in here: I'd rather wait until the weekend before deciding.|Agreed, let's just do
+that and stop overthinking it.|Same, I was about to say exactly that, go for it.
 @long Happy to think this through with you step by step, there is no rush at all.|The main
 trade-off is time now against flexibility later, and both are reasonable choices.|If it helps,
 I can turn this into a short checklist you can tick off over the week.|Most people underestimate
@@ -380,9 +408,14 @@ class _Plan:
             out.append(i)
         return sorted(out)
 
+    def pad(self, text: str, extra: str = "extra", p: float = 0.4) -> str:
+        """Sometimes one more everyday sentence, so that turns are not all bare facts."""
+        return f"{text} {_pick(self.r, self.r.choice(M[extra]))}" if self.r.random() < p else text
+
     def put(self, text: str, session: int, reply: str, who: str = "") -> Key:
         key = (session, self.free[session].pop())
-        self.placed[key] = _Unit(text, who or self.r.choice(SPEAKERS), reply)
+        unit = _Unit(self.pad(text), who or self.r.choice(SPEAKERS), self.pad(reply, "tail"))
+        self.placed[key] = unit
         return key
 
     def claim(self, *names: str) -> bool:
@@ -399,21 +432,21 @@ class _Plan:
         ss = self.sessions(1 if mode == "plain" else 2)
         if ss is None or not self.claim(f"{kind['kind'][0]}:{subj}"):
             return None
-        v = _pick(r, kind["value"][0])
+        v = v2 = _pick(r, kind["value"][0])
         ack = _fmt(r.choice(kind["ack"]), s=subj, v=v) if r.random() < 0.8 else r.choice(M["ack"])
-        k0 = self.put(_fmt(r.choice(kind["state"]), s=subj, v=v), ss[0], ack)
-        ask = _fmt(r.choice(kind["ask"]), s=subj)
-        if mode == "plain":
-            return _Spec("single_hop", ask, [k0], lambda _: v)
-        v2 = v
-        while v2 == v:
-            v2 = _pick(r, kind["value"][0])
-        fix = _fmt(r.choice(kind["fix"]), s=subj, v=v2)
-        k1 = self.put(fix, ss[1], _fmt(r.choice(kind["ack"]), s=subj, v=v2))
+        keys = [self.put(_fmt(r.choice(kind["state"]), s=subj, v=v), ss[0], ack)]
+        if mode != "plain":
+            while v2 == v:
+                v2 = _pick(r, kind["value"][0])
+            fix = _fmt(r.choice(kind["fix"]), s=subj, v=v2)
+            keys.append(self.put(fix, ss[1], _fmt(r.choice(kind["ack"]), s=subj, v=v2)))
+        for _ in range(r.randint(0, 2)):  # near misses: same subject and wording, no value
+            if near := self.sessions(1):
+                self.put(_fmt(r.choice(kind["near"]), s=subj), near[0], r.choice(M["reply"]))
         if mode == "before":
             q = _fmt(r.choice(kind["before"]), s=subj)
-            return _Spec("temporal", q, [k0, k1], lambda _: f"before: {v}; now: {v2}")
-        return _Spec("single_hop", ask, [k1], lambda _: v2)
+            return _Spec("temporal", q, keys, lambda _: f"before: {v}; now: {v2}")
+        return _Spec("single_hop", _fmt(r.choice(kind["ask"]), s=subj), keys[-1:], lambda _: v2)
 
     def chain(self, hops: str = "ab") -> _Spec | None:
         r = self.r
@@ -494,16 +527,17 @@ class _Plan:
         if x < 0.25:  # near-miss mention of a fact subject, without any value
             kind = r.choice(KINDS)
             text = _fmt(r.choice(kind["near"]), s=r.choice(kind["subjects"]))
-            return _Unit(text, who, r.choice(M["reply"]))
+            return _Unit(self.pad(text, p=0.6), who, r.choice(M["reply"]))
         base, _, _, obj = r.choice(EVENTS)
         obj = _pick(r, obj)
         if x < 0.33 and f"event:{base} {obj}" not in self.used:  # a plan never carried out
             return _Unit(_fmt(r.choice(M["intent"]), base=base, obj=obj), who, r.choice(M["reply"]))
         topic = r.choice(topics)
-        unit = _Unit(_pick(r, r.choice(topic["user"])), who, _pick(r, r.choice(topic["reply"])))
+        user, reply = _pick(r, r.choice(topic["pairs"])).split(" >> ")
+        unit = _Unit(self.pad(user, p=0.5), who, self.pad(reply, "long", 0.6))
         y = r.random()
-        if y < 0.12:
-            unit.reply = " ".join(r.sample(topic["long"] + M["long"], r.randint(7, 10)))
+        if y < 0.15:
+            unit.reply = " ".join(r.sample(topic["long"] + M["long"], r.randint(8, 12)))
         elif y < 0.22:
             unit.reply, unit.reply_name = r.choice(M["chime"]), r.choice(SPEAKERS)
             unit.speaker = r.choice([s for s in SPEAKERS if s != unit.reply_name])
@@ -546,7 +580,11 @@ def generate(seed: int = 7, sessions: int = 16, turns_per_session: int = 40) -> 
         rows: list[Turn] = []
         for slot in range(pairs):
             if slot == 0:
-                unit = _Unit(_fmt(r.choice(M["greet"]), n=lead), lead, f"Hi {lead}! What's first?")
+                unit = _Unit(
+                    _fmt(r.choice(M["greet"]), n=lead),
+                    lead,
+                    f"Hi {lead}! Good to hear from you, what's first?",
+                )
             else:
                 unit = plan.placed.get((s, slot)) or plan.filler(topics)
             reply_role = "assistant" if unit.reply_name == "assistant" else "user"

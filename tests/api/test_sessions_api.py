@@ -121,3 +121,23 @@ def test_slow_cleanup_spares_a_recreated_session(api: TestClient, container) -> 
         VectorFilter(must={"tenant": "default", "session_id": "s7"}, below={"epoch": epoch})
     )
     assert svc.index.count(VectorFilter(must={"session_id": "s7"})) == 1
+
+
+def test_session_fidelity_is_set_per_session(api: TestClient) -> None:
+    r = api.put("/v1/sessions/s9/settings", json={"user_id": "u1", "fidelity": "full"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["fidelity"] == "full"
+    assert body["messages"] == 0
+    assert body["trimmed"] == 0
+    assert body["summary"] is None
+    assert api.get("/v1/sessions/s9").json()["fidelity"] == "full"
+    bad = api.put("/v1/sessions/s9/settings", json={"user_id": "u1", "fidelity": "lossy"})
+    assert bad.status_code == 422
+    assert "fidelity" in bad.text
+    other = api.put("/v1/sessions/s9/settings", json={"user_id": "u2", "fidelity": "compact"})
+    assert other.status_code == 409
+    api.post("/v1/sessions/s8/messages", json={"user_id": "u1", "messages": _turns(2)})
+    assert api.get("/v1/sessions/s8").json()["fidelity"] == "balanced"  # the configured default
+    page = api.get("/v1/sessions/s8/messages").json()
+    assert page["trimmed"] == 0

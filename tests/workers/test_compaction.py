@@ -17,11 +17,13 @@ import pytest
 from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.summarizers import ExtractiveSummarizer, OpenAISummarizer
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
+from service.domain.errors import Conflict, InvalidInput
 from service.domain.models import NewMessage, VectorFilter
 from service.domain.summaries import Summary
 from service.runtime.container import Container, build_container
 from service.settings import Settings
 from service.usecases import sessions
+from service.usecases.admin import run_invalidation
 from service.usecases.compaction import compact_session
 from service.usecases.context import ContextRequest, assemble_context
 from service.usecases.indexing import index_messages
@@ -106,7 +108,8 @@ def test_racing_compactions_and_appends_never_lose_or_double_count(small: Servic
     assert summary.messages == sum(r["folded"] for r in committed) == summary.last_seq + 1
     assert any(r["status"] == "lost_race" for r in results) or len(committed) >= 1
     info = small.sessions.info("acme", "s")
-    assert info is not None and 0 < info.trimmed <= summary.last_seq + 1
+    assert info is not None
+    assert 0 < info.trimmed <= summary.last_seq + 1
 
 
 def _check(svc: Services, appended: int) -> Summary | None:
@@ -128,7 +131,8 @@ def _check(svc: Services, appended: int) -> Summary | None:
         covered = ids[: summary.last_seq + 1]
         assert not set(covered) & pending  # summarized only once indexed
     if trimmed:
-        assert summary is not None and len(trimmed) <= summary.last_seq + 1
+        assert summary is not None
+        assert len(trimmed) <= summary.last_seq + 1
         assert not set(trimmed) & pending
         where = VectorFilter(
             must={"tenant": "acme", "kind": "message", "session_id": "s", "message_id": trimmed}
@@ -297,3 +301,102 @@ def test_history_message_cap(
     history = [i["id"] for i in ctx["items"] if i["component"] == "history"]
     assert history == ["m7", "m8", "m9"]
     built.redis.close()
+
+
+def _story(svc: Services, session_id: str = "s", user: str = "u", n: int = 30) -> None:
+    """n turns of chatter with one planted fact (m5) and its acknowledgement (m6)."""
+    msgs = [
+        NewMessage(role="user", content=f"Filler turn {i} about the weather and lunch.", id=f"m{i}")
+        for i in range(n)
+    ]
+    msgs[5] = NewMessage(role="user", content="The cabin wifi password is kestrel-4471.", id="m5")
+    msgs[6] = NewMessage(role="assistant", content="Noted, I will remember that.", id="m6")
+    sessions.append_messages(svc, "acme", session_id, user, msgs)
+    info = svc.sessions.info("acme", session_id)
+    assert info is not None
+    index_messages(svc, "acme", session_id, info.epoch, [m.id or "" for m in msgs])
+
+
+def _recalled(svc: Services, query: str, **extra: Any) -> list[str]:
+    ctx = assemble_context(svc, "acme", ContextRequest("s", "u", 3000, query=query, **extra))
+    return [i["id"] for i in ctx["items"] if i["component"] == "recall"]
+
+
+def test_trimmed_turns_are_recalled_from_their_vectors_with_their_neighbours(
+    small: Services,
+) -> None:
+    _story(small)
+    result = compact_session(small, "acme", "s", 0)
+    assert result["status"] == "compacted"
+    info = small.sessions.info("acme", "s")
+    assert info is not None
+    assert info.trimmed == result["trimmed"] > 6  # the planted fact left the log
+    assert small.sessions.by_ids("acme", "s", ["m5"]) == [None]
+    assert small.sessions.messages("acme", "s", 0, -1)[0].seq == info.trimmed
+    recalled = _recalled(small, "what is the wifi password at the cabin? kestrel")
+    assert "m5" in recalled  # served from its vector's payload
+    assert "m6" in recalled  # the neighbouring turn comes along
+    # A retried append of a trimmed turn is still a duplicate, never a second copy.
+    again = sessions.append_messages(
+        small, "acme", "s", "u", [NewMessage(role="user", content="x", id="m5")]
+    )
+    assert again.duplicates == 1
+
+
+def test_a_full_fidelity_session_keeps_its_whole_log(small: Services) -> None:
+    sessions.set_fidelity(small, "acme", "s", "u", "full")
+    _story(small)
+    assert compact_session(small, "acme", "s", 0) == {"status": "skipped"}
+    assert small.sessions.trim("acme", "s", 0) == 0
+    # Switched to full after a compaction: what is left stays.
+    _story(small, "s2")
+    assert compact_session(small, "acme", "s2", 0)["status"] == "compacted"
+    sessions.set_fidelity(small, "acme", "s2", "u", "full")
+    _append_more = [NewMessage(role="user", content=f"more {i}", id=f"x{i}") for i in range(40)]
+    sessions.append_messages(small, "acme", "s2", "u", _append_more)
+    before = small.sessions.info("acme", "s2")
+    assert before is not None
+    index_messages(small, "acme", "s2", 0, [m.id or "" for m in _append_more])
+    assert compact_session(small, "acme", "s2", 0) == {"status": "skipped"}
+    assert small.sessions.trim("acme", "s2", 0) == 0
+    after = small.sessions.info("acme", "s2")
+    assert after is not None
+    assert after.trimmed == before.trimmed
+    with pytest.raises(InvalidInput):
+        sessions.set_fidelity(small, "acme", "s", "u", "lossy")
+    with pytest.raises(Conflict):
+        sessions.set_fidelity(small, "acme", "s", "someone-else", "compact")
+
+
+def test_session_reembed_reindexes_trimmed_turns(small: Services) -> None:
+    _story(small)
+    compact_session(small, "acme", "s", 0)
+    cutoff = small.now_ms()
+    small.cutoffs.set("acme", "session", "s", cutoff)
+    assert "m5" not in _recalled(small, "cabin wifi password kestrel")  # hidden by the cutoff
+    counts = run_invalidation(small, "job", "acme", "reembed", [], False, [], ["s"], cutoff)
+    assert counts["turns"] == 30  # trimmed turns included, re-embedded from their payloads
+    assert "m5" in _recalled(small, "cabin wifi password kestrel")
+
+
+def test_user_wide_recall_finds_other_sessions_but_not_deleted_or_foreign_ones(
+    small: Services,
+) -> None:
+    _story(small, "old")
+    _story(small, "gone")
+    _story(small, "theirs", user="v")
+    sessions.delete_session(small, "acme", "gone")
+    sessions.append_messages(
+        small, "acme", "s", "u", [NewMessage(role="user", content="Hello again", id="h")]
+    )
+    assert "m5" not in _recalled(small, "cabin wifi password kestrel")  # this session only
+    ctx = assemble_context(
+        small,
+        "acme",
+        ContextRequest("s", "u", 3000, query="cabin wifi password kestrel", recall_scope="user"),
+    )
+    recalled = [i for i in ctx["items"] if i["component"] == "recall"]
+    assert "m5" in [i["id"] for i in recalled]
+    text = next(m["content"] for m in ctx["messages"] if "kestrel" in m["content"])
+    # The "old" session's turn, once: not the deleted session's, not another user's.
+    assert text.count("kestrel-4471") == 1
