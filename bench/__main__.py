@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import documents, foundation
+from bench import documents, foundation, recall_quality
 
-SUITES = {"foundation": foundation.main, "documents": documents.main}
+SUITES = {
+    "foundation": foundation.main,
+    "documents": documents.main,
+    "recall_quality": recall_quality.main,
+}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(SUITES)

@@ -87,9 +87,10 @@ class Settings(BaseSettings):
     context_retrieved_limit: int = Field(10, ge=0, le=200)
     context_recall_share: float = Field(0.25, ge=0, le=1)
     context_recall_min: int = Field(0, ge=0)
-    context_recall_limit: int = Field(10, ge=0, le=200)
+    context_recall_limit: int = Field(40, ge=0, le=200)
     context_recall_recency: float = Field(0.1, ge=0, le=1)
     context_recall_neighbours: int = Field(1, ge=0, le=3)
+    context_recall_hops: int = Field(2, ge=1, le=2)
 
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -9,14 +9,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import structlog
 
 from service.domain.context import BudgetPolicy, ChunkHit, Inputs, assemble
 from service.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from service.domain.models import Fact, Message, SessionInfo, VectorFilter, VectorHit
+from service.domain.ranking import fuse
 from service.domain.sparse import encode_query
 from service.domain.summaries import Summary
 from service.domain.validation import check_id
+from service.usecases.embedding import embed_cached
 from service.usecases.facts import check_fact_hits, facts_filter
 from service.usecases.indexing import message_from_payload
 from service.usecases.services import Services
@@ -232,9 +235,45 @@ def _retrieve(
         found.chunks = found.chunks[: s.context_retrieved_limit]
         found.excluded += excluded
     if "recall" in hits:
-        found.recalled, excluded = _check_recall_hits(svc, tenant, req, hits["recall"])
+        recall = hits["recall"]
+        if s.context_recall_hops > 1 and recall:
+            recall = _follow_up(svc, tenant, query, vector, named[-1][1:], recall)
+        found.recalled, excluded = _check_recall_hits(svc, tenant, req, recall)
         found.excluded += excluded
     return found
+
+
+HOP_SEEDS = 3  # the best hits that each seed a second-round search
+
+
+def _follow_up(
+    svc: Services,
+    tenant: str,
+    query: str,
+    vector: list[float],
+    search: tuple[VectorFilter, int],
+    first: list[VectorHit],
+) -> list[VectorHit]:
+    """A second retrieval round for questions that take two hops ("where is Lena's manager
+    based?": one turn names the manager, another says where that person is). Each of the best
+    hits seeds one search: the question plus that hit's text (its vector comes from the
+    embedding cache). All rankings are fused; the second round may add up to half as many
+    hits again."""
+    seeds = [str(h.payload["content"]) for h in first[:HOP_SEEDS] if h.payload.get("content")]
+    if not seeds:
+        return first
+    seed_vectors, _ = embed_cached(svc, tenant, seeds)
+    where, limit = search
+    rounds = [first]
+    for seed, seed_vector in zip(seeds, seed_vectors, strict=True):
+        mixed = np.add(vector, seed_vector)
+        mixed /= np.linalg.norm(mixed) or 1.0
+        terms = encode_query(f"{query} {seed}")
+        rounds += svc.index.query_many(mixed.tolist(), [(where, limit // 2)], terms)
+    by_id = {h.id: h for hits in reversed(rounds) for h in hits}
+    scores = fuse([[h.id for h in hits] for hits in rounds], [1.0] * len(rounds))
+    ranked = sorted(by_id, key=lambda i: -scores[i])[: limit + limit // 2]
+    return [dataclasses.replace(by_id[i], score=scores[i]) for i in ranked]
 
 
 def _chunk_filter(tenant: str, req: ContextRequest) -> VectorFilter:
@@ -359,6 +398,9 @@ def _recency_prior(
     return sorted(rescored, key=lambda f: -f[1])
 
 
+NEIGHBOUR_WEIGHT = 0.01  # fused scores of hits lie within ~30x of each other
+
+
 def _with_neighbours(
     svc: Services, tenant: str, found: list[tuple[Message, float]], radius: int
 ) -> list[tuple[Message, float]]:
@@ -375,14 +417,16 @@ def _with_neighbours(
         if trimmed:
             near.update({m.id: m for m in _trimmed_turns(svc, tenant, session_id, trimmed)})
     by_place = {(m.session_id, m.seq): m for m in near.values()}
-    out: list[tuple[Message, float]] = []
-    seen: set[str] = set()
+    # Neighbours rank below every hit: they take only budget the hits leave. A turn that is a
+    # hit itself keeps its own score.
+    out = list(found)
+    seen = {m.id for m, _ in found}
     for message, score in found:
         for seq in range(message.seq - radius, message.seq + radius + 1):
-            turn = message if seq == message.seq else by_place.get((message.session_id, seq))
+            turn = by_place.get((message.session_id, seq))
             if turn is not None and turn.id not in seen and turn.content.strip():
                 seen.add(turn.id)
-                out.append((turn, score if turn is message else score * 0.5))
+                out.append((turn, score * NEIGHBOUR_WEIGHT))
     return sorted(out, key=lambda f: -f[1])
 
 
