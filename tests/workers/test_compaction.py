@@ -4,6 +4,7 @@ summarizer speaks the OpenAI protocol and falls back to the extractive one."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import threading
@@ -22,6 +23,7 @@ from service.domain.models import NewMessage, VectorFilter
 from service.domain.summaries import Summary
 from service.runtime.container import Container, build_container
 from service.settings import Settings
+from service.usecases import context as context_usecase
 from service.usecases import sessions
 from service.usecases.admin import run_invalidation
 from service.usecases.compaction import compact_session
@@ -400,3 +402,55 @@ def test_user_wide_recall_finds_other_sessions_but_not_deleted_or_foreign_ones(
     text = next(m["content"] for m in ctx["messages"] if "kestrel" in m["content"])
     # The "old" session's turn, once: not the deleted session's, not another user's.
     assert text.count("kestrel-4471") == 1
+
+
+def test_a_hit_that_is_also_a_neighbour_keeps_its_own_score(small: Services) -> None:
+    _story(small)
+    m5, m6 = small.sessions.by_ids("acme", "s", ["m5", "m6"])
+    assert m5 is not None
+    assert m6 is not None
+    ranked = context_usecase._with_neighbours(small, "acme", [(m6, 0.03), (m5, 0.02)], 1)
+    scores = {m.id: score for m, score in ranked}
+    assert scores["m5"] == 0.02  # not demoted to a neighbour of m6 (a regression)
+    assert scores["m7"] < 0.001  # a neighbour: below every hit
+    assert [m.id for m, _ in ranked][:2] == ["m6", "m5"]
+
+
+def _two_hops(svc: Services) -> None:
+    msgs = [
+        NewMessage(role="user", content=f"Filler {i}: the weather, lunch and the gym.", id=f"f{i}")
+        for i in range(60)
+    ]
+    msgs[10] = NewMessage(role="user", content="Found out Marek reports to Idris Alvarez now.")
+    msgs[50] = NewMessage(role="user", content="Idris Alvarez is based in the Cape Town office.")
+    msgs[10] = dataclasses.replace(msgs[10], id="hop1")
+    msgs[50] = dataclasses.replace(msgs[50], id="hop2")
+    sessions.append_messages(svc, "acme", "s", "u", msgs)
+    index_messages(svc, "acme", "s", 0, [m.id or "" for m in msgs])
+
+
+@pytest.mark.parametrize("hops", [1, 2])
+def test_a_second_round_finds_the_second_hop(
+    container: Container,
+    settings: Settings,
+    redis_url: str,
+    tokenizer: TiktokenTokenizer,
+    hops: int,
+) -> None:
+    tuned = settings.model_copy(
+        update={"context_recall_limit": 4, "context_recall_hops": hops, "summary_fidelity": "full"}
+    )
+    built = build_container(
+        tuned, redis_url, HashingEmbedder(), container.services.index, tokenizer
+    )
+    _two_hops(built.services)
+    question = "Which city does the person Marek reports to work in?"
+    ctx = assemble_context(
+        built.services,
+        "acme",
+        ContextRequest("ask", "u", 3000, query=question, recall_scope="user"),
+    )
+    recalled = [i["id"] for i in ctx["items"] if i["component"] == "recall"]
+    assert "hop1" in recalled
+    assert ("hop2" in recalled) == (hops == 2)
+    built.redis.close()
