@@ -238,7 +238,7 @@ def _retrieve(
         recall = hits["recall"]
         if s.context_recall_hops > 1 and recall:
             recall = _follow_up(svc, tenant, query, vector, named[-1][1:], recall)
-        found.recalled, excluded = _check_recall_hits(svc, tenant, req, recall)
+        found.recalled, excluded = _check_recall_hits(svc, tenant, req, info, recall)
         found.excluded += excluded
     return found
 
@@ -339,7 +339,11 @@ def _recall_filter(tenant: str, req: ContextRequest, info: SessionInfo | None) -
 
 
 def _check_recall_hits(
-    svc: Services, tenant: str, req: ContextRequest, hits: Sequence[VectorHit]
+    svc: Services,
+    tenant: str,
+    req: ContextRequest,
+    info: SessionInfo | None,
+    hits: Sequence[VectorHit],
 ) -> tuple[list[tuple[Message, float]], list[dict[str, Any]]]:
     """Keep the hits whose turn is still its session's (same epoch, in the log or trimmed from
     it after summary and indexing), unless invalidated after; add a small recency prior and the
@@ -350,7 +354,10 @@ def _check_recall_hits(
     found: list[tuple[Message, float]] = []
     excluded: list[dict[str, Any]] = []
     for session_id, session_hits in by_session.items():
-        kept, dropped = _check_session_hits(svc, tenant, req.user_id, session_id, session_hits)
+        known = info if info is not None and info.session_id == session_id else None
+        kept, dropped = _check_session_hits(
+            svc, tenant, req.user_id, session_id, session_hits, known
+        )
         found += kept
         excluded += dropped
     found = _recency_prior(found, svc.settings.context_recall_recency)
@@ -359,9 +366,14 @@ def _check_recall_hits(
 
 
 def _check_session_hits(
-    svc: Services, tenant: str, user_id: str, session_id: str, hits: Sequence[VectorHit]
+    svc: Services,
+    tenant: str,
+    user_id: str,
+    session_id: str,
+    hits: Sequence[VectorHit],
+    known: SessionInfo | None,
 ) -> tuple[list[tuple[Message, float]], list[dict[str, Any]]]:
-    info = svc.sessions.info(tenant, session_id)
+    info = known or svc.sessions.info(tenant, session_id)
     ids = [str(h.payload.get("message_id", "")) for h in hits]
     messages = svc.sessions.by_ids(tenant, session_id, ids)
     cutoff = svc.cutoffs.get(tenant, "session", session_id)
