@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import documents, foundation, recall_quality
+from bench import conversation, documents, foundation, recall_quality
 
 SUITES = {
     "foundation": foundation.main,
     "documents": documents.main,
     "recall_quality": recall_quality.main,
+    "conversation": conversation.main,
 }
 
 if __name__ == "__main__":

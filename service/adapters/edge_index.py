@@ -45,7 +45,16 @@ from service.domain.sparse import SparseVector as DomainSparse
 
 DENSE = "dense"
 SPARSE = "sparse"
-KEYWORD_FIELDS = ("kind", "user_id", "session_id", "status", "doc_id", "version", "tags")
+KEYWORD_FIELDS = (
+    "kind",
+    "user_id",
+    "session_id",
+    "message_id",  # trimmed turns are fetched by id for recall
+    "status",
+    "doc_id",
+    "version",
+    "tags",
+)
 INTEGER_FIELDS = ("epoch", "stale_at")
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
 T = TypeVar("T")

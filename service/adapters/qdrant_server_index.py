@@ -20,7 +20,16 @@ from service.domain.sparse import SparseVector
 
 DENSE = "dense"
 SPARSE = "sparse"
-KEYWORD_FIELDS = ("kind", "user_id", "session_id", "status", "doc_id", "version", "tags")
+KEYWORD_FIELDS = (
+    "kind",
+    "user_id",
+    "session_id",
+    "message_id",  # trimmed turns are fetched by id for recall
+    "status",
+    "doc_id",
+    "version",
+    "tags",
+)
 INTEGER_FIELDS = ("epoch", "stale_at")
 RRF_K = 60
 

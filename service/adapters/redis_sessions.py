@@ -67,23 +67,39 @@ return out
 """
 
 # KEYS: log, msgs. ARGV: start, stop (LRANGE semantics).
-_RANGE = """
-local ids = redis.call('LRANGE', KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
-if #ids == 0 then return {} end
-return redis.call('HMGET', KEYS[2], unpack(ids))
+# Lua's unpack() takes at most ~8,000 values: bodies are fetched in pieces.
+_BODIES = """
+local function bodies(ids)
+  local out = {}
+  for i = 1, #ids, 1000 do
+    local part = redis.call('HMGET', KEYS[2], unpack(ids, i, math.min(i + 999, #ids)))
+    for j = 1, #part do out[#out + 1] = part[j] end
+  end
+  return out
+end
 """
 
+_RANGE = (
+    _BODIES
+    + """
+local ids = redis.call('LRANGE', KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+return bodies(ids)
+"""
+)
+
 # KEYS: log, msgs. ARGV: (start, stop) pairs. Ids and bodies of several log ranges, one round trip.
-_RANGES = """
+_RANGES = (
+    _BODIES
+    + """
 local ids = {}
 for i = 1, #ARGV, 2 do
   for _, id in ipairs(redis.call('LRANGE', KEYS[1], tonumber(ARGV[i]), tonumber(ARGV[i + 1]))) do
     table.insert(ids, id)
   end
 end
-if #ids == 0 then return {{}, {}} end
-return {ids, redis.call('HMGET', KEYS[2], unpack(ids))}
+return {ids, bodies(ids)}
 """
+)
 
 # KEYS: meta, pending, epoch, msgs. ARGV: epoch, n, then n ids, then the ids that open a topic
 # segment. Returns 0 when the session was deleted since. The segment flag is put in front of

@@ -21,6 +21,7 @@ from service.domain.segments import partial_tail
 Fidelity = Literal["full", "balanced", "compact"]
 FIDELITIES: tuple[Fidelity, ...] = ("full", "balanced", "compact")
 CountFn = Callable[[str], int]
+FOLD_CAP = 8  # one fold takes at most this many times the threshold in tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,13 @@ def foldable(
             c.get("id") not in answered for c in (turn.tool_calls or []) if isinstance(c, dict)
         )
         if open_call or turn.id in pending:
+            cut = i
+            break
+    # Bounded input for the summarizer: a backlog is folded over several steps.
+    total = 0
+    for i, turn in enumerate(outside[:cut]):
+        total += turn.tokens
+        if total > FOLD_CAP * policy.threshold_tokens and i > 0:
             cut = i
             break
     folded = outside[:cut]

@@ -60,7 +60,8 @@ def _fold(
     current = svc.summaries.get(tenant, session_id)
     start = current.last_seq + 1 if current else 0
     turns = svc.sessions.messages(tenant, session_id, start, -1)
-    folded = foldable(turns, rules, svc.sessions.pending_ids(tenant, session_id))
+    pending = svc.sessions.pending_ids(tenant, session_id)
+    folded = foldable(turns, rules, pending)
     if not folded:
         return {"status": "nothing_to_fold"}
     text = svc.summarizer.summarize(current.text if current else "", folded, rules.target_tokens)
@@ -82,6 +83,9 @@ def _fold(
     if not svc.summaries.put(summary, expected, epoch):
         log.info("sessions.compaction_lost_race", tenant=tenant, session_id=session_id)
         return {"status": "lost_race"}
+    if foldable(turns[len(folded) :], rules, pending):
+        # The fold was capped (a backlog): the rest follows in the next step.
+        svc.jobs.enqueue(COMPACT, {"tenant": tenant, "session_id": session_id, "epoch": epoch})
     log.info(
         "sessions.compacted",
         tenant=tenant,

@@ -87,3 +87,12 @@ def test_extractive_never_exceeds_the_target(target: int) -> None:
     turns = [turn(i, content=f"On Monday Ana paid {i} dollars. We agreed.") for i in range(20)]
     text = extractive_summary("", turns, target, count)
     assert sum(count(line + "\n") for line in text.splitlines()) <= target
+
+
+def test_a_backlog_is_folded_in_bounded_steps() -> None:
+    turns = [turn(i) for i in range(200)]  # 2,000 tokens; the window keeps the newest 50
+    first = foldable(turns, POLICY, set())
+    assert sum(t.tokens for t in first) <= 8 * POLICY.threshold_tokens
+    assert [t.seq for t in first] == list(range(len(first)))
+    rest = foldable(turns[len(first) :], POLICY, set())
+    assert rest[0].seq == len(first)
