@@ -243,7 +243,7 @@ def _retrieve(
     return found
 
 
-HOP_SEEDS = 3  # the best hits that each seed a second-round search
+HOP_SEEDS = 2  # the best hits that each seed a second-round search
 
 
 def _follow_up(
@@ -269,7 +269,7 @@ def _follow_up(
         mixed = np.add(vector, seed_vector)
         mixed /= np.linalg.norm(mixed) or 1.0
         terms = encode_query(f"{query} {seed}")
-        rounds += svc.index.query_many(mixed.tolist(), [(where, limit // 2)], terms)
+        rounds += svc.index.query_many(mixed.tolist(), [(where, max(1, limit // 4))], terms)
     by_id = {h.id: h for hits in reversed(rounds) for h in hits}
     scores = fuse([[h.id for h in hits] for hits in rounds], [1.0] * len(rounds))
     ranked = sorted(by_id, key=lambda i: -scores[i])[: limit + limit // 2]
