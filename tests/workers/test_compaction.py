@@ -418,7 +418,8 @@ def test_a_hit_that_is_also_a_neighbour_keeps_its_own_score(small: Services) -> 
 
 def _two_hops(svc: Services) -> None:
     msgs = [
-        NewMessage(role="user", content=f"Filler {i}: the weather, lunch and the gym.", id=f"f{i}")
+        # Fillers share the question's words: without a second round, they outrank hop2.
+        NewMessage(role="user", content=f"Filler {i}: the city works on the weather.", id=f"f{i}")
         for i in range(60)
     ]
     msgs[10] = NewMessage(role="user", content="Found out Marek reports to Idris Alvarez now.")
@@ -438,7 +439,12 @@ def test_a_second_round_finds_the_second_hop(
     hops: int,
 ) -> None:
     tuned = settings.model_copy(
-        update={"context_recall_limit": 4, "context_recall_hops": hops, "summary_fidelity": "full"}
+        update={
+            "context_recall_limit": 12,
+            "context_recall_hops": hops,
+            "context_recall_neighbours": 0,
+            "summary_fidelity": "full",
+        }
     )
     built = build_container(
         tuned, redis_url, HashingEmbedder(), container.services.index, tokenizer
