@@ -15,23 +15,18 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from service.domain.errors import StoreUnavailable
-from service.domain.models import VectorFilter, VectorHit, VectorPoint
+from service.domain.models import (
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    VectorFilter,
+    VectorHit,
+    VectorPoint,
+)
+from service.domain.ranking import RRF_K
 from service.domain.sparse import SparseVector
 
 DENSE = "dense"
 SPARSE = "sparse"
-KEYWORD_FIELDS = (
-    "kind",
-    "user_id",
-    "session_id",
-    "message_id",  # trimmed turns are fetched by id for recall
-    "status",
-    "doc_id",
-    "version",
-    "tags",
-)
-INTEGER_FIELDS = ("epoch", "stale_at")
-RRF_K = 60
 
 
 @contextmanager

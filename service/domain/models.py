@@ -128,6 +128,20 @@ class VectorHit:
     payload: dict[str, Any]
 
 
+# The payload fields every vector store indexes (what filters and lookups go by).
+KEYWORD_FIELDS = (
+    "kind",
+    "user_id",
+    "session_id",
+    "message_id",  # trimmed turns are fetched by id for recall
+    "status",
+    "doc_id",
+    "version",
+    "tags",
+)
+INTEGER_FIELDS = ("epoch", "stale_at")
+
+
 @dataclass(frozen=True, slots=True)
 class VectorFilter:
     """Conjunctive payload filter: field == value, or field in values for a list.
