@@ -27,7 +27,10 @@ def celery_config(broker_url: str) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": 3600},
+        # socket_timeout bounds every broker read: kombu's channel close waits for a pending
+        # BRPOP reply, and without it a worker's shutdown could hang forever (seen in CI).
+        # BRPOP itself polls for 1 s, so 10 s never fires in normal operation.
+        "broker_transport_options": {"visibility_timeout": 3600, "socket_timeout": 10},
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
         "task_send_sent_event": False,
