@@ -21,7 +21,7 @@ from service.domain.summaries import Summary
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
 from service.usecases.facts import check_fact_hits, facts_filter
-from service.usecases.indexing import message_from_payload
+from service.usecases.indexing import message_from_payload, turns_from_index
 from service.usecases.services import Services
 
 log = structlog.get_logger()
@@ -444,16 +444,4 @@ def _with_neighbours(
 
 def _trimmed_turns(svc: Services, tenant: str, session_id: str, ids: set[str]) -> list[Message]:
     info = svc.sessions.info(tenant, session_id)
-    if info is None:
-        return []
-    where = VectorFilter(
-        must={
-            "tenant": tenant,
-            "kind": "message",
-            "session_id": session_id,
-            "epoch": info.epoch,
-            "message_id": sorted(ids),
-        }
-    )
-    points, _ = svc.index.scroll(where, len(ids))
-    return [m for m in (message_from_payload(tenant, p.payload) for p in points) if m]
+    return [] if info is None else turns_from_index(svc, tenant, session_id, info.epoch, ids)

@@ -44,7 +44,7 @@ def index_messages(
     found = [m for m in svc.sessions.by_ids(tenant, session_id, message_ids) if m is not None]
     missing = set(message_ids) - {m.id for m in found}
     # Trimmed turns (operator re-embedding) live on in their recall vectors' payloads.
-    found += _from_index(svc, tenant, session_id, epoch, missing) if missing else []
+    found += turns_from_index(svc, tenant, session_id, epoch, missing) if missing else []
     found.sort(key=lambda m: m.seq)
     textual = [m for m in found if m.content.strip()]
     # The turns just before the batch, to tell where a new topic starts (cache hits mostly).
@@ -87,9 +87,10 @@ def _preceding(svc: Services, tenant: str, session_id: str, batch: list[Message]
     return [m for m in earlier if m.content.strip()]
 
 
-def _from_index(
+def turns_from_index(
     svc: Services, tenant: str, session_id: str, epoch: int, ids: set[str]
 ) -> list[Message]:
+    """Trimmed turns of this epoch, rebuilt from their recall vectors' payloads."""
     where = VectorFilter(
         must={
             "tenant": tenant,
