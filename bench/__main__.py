@@ -1,4 +1,8 @@
-"""`make bench`: run every benchmark and print its numbers (`python -m bench NAME` for one)."""
+"""`make bench`: run every benchmark and print its numbers (`python -m bench NAME` for one).
+
+Options after the names are the suites' own, e.g. `python -m bench recall_quality --seed 11
+--set context_recall_limit=20`; each suite reads what it knows from sys.argv.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,19 @@ SUITES = {
     "conversation": conversation.main,
 }
 
+
+def _names(args: list[str]) -> list[str]:
+    """The leading arguments that are not options (the suites to run)."""
+    names: list[str] = []
+    for arg in args:
+        if arg.startswith("-"):
+            break
+        names.append(arg)
+    return names
+
+
 if __name__ == "__main__":
-    chosen = sys.argv[1:] or list(SUITES)
+    chosen = _names(sys.argv[1:]) or list(SUITES)
     unknown = [name for name in chosen if name not in SUITES]
     if unknown:
         sys.exit(f"unknown benchmark {unknown}; choose from {', '.join(SUITES)}")
