@@ -232,6 +232,12 @@ class EdgeIndex:
         hits = [VectorHit(str(r.id), 0.0, dict(r.payload or {})) for r in records]
         return hits, None if next_offset is None else str(next_offset)
 
+    def retrieve(self, ids: Sequence[str]) -> list[VectorHit]:
+        if not ids:
+            return []
+        records = self._call(lambda s: s.retrieve(list(ids), True, False))
+        return [VectorHit(str(r.id), 0.0, dict(r.payload or {})) for r in records]
+
     def count(self, where: VectorFilter) -> int:
         return int(self._call(lambda s: s.count(CountRequest(exact=True, filter=to_filter(where)))))
 

@@ -206,6 +206,13 @@ class QdrantServerIndex:
         hits = [VectorHit(str(r.id), 0.0, dict(r.payload or {})) for r in records]
         return hits, None if next_offset is None else str(next_offset)
 
+    def retrieve(self, ids: Sequence[str]) -> list[VectorHit]:
+        if not ids:
+            return []
+        with _errors():
+            records = self._c.retrieve(self._name, list(ids), with_payload=True)
+        return [VectorHit(str(r.id), 0.0, dict(r.payload or {})) for r in records]
+
     def count(self, where: VectorFilter) -> int:
         with _errors():
             return int(self._c.count(self._name, count_filter=to_filter(where), exact=True).count)

@@ -353,27 +353,29 @@ def _check_recall_hits(
         by_session.setdefault(str(hit.payload.get("session_id")), []).append(hit)
     found: list[tuple[Message, float]] = []
     excluded: list[dict[str, Any]] = []
+    epochs: dict[str, int] = {}
     for session_id, session_hits in by_session.items():
         known = info if info is not None and info.session_id == session_id else None
-        kept, dropped = _check_session_hits(
-            svc, tenant, req.user_id, session_id, session_hits, known
-        )
+        current = known or svc.sessions.info(tenant, session_id)
+        kept, dropped = _check_session_hits(svc, tenant, req.user_id, current, session_hits)
         found += kept
         excluded += dropped
+        if current is not None:
+            epochs[session_id] = current.epoch
     found = _recency_prior(found, svc.settings.context_recall_recency)
     radius = svc.settings.context_recall_neighbours
-    return (_with_neighbours(svc, tenant, found, radius) if radius else found), excluded
+    return (_with_neighbours(svc, tenant, found, radius, epochs) if radius else found), excluded
 
 
 def _check_session_hits(
     svc: Services,
     tenant: str,
     user_id: str,
-    session_id: str,
+    info: SessionInfo | None,
     hits: Sequence[VectorHit],
-    known: SessionInfo | None,
 ) -> tuple[list[tuple[Message, float]], list[dict[str, Any]]]:
-    info = known or svc.sessions.info(tenant, session_id)
+    """The hits of one session (`info`: its header, None when it is gone)."""
+    session_id = str(hits[0].payload.get("session_id"))
     ids = [str(h.payload.get("message_id", "")) for h in hits]
     messages = svc.sessions.by_ids(tenant, session_id, ids)
     cutoff = svc.cutoffs.get(tenant, "session", session_id)
@@ -414,25 +416,32 @@ NEIGHBOUR_WEIGHT = 0.01  # fused scores of hits lie within ~30x of each other
 
 
 def _with_neighbours(
-    svc: Services, tenant: str, found: list[tuple[Message, float]], radius: int
+    svc: Services,
+    tenant: str,
+    found: list[tuple[Message, float]],
+    radius: int,
+    epochs: dict[str, int],
 ) -> list[tuple[Message, float]]:
     """Each hit followed by the turns around it (a question and its answer belong together),
-    scored just below it; each turn once, at its best place."""
+    scored just below it; each turn once, at its best place. `epochs`: each session's current
+    epoch, for turns trimmed from the log (they come from their recall vectors)."""
     seqs: dict[str, list[int]] = {}
     for m, _ in found:
         seqs.setdefault(m.session_id, []).append(m.seq)
+    have = {m.id for m, _ in found}
     near: dict[str, Message] = {}
     for session_id, wanted in seqs.items():
         pairs = svc.sessions.around(tenant, session_id, wanted, radius)
-        trimmed = {i for i, m in pairs if m is None}
+        trimmed = {i for i, m in pairs if m is None and i not in have}
         near.update({m.id: m for _, m in pairs if m is not None})
         if trimmed:
-            near.update({m.id: m for m in _trimmed_turns(svc, tenant, session_id, trimmed)})
+            turns = turns_from_index(svc, tenant, session_id, epochs[session_id], trimmed)
+            near.update({m.id: m for m in turns})
     by_place = {(m.session_id, m.seq): m for m in near.values()}
     # Neighbours rank below every hit: they take only budget the hits leave. A turn that is a
     # hit itself keeps its own score.
     out = list(found)
-    seen = {m.id for m, _ in found}
+    seen = set(have)
     for message, score in found:
         for seq in range(message.seq - radius, message.seq + radius + 1):
             turn = by_place.get((message.session_id, seq))
@@ -440,8 +449,3 @@ def _with_neighbours(
                 seen.add(turn.id)
                 out.append((turn, score * NEIGHBOUR_WEIGHT))
     return sorted(out, key=lambda f: -f[1])
-
-
-def _trimmed_turns(svc: Services, tenant: str, session_id: str, ids: set[str]) -> list[Message]:
-    info = svc.sessions.info(tenant, session_id)
-    return [] if info is None else turns_from_index(svc, tenant, session_id, info.epoch, ids)

@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from service.domain.models import Message, VectorFilter, VectorPoint
+from service.domain.models import Message, VectorPoint
 from service.domain.segments import SPAN, segment_starts
 from service.domain.sparse import SHORT_TEXT, encode_document
 from service.usecases.compaction import COMPACT, fidelity
@@ -20,6 +20,9 @@ from service.usecases.sessions import INDEX_MESSAGES
 log = structlog.get_logger()
 
 _POINTS = uuid.UUID("6f1d2a8e-4c1b-4f0e-9a7d-3b5c2e1f0a9d")
+
+
+RETRIEVE_BATCH = 256  # points per lookup when rebuilding trimmed turns
 
 
 def message_point_id(tenant: str, session_id: str, epoch: int, message_id: str) -> str:
@@ -90,23 +93,14 @@ def _preceding(svc: Services, tenant: str, session_id: str, batch: list[Message]
 def turns_from_index(
     svc: Services, tenant: str, session_id: str, epoch: int, ids: set[str]
 ) -> list[Message]:
-    """Trimmed turns of this epoch, rebuilt from their recall vectors' payloads."""
-    where = VectorFilter(
-        must={
-            "tenant": tenant,
-            "kind": "message",
-            "session_id": session_id,
-            "epoch": epoch,
-            "message_id": sorted(ids),
-        }
-    )
+    """Trimmed turns of this epoch, rebuilt from their recall vectors' payloads (fetched by
+    point id: a lookup, not a filtered scan)."""
+    points = [message_point_id(tenant, session_id, epoch, i) for i in sorted(ids)]
     out: list[Message] = []
-    offset: str | None = None
-    while True:
-        hits, offset = svc.index.scroll(where, 256, offset)
+    for start in range(0, len(points), RETRIEVE_BATCH):
+        hits = svc.index.retrieve(points[start : start + RETRIEVE_BATCH])
         out += [m for m in (message_from_payload(tenant, h.payload) for h in hits) if m]
-        if offset is None:
-            return out
+    return out
 
 
 def message_from_payload(tenant: str, p: dict[str, Any]) -> Message | None:

@@ -106,6 +106,17 @@ def test_scroll_pages_through_everything(index: VectorIndex) -> None:
     assert sorted(seen) == sorted(f"text {i}" for i in range(7))
 
 
+def test_retrieve_by_id_skips_unknown_and_deleted(index: VectorIndex) -> None:
+    pts = _points("a", ["p", "q", "r"], user_id="u1")
+    index.upsert(pts)
+    index.delete_ids([pts[2].id])
+    found = index.retrieve([pts[0].id, str(uuid.uuid4()), pts[1].id, pts[2].id])
+    assert sorted(h.payload["text"] for h in found) == ["p", "q"]
+    assert {h.id for h in found} == {pts[0].id, pts[1].id}
+    assert found[0].payload["user_id"] == "u1"
+    assert index.retrieve([]) == []
+
+
 def test_ping(index: VectorIndex) -> None:
     index.ping()
 
