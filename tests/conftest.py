@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,20 @@ from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
 from service.runtime.container import Container, build_container
 from service.settings import Settings
 from workers.app import create_worker_app
+from tests.e2e.serve import SHARED_MODEL_DIR
 from workers.runner import WorkerRunner
 
 _databases = itertools.cycle(range(1, 16))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Served processes of this session share one exported ONNX model (one export, not one
+    per data dir)."""
+    path = tmp_path_factory.mktemp("models")
+    os.environ[SHARED_MODEL_DIR] = str(path)
+    yield path
+    os.environ.pop(SHARED_MODEL_DIR, None)
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,8 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
+        if len(texts) == 1:
+            return [self._one(texts[0])]
         with self._lock:
             vectors = self._model.encode(
                 list(texts),
@@ -59,3 +61,14 @@ class SentenceTransformerEmbedder:
                 show_progress_bar=False,
             )
         return [list(map(float, v)) for v in vectors]
+
+    def _one(self, text: str) -> list[float]:
+        """One text (a context query, on the request path): the model's own modules (tokenize,
+        transformer, mean pooling, normalize) without encode()'s batching machinery, ~1.5 ms
+        less per call. Same vector as encode() (a test compares them)."""
+        import torch
+
+        with self._lock, torch.inference_mode():
+            features = self._model.preprocess([text])
+            vector = self._model(features)["sentence_embedding"][0]
+        return [float(x) for x in vector.tolist()]

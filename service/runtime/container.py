@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+import structlog
 
 from service.adapters.celery_queue import CeleryJobQueue, producer_app
 from service.adapters.edge_index import EdgeIndex
 from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.key_file import KeyFile
+from service.adapters.onnx_embedder import OnnxEmbedder
 from service.adapters.redis_audit import RedisAuditLog
 from service.adapters.redis_client import connect
 from service.adapters.redis_cutoffs import RedisCutoffs
@@ -28,6 +30,8 @@ from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
 from service.ports import Embedder, Summarizer, Tokenizer, VectorIndex
 from service.settings import Settings
 from service.usecases.services import Services
+
+log = structlog.get_logger()
 
 HASHING = "hashing"
 
@@ -50,6 +54,21 @@ def build_embedder(settings: Settings) -> Embedder:
     if settings.embedding_model_path == HASHING:
         return HashingEmbedder()
     path = Path(settings.embedding_model_path) if settings.embedding_model_path else None
+    if settings.embedding_runtime == "onnx":
+        try:
+            return OnnxEmbedder(
+                path or packaged_model_path(),
+                settings.embedding_model_name,
+                settings.model_path,
+                threads=settings.embedding_threads,
+            )
+        except Exception as exc:
+            log.warning(
+                "embedder.onnx_unavailable",
+                error=f"{type(exc).__name__}: {exc}",
+                fallback="torch",
+                model_dir=str(settings.model_path),
+            )
     return SentenceTransformerEmbedder(
         path or packaged_model_path(),
         settings.embedding_model_name,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from service.adapters.hashing_embedder import HashingEmbedder
+from service.adapters.onnx_embedder import OnnxEmbedder, UnsupportedModel
 from service.adapters.sentence_embedder import SentenceTransformerEmbedder, packaged_model_path
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
 from service.domain.errors import InvalidInput
@@ -20,12 +21,20 @@ def real_model() -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(packaged_model_path(), "all-MiniLM-L6-v2")
 
 
-@pytest.fixture(params=["hashing", "minilm"])
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> OnnxEmbedder:
+    models = tmp_path_factory.mktemp("models")
+    return OnnxEmbedder(packaged_model_path(), "all-MiniLM-L6-v2", models)
+
+
+@pytest.fixture(params=["hashing", "minilm", "minilm-onnx"])
 def embedder(request: pytest.FixtureRequest) -> Iterator[Embedder]:
     if request.param == "hashing":
         yield HashingEmbedder()
-    else:
+    elif request.param == "minilm":
         yield request.getfixturevalue("real_model")
+    else:
+        yield request.getfixturevalue("onnx_model")
 
 
 def _cos(a: list[float], b: list[float]) -> float:
@@ -52,6 +61,70 @@ def test_real_model_is_minilm(real_model: SentenceTransformerEmbedder) -> None:
     assert real_model.dimension == 384
     cat, kitten, invoice = real_model.embed(["a cat", "a kitten", "an unpaid invoice"])
     assert _cos(cat, kitten) > 0.6 > _cos(cat, invoice)
+
+
+def test_real_model_single_text_path_equals_batched(
+    real_model: SentenceTransformerEmbedder,
+) -> None:
+    """One text takes a shorter path (the context query); it must give encode()'s vector,
+    including for a text past the model's 256-token limit (truncated the same way)."""
+    texts = ["where does Lena's manager live?", "a long turn about memory " * 120, ""]
+    batched = real_model.embed([*texts, "padding so that this is a batch"])[:3]
+    for text, expected in zip(texts, batched, strict=True):
+        assert real_model.embed([text])[0] == pytest.approx(expected, abs=1e-5)
+
+
+TEXTS = [
+    "where does Lena's manager live?",
+    "",
+    "   ",
+    "Grüße aus Zürich: 31-7-22, naïve café, 東京 🚀",
+    "a long turn about memory " * 120,  # past the 256-token limit: truncated alike
+    *(f"turn {i}: " + "lorem ipsum dolor " * (i % 9) for i in range(40)),
+]
+
+
+def test_onnx_runtime_gives_the_torch_vectors(
+    real_model: SentenceTransformerEmbedder, onnx_model: OnnxEmbedder
+) -> None:
+    """The ONNX path (the default runtime) must not move a single vector: the index holds
+    vectors of either runtime, and the queries of the other are searched against them."""
+    assert onnx_model.dimension == real_model.dimension == 384
+    assert onnx_model.model_name == real_model.model_name
+    torch_vectors = real_model.embed(TEXTS)
+    onnx_vectors = onnx_model.embed(TEXTS)  # batched, sorted by length, order restored
+    for expected, got in zip(torch_vectors, onnx_vectors, strict=True):
+        assert got == pytest.approx(expected, abs=1e-5)
+    for text, expected in zip(TEXTS[:5], torch_vectors[:5], strict=True):
+        assert onnx_model.embed([text])[0] == pytest.approx(expected, abs=1e-5)
+
+
+def test_onnx_export_is_reused_and_named_by_the_weights(
+    onnx_model: OnnxEmbedder, tmp_path: Path
+) -> None:
+    [exported] = [p for p in onnx_model._session_path.parent.iterdir()]
+    assert exported.name.startswith("all-MiniLM-L6-v2-")
+    assert exported.suffix == ".onnx"
+    before = exported.stat().st_mtime_ns
+    again = OnnxEmbedder(packaged_model_path(), "all-MiniLM-L6-v2", exported.parent)
+    assert exported.stat().st_mtime_ns == before  # loaded, not exported again
+    assert again.embed(["x"]) == onnx_model.embed(["x"])
+
+
+def test_onnx_refuses_a_pipeline_it_does_not_reproduce(tmp_path: Path) -> None:
+    model = tmp_path / "cls-model"
+    source = packaged_model_path()
+    for item in source.iterdir():
+        if item.name != "1_Pooling":
+            (model / item.name).parent.mkdir(parents=True, exist_ok=True)
+            (model / item.name).symlink_to(item)
+    (model / "1_Pooling").mkdir()
+    (model / "1_Pooling" / "config.json").write_text(
+        '{"word_embedding_dimension": 384, "pooling_mode_cls_token": true}'
+    )
+    with pytest.raises(UnsupportedModel, match="pooling"):
+        OnnxEmbedder(model, "cls", tmp_path / "models")
+    assert not (tmp_path / "models").exists()  # refused before any export
 
 
 def test_tokenizer_maps_models_to_encodings_offline(tmp_path: Path) -> None:

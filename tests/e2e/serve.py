@@ -15,6 +15,14 @@ from typing import Any
 import httpx
 
 CMEM = str(Path(sys.executable).with_name("cmem"))
+# Where a test session keeps the exported ONNX model, so each served data dir does not export
+# it again (set by tests/conftest.py; unset, each data dir exports into its own models/).
+SHARED_MODEL_DIR = "COHERENT_MEMORY_TEST_MODEL_DIR"
+
+
+def _shared_models() -> dict[str, str]:
+    shared = os.environ.get(SHARED_MODEL_DIR)
+    return {"CMEM_MODEL_DIR": shared} if shared and "CMEM_MODEL_DIR" not in os.environ else {}
 
 
 class Served:
@@ -27,7 +35,7 @@ class Served:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env={**os.environ, "CMEM_LOG_FORMAT": "json", **(env or {})},
+            env={**os.environ, "CMEM_LOG_FORMAT": "json", **_shared_models(), **(env or {})},
         )
         self.url = ""
         self._reader = threading.Thread(target=self._read, daemon=True)
