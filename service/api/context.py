@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import orjson
@@ -22,12 +23,16 @@ async def context(body: ContextIn, svc: Svc, caller: Caller, request: Request) -
         assemble_context, svc, caller.tenant, ContextRequest(**body.model_dump())
     )
     timings = result.pop("timings_ms")
-    server_timing = f"embed;dur={timings['embed_query']}, assemble;dur={timings['total']}"
+    server_timing = (
+        f"embed;dur={timings['embed_query']}, retrieve;dur={timings['retrieve']}, "
+        f"pack;dur={timings['pack']}, assemble;dur={timings['total']}"
+    )
     metrics: Metrics = request.app.state.metrics
     for component, tokens in result["usage"]["by_component"].items():
         metrics.context_tokens.labels(component).observe(tokens)
-    for item in result["excluded"]:
-        metrics.excluded_items.labels(item["reason"]).inc()
+    # A context can exclude a hundred items: one labelled increment per reason, not per item.
+    for reason, n in Counter(item["reason"] for item in result["excluded"]).items():
+        metrics.excluded_items.labels(reason).inc(n)
     for store in result["degraded"]:
         metrics.degraded.labels(store).inc()
     # Already JSON-native: skip FastAPI's recursive encoder (~3 ms on a 4k-token context).

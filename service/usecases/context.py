@@ -71,13 +71,15 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
     history, complete = _history(svc, tenant, info, available, likely_exact, summary)
     degraded: list[str] = []
     found = Retrieved()
-    embed_ms = 0.0
+    embed_ms = retrieve_ms = 0.0
     if query and query.strip():
         try:
             t0 = time.perf_counter()
             [vector] = svc.embedder.embed([query])
-            embed_ms = (time.perf_counter() - t0) * 1000
+            t1 = time.perf_counter()
+            embed_ms = (t1 - t0) * 1000
             found = _retrieve(svc, tenant, req, info, query, vector)
+            retrieve_ms = (time.perf_counter() - t1) * 1000
         except StoreUnavailable as exc:
             # Vector store down: recent history only, flagged, never a 500.
             degraded.append(exc.store)
@@ -107,7 +109,9 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
         history_complete=complete,
         segment_slack=s.segment_slack_share,
     )
+    t2 = time.perf_counter()
     result = assemble(inputs, count)
+    pack_ms = (time.perf_counter() - t2) * 1000
     excluded = found.excluded
     snapshot_id = uuid.uuid4().hex
     response: dict[str, Any] = {
@@ -120,7 +124,14 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
         "degraded": degraded,
     }
     elapsed_ms = (time.perf_counter() - started) * 1000
-    timings = {"total": round(elapsed_ms, 3), "embed_query": round(embed_ms, 3)}
+    # embed_query: the query's vector; retrieve: searches, truth checks, recall neighbours;
+    # pack: the domain's packing and rendering; total: all of it, with the store reads.
+    timings = {
+        "total": round(elapsed_ms, 3),
+        "embed_query": round(embed_ms, 3),
+        "retrieve": round(retrieve_ms, 3),
+        "pack": round(pack_ms, 3),
+    }
     svc.snapshots.put(
         tenant,
         req.session_id,
@@ -142,6 +153,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
         items=len(result.items),
         ms=round(elapsed_ms, 2),
         embed_ms=round(embed_ms, 2),
+        retrieve_ms=round(retrieve_ms, 2),
         degraded=degraded,
     )
     return response

@@ -20,6 +20,22 @@ def test_metrics_answer_the_first_questions(api: TestClient) -> None:
     assert "cmem_queue_depth" in text
 
 
+def _counted(text: str, reason: str) -> float:
+    prefix = f'cmem_context_excluded_total{{reason="{reason}"}} '
+    return sum(float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix))
+
+
+def test_excluded_items_are_counted_per_reason(api: TestClient) -> None:
+    turns = [{"role": "user", "content": f"turn {i} " + "words " * 30} for i in range(12)]
+    api.post("/v1/sessions/m/messages", json={"user_id": "u", "messages": turns})
+    before = _counted(api.get("/metrics").text, "budget")
+    body = {"session_id": "m", "user_id": "u", "budget_tokens": 120}
+    excluded = [e for e in api.post("/v1/context", json=body).json()["excluded"]]
+    budget = sum(1 for e in excluded if e["reason"] == "budget")
+    assert budget >= 8  # most turns did not fit
+    assert _counted(api.get("/metrics").text, "budget") == before + budget
+
+
 def test_docs_are_served(api: TestClient) -> None:
     assert api.get("/docs").status_code == 200
     paths = api.get("/openapi.json").json()["paths"]
@@ -32,5 +48,7 @@ def test_context_reports_server_timing(api: TestClient) -> None:
         json={"session_id": "s", "user_id": "u", "budget_tokens": 50, "query": "anything"},
     )
     timing = dict(part.strip().split(";dur=") for part in r.headers["server-timing"].split(","))
-    assert set(timing) == {"embed", "assemble"}
-    assert 0 <= float(timing["embed"]) <= float(timing["assemble"])
+    assert set(timing) == {"embed", "retrieve", "pack", "assemble"}
+    parts = float(timing["embed"]) + float(timing["retrieve"]) + float(timing["pack"])
+    assert 0 < parts <= float(timing["assemble"])
+    assert all(float(timing[k]) > 0 for k in ("embed", "retrieve", "pack"))
