@@ -17,8 +17,8 @@ from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
 from service.runtime.container import Container, build_container
 from service.settings import Settings
-from workers.app import create_worker_app
 from tests.e2e.serve import SHARED_MODEL_DIR
+from workers.app import create_worker_app
 from workers.runner import WorkerRunner
 
 _databases = itertools.cycle(range(1, 16))
