@@ -16,6 +16,7 @@ from service.domain.models import (
     VectorFilter,
     VectorHit,
     VectorPoint,
+    VectorQuery,
 )
 from service.domain.sparse import SparseVector
 from service.domain.summaries import Summary
@@ -43,6 +44,10 @@ class VectorIndex(Protocol):
         sparse: SparseVector | None = None,
     ) -> list[list[VectorHit]]:
         """Dense search per filter; with a sparse query, dense and sparse fused by rank (RRF)."""
+        ...
+
+    def query_batch(self, queries: Sequence[VectorQuery]) -> list[list[VectorHit]]:
+        """Several searches, each with its own vector, in one call to the store."""
         ...
 
     def scroll(

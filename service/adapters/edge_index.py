@@ -46,6 +46,7 @@ from service.domain.models import (
     VectorFilter,
     VectorHit,
     VectorPoint,
+    VectorQuery,
 )
 from service.domain.ranking import RRF_K
 from service.domain.sparse import SparseVector as DomainSparse
@@ -184,34 +185,34 @@ class EdgeIndex:
         searches: Sequence[tuple[VectorFilter, int]],
         sparse: DomainSparse | None = None,
     ) -> list[list[VectorHit]]:
-        """One query, several filtered searches, planned as one batch (one pass over segments).
+        """One query, several filtered searches, planned as one batch (one pass over segments)."""
+        return self.query_batch([VectorQuery(vector, w, n, sparse) for w, n in searches])
 
-        With a sparse query each search is hybrid: a dense and a sparse prefetch under the same
-        filter, fused by reciprocal rank.
-        """
-        dense = list(vector)
-        terms = SparseVector(list(sparse.indices), list(sparse.values)) if sparse else None
+    def query_batch(self, queries: Sequence[VectorQuery]) -> list[list[VectorHit]]:
+        """With a sparse query a search is hybrid: a dense and a sparse prefetch under the same
+        filter, fused by reciprocal rank."""
 
-        def request(where: VectorFilter, limit: int) -> QueryRequest:
-            if terms is None:
+        def request(q: VectorQuery) -> QueryRequest:
+            dense = Query.Nearest(list(q.vector), using=DENSE)
+            if q.sparse is None:
                 return QueryRequest(
-                    limit=limit,
-                    query=Query.Nearest(dense, using=DENSE),
-                    filter=to_filter(where),
-                    with_payload=True,
+                    limit=q.limit, query=dense, filter=to_filter(q.where), with_payload=True
                 )
-            flt = to_filter(where)
+            flt = to_filter(q.where)
+            terms = SparseVector(list(q.sparse.indices), list(q.sparse.values))
             return QueryRequest(
-                limit=limit,
+                limit=q.limit,
                 query=Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # stub omits nested classes
                 prefetches=[
-                    Prefetch(limit, Query.Nearest(dense, using=DENSE), filter=flt),
-                    Prefetch(limit, Query.Nearest(terms, using=SPARSE), filter=flt),
+                    Prefetch(q.limit, dense, filter=flt),
+                    Prefetch(q.limit, Query.Nearest(terms, using=SPARSE), filter=flt),
                 ],
                 with_payload=True,
             )
 
-        batch = QueryBatchRequest([request(where, limit) for where, limit in searches])
+        if not queries:
+            return []
+        batch = QueryBatchRequest([request(q) for q in queries])
         results = self._call(lambda s: s.query_batch(batch))
         return [
             [VectorHit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]

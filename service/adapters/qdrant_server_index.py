@@ -21,6 +21,7 @@ from service.domain.models import (
     VectorFilter,
     VectorHit,
     VectorPoint,
+    VectorQuery,
 )
 from service.domain.ranking import RRF_K
 from service.domain.sparse import SparseVector
@@ -161,32 +162,33 @@ class QdrantServerIndex:
         searches: Sequence[tuple[VectorFilter, int]],
         sparse: SparseVector | None = None,
     ) -> list[list[VectorHit]]:
-        dense = list(vector)
-        terms = (
-            models.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
-            if sparse
-            else None
-        )
+        return self.query_batch([VectorQuery(vector, w, n, sparse) for w, n in searches])
 
-        def request(where: VectorFilter, limit: int) -> models.QueryRequest:
-            flt = to_filter(where)
-            if terms is None:
+    def query_batch(self, queries: Sequence[VectorQuery]) -> list[list[VectorHit]]:
+        def request(q: VectorQuery) -> models.QueryRequest:
+            flt = to_filter(q.where)
+            dense = list(q.vector)
+            if q.sparse is None:
                 return models.QueryRequest(
-                    query=dense, using=DENSE, filter=flt, limit=limit, with_payload=True
+                    query=dense, using=DENSE, filter=flt, limit=q.limit, with_payload=True
                 )
+            terms = models.SparseVector(
+                indices=list(q.sparse.indices), values=list(q.sparse.values)
+            )
             return models.QueryRequest(
                 query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
                 prefetch=[
-                    models.Prefetch(query=dense, using=DENSE, filter=flt, limit=limit),
-                    models.Prefetch(query=terms, using=SPARSE, filter=flt, limit=limit),
+                    models.Prefetch(query=dense, using=DENSE, filter=flt, limit=q.limit),
+                    models.Prefetch(query=terms, using=SPARSE, filter=flt, limit=q.limit),
                 ],
-                limit=limit,
+                limit=q.limit,
                 with_payload=True,
             )
 
-        requests = [request(where, limit) for where, limit in searches]
+        if not queries:
+            return []
         with _errors():
-            results = self._c.query_batch_points(self._name, requests=requests)
+            results = self._c.query_batch_points(self._name, requests=[request(q) for q in queries])
         return [
             [VectorHit(str(p.id), float(p.score), dict(p.payload or {})) for p in r.points]
             for r in results

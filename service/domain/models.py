@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -117,6 +118,16 @@ class VectorPoint:
     vector: list[float]
     payload: dict[str, Any]
     sparse: SparseVector | None = None  # BM25 term weights, for hybrid retrieval
+
+
+@dataclass(frozen=True, slots=True)
+class VectorQuery:
+    """One search of a batch: its own vector, filter and limit; hybrid when `sparse` is set."""
+
+    vector: Sequence[float]
+    where: VectorFilter
+    limit: int
+    sparse: SparseVector | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,14 @@ import structlog
 
 from service.domain.context import BudgetPolicy, ChunkHit, Inputs, assemble
 from service.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
-from service.domain.models import Fact, Message, SessionInfo, VectorFilter, VectorHit
+from service.domain.models import (
+    Fact,
+    Message,
+    SessionInfo,
+    VectorFilter,
+    VectorHit,
+    VectorQuery,
+)
 from service.domain.ranking import fuse
 from service.domain.sparse import encode_query
 from service.domain.summaries import Summary
@@ -276,12 +283,13 @@ def _follow_up(
         return first
     seed_vectors, _ = embed_cached(svc, tenant, seeds)
     where, limit = search
-    rounds = [first]
+    queries = []
     for seed, seed_vector in zip(seeds, seed_vectors, strict=True):
         mixed = np.add(vector, seed_vector)
         mixed /= np.linalg.norm(mixed) or 1.0
         terms = encode_query(f"{query} {seed}")
-        rounds += svc.index.query_many(mixed.tolist(), [(where, max(1, limit // 4))], terms)
+        queries.append(VectorQuery(mixed.tolist(), where, max(1, limit // 4), terms))
+    rounds = [first, *svc.index.query_batch(queries)]  # the seeds' searches: one call
     by_id = {h.id: h for hits in reversed(rounds) for h in hits}
     scores = fuse([[h.id for h in hits] for hits in rounds], [1.0] * len(rounds))
     ranked = sorted(by_id, key=lambda i: -scores[i])[: limit + limit // 2]

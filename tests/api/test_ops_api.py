@@ -29,10 +29,12 @@ def test_excluded_items_are_counted_per_reason(api: TestClient) -> None:
     turns = [{"role": "user", "content": f"turn {i} " + "words " * 30} for i in range(12)]
     api.post("/v1/sessions/m/messages", json={"user_id": "u", "messages": turns})
     before = _counted(api.get("/metrics").text, "budget")
-    body = {"session_id": "m", "user_id": "u", "budget_tokens": 120}
-    excluded = [e for e in api.post("/v1/context", json=body).json()["excluded"]]
-    budget = sum(1 for e in excluded if e["reason"] == "budget")
-    assert budget >= 8  # most turns did not fit
+    budget = 0
+    for tokens in (120, 200, 90):
+        body = {"session_id": "m", "user_id": "u", "budget_tokens": tokens}
+        excluded = api.post("/v1/context", json=body).json()["excluded"]
+        budget += sum(1 for e in excluded if e["reason"] == "budget")
+    assert budget >= 3  # each context left turns out
     assert _counted(api.get("/metrics").text, "budget") == before + budget
 
 

@@ -14,7 +14,7 @@ from qdrant_client import QdrantClient
 from service.adapters.edge_index import EdgeIndex
 from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.qdrant_server_index import QdrantServerIndex
-from service.domain.models import VectorFilter, VectorPoint
+from service.domain.models import VectorFilter, VectorPoint, VectorQuery
 from service.domain.sparse import encode_document, encode_query
 from service.ports import VectorIndex
 
@@ -134,6 +134,26 @@ def test_query_many_equals_separate_queries(index: VectorIndex) -> None:
     separate = [index.query(query, where, limit) for where, limit in searches]
     assert [[h.id for h in hits] for hits in batched] == [[h.id for h in hits] for hits in separate]
     assert [len(hits) for hits in batched] == [2, 1, 0]
+
+
+def test_query_batch_searches_each_with_its_own_vector(index: VectorIndex) -> None:
+    texts = ["green tea lover", "lives in berlin", "likes jazz", "berlin jazz bars"]
+    index.upsert(_points("a", texts, user_id="u1"))
+    where = VectorFilter(must={"tenant": "a"})
+    tea, jazz = EMB.embed(["green tea", "likes jazz"])
+    batched = index.query_batch(
+        [
+            VectorQuery(tea, where, 1),
+            VectorQuery(jazz, where, 2, encode_query("jazz")),
+            VectorQuery(jazz, VectorFilter(must={"tenant": "nobody"}), 3),
+        ]
+    )
+    assert [h.payload["text"] for h in batched[0]] == ["green tea lover"]
+    assert {h.payload["text"] for h in batched[1]} == {"likes jazz", "berlin jazz bars"}
+    assert batched[2] == []
+    [alone] = index.query_many(jazz, [(where, 2)], encode_query("jazz"))
+    assert [h.id for h in alone] == [h.id for h in batched[1]]  # same as searched alone
+    assert index.query_batch([]) == []
 
 
 def test_below_filter_on_integers(index: VectorIndex) -> None:

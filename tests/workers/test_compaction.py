@@ -409,7 +409,7 @@ def test_a_hit_that_is_also_a_neighbour_keeps_its_own_score(small: Services) -> 
     m5, m6 = small.sessions.by_ids("acme", "s", ["m5", "m6"])
     assert m5 is not None
     assert m6 is not None
-    ranked = context_usecase._with_neighbours(small, "acme", [(m6, 0.03), (m5, 0.02)], 1)
+    ranked = context_usecase._with_neighbours(small, "acme", [(m6, 0.03), (m5, 0.02)], 1, {"s": 0})
     scores = {m.id: score for m, score in ranked}
     assert scores["m5"] == 0.02  # not demoted to a neighbour of m6 (a regression)
     assert scores["m7"] < 0.001  # a neighbour: below every hit
