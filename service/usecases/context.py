@@ -399,6 +399,17 @@ def _check_session_hits(
     ids = [str(h.payload.get("message_id", "")) for h in hits]
     messages = svc.sessions.by_ids(tenant, session_id, ids)
     cutoff = svc.cutoffs.get(tenant, "session", session_id)
+    trimmed = info.trimmed if info else 0
+    if info is not None and any(
+        m is None and int(h.payload.get("seq", -1)) >= trimmed
+        for h, m in zip(hits, messages, strict=True)
+    ):
+        # A turn gone from the log that `info` still counts as there: a compaction trimmed it
+        # since `info` was read (trimming only grows within an epoch), or the session went.
+        # Read the header again rather than call a summarized, indexed turn stale.
+        fresh = svc.sessions.info(tenant, session_id)
+        info = fresh if fresh is not None and fresh.epoch == info.epoch else None
+        trimmed = info.trimmed if info else 0
     found: list[tuple[Message, float]] = []
     excluded: list[dict[str, Any]] = []
     for hit, message in zip(hits, messages, strict=True):
@@ -406,7 +417,7 @@ def _check_session_hits(
         current = (
             info is not None and info.user_id == user_id and int(p.get("epoch", -1)) == info.epoch
         )
-        if message is None and current and int(p.get("seq", -1)) < (info.trimmed if info else 0):
+        if message is None and current and int(p.get("seq", -1)) < trimmed:
             message = message_from_payload(tenant, p)  # trimmed: summarized and indexed
         if int(p.get("indexed_at") or 0) < cutoff:
             excluded.append({"kind": "message", "id": p.get("message_id"), "reason": "invalidated"})

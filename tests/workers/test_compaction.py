@@ -345,6 +345,29 @@ def test_trimmed_turns_are_recalled_from_their_vectors_with_their_neighbours(
     assert again.duplicates == 1
 
 
+def test_a_turn_trimmed_while_the_context_is_assembled_is_not_called_stale(
+    small: Services,
+) -> None:
+    """The context reads the session header first; a compaction may trim a hit before the hits
+    are checked. Seen in CI: the planted turn came back `stale` and the context lost it."""
+    _story(small)
+    before = small.sessions.info("acme", "s")  # read before the trim, as assemble_context does
+    assert before is not None
+    assert before.trimmed == 0
+    assert compact_session(small, "acme", "s", 0)["trimmed"] > 6
+    [vector] = small.embedder.embed(["the cabin wifi password"])
+    where = VectorFilter(must={"tenant": "acme", "kind": "message", "session_id": "s"})
+    hits = [h for h in small.index.query(vector, where, 30) if h.payload["message_id"] == "m5"]
+    found, excluded = context_usecase._check_session_hits(small, "acme", "u", before, hits)
+    assert [m.id for m, _ in found] == ["m5"]
+    assert found[0][0].content == "The cabin wifi password is kestrel-4471."
+    assert excluded == []
+    # A session deleted meanwhile (new epoch) still makes the hit stale.
+    sessions.delete_session(small, "acme", "s")
+    found, excluded = context_usecase._check_session_hits(small, "acme", "u", before, hits)
+    assert (found, [e["reason"] for e in excluded]) == ([], ["stale"])
+
+
 def test_a_full_fidelity_session_keeps_its_whole_log(small: Services) -> None:
     sessions.set_fidelity(small, "acme", "s", "u", "full")
     _story(small)
