@@ -58,7 +58,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
     check_id(req.user_id, "user_id")
     _check_budget(svc, req)
     model = req.model or svc.settings.default_model
-    svc.tokenizer.encoding_for(model)  # unknown model -> 422 before any work
+    encoding = svc.tokenizer.encoding_for(model)  # unknown model -> 422 before any work
 
     def count(text: str) -> int:
         return svc.tokenizer.count(text, model)
@@ -71,7 +71,6 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
         last = svc.sessions.last_user_message(tenant, req.session_id)
         query = last.content if last is not None else None
     available = req.budget_tokens - req.response_reserve
-    encoding = svc.tokenizer.encoding_for(model)
     # Turns are counted at append with the default model; most fetched counts are exact then.
     likely_exact = encoding == svc.tokenizer.encoding_for(svc.settings.default_model)
     summary = svc.summaries.get(tenant, req.session_id) if info is not None else None
@@ -89,8 +88,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> dict[st
             retrieve_ms = (time.perf_counter() - t1) * 1000
         except StoreUnavailable as exc:
             # Vector store down: recent history only, flagged, never a 500.
-            degraded.append(exc.store)
-            found = Retrieved()
+            degraded.append(exc.store)  # `found` is still empty
             log.warning("context.degraded", tenant=tenant, store=exc.store, error=exc.message)
     s = svc.settings
     policy = BudgetPolicy(
@@ -232,19 +230,17 @@ def _retrieve(
 ) -> Retrieved:
     """Facts, document chunks and old turns, in one batched vector search."""
     s = svc.settings
-    named: list[tuple[str, VectorFilter, int]] = []
+    searches: dict[str, tuple[VectorFilter, int]] = {}
     if s.context_facts_limit > 0:
-        named.append(("facts", facts_filter(tenant, req.user_id), s.context_facts_limit))
+        searches["facts"] = (facts_filter(tenant, req.user_id), s.context_facts_limit)
     if s.context_retrieved_limit > 0:
         # Over-fetch: hits of superseded versions are dropped by the live-version check.
-        limit = s.context_retrieved_limit * 3
-        named.append(("chunks", _chunk_filter(tenant, req), limit))
+        searches["chunks"] = (_chunk_filter(tenant, req), s.context_retrieved_limit * 3)
     if (info is not None or req.recall_scope == "user") and s.context_recall_limit > 0:
-        named.append(("recall", _recall_filter(tenant, req, info), s.context_recall_limit))
-    searches = [(w, n) for _, w, n in named]
+        searches["recall"] = (_recall_filter(tenant, req, info), s.context_recall_limit)
     terms = encode_query(query)  # hybrid: exact terms (names, codes, numbers) next to meaning
-    results = svc.index.query_many(vector, searches, terms) if named else []
-    hits = {name: result for (name, _, _), result in zip(named, results, strict=True)}
+    results = svc.index.query_many(vector, list(searches.values()), terms) if searches else []
+    hits = dict(zip(searches, results, strict=True))
     found = Retrieved()
     if "facts" in hits:
         found.facts, excluded = check_fact_hits(svc, tenant, hits["facts"])
@@ -256,7 +252,7 @@ def _retrieve(
     if "recall" in hits:
         recall = hits["recall"]
         if s.context_recall_hops > 1 and recall:
-            recall = _follow_up(svc, tenant, query, vector, named[-1][1:], recall)
+            recall = _follow_up(svc, tenant, query, vector, searches["recall"], recall)
         found.recalled, excluded = _check_recall_hits(svc, tenant, req, info, recall)
         found.excluded += excluded
     return found
