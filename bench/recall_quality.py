@@ -182,7 +182,17 @@ CONFIGS = {
 }
 
 
-def main(seed: int = 7, overrides: dict[str, str] | None = None) -> None:
+def options(args: list[str]) -> tuple[int, dict[str, str]]:
+    """`--seed N` (default 7) and `--set key=value` (any setting, e.g. --set
+    context_recall_limit=20, for tuning runs) from the command line."""
+    seed = int(args[args.index("--seed") + 1]) if "--seed" in args else 7
+    sets = dict(a.split("=", 1) for i, a in enumerate(args) if i and args[i - 1] == "--set")
+    return seed, sets
+
+
+def main() -> None:
+    """`python -m bench recall_quality [--seed N] [--set key=value ...]`."""
+    seed, overrides = options(sys.argv[1:])
     configure_logging("console", "warning")
     corpus = generate(seed)
     configs = {"as set": overrides} if overrides else CONFIGS
@@ -223,8 +233,4 @@ def run(corpus: Corpus, seed: int, label: str, overrides: dict[str, str]) -> Non
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    seed = int(args[args.index("--seed") + 1]) if "--seed" in args else 7
-    # --set key=value: any setting, e.g. --set context_recall_limit=20 (for tuning runs)
-    sets = dict(a.split("=", 1) for i, a in enumerate(args) if i and args[i - 1] == "--set")
-    main(seed, sets)
+    main()
