@@ -11,16 +11,16 @@ mid-topic ends at the topic's boundary instead, when that holds back little.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from service.domain.chat_format import CountFn
 from service.domain.models import Message
 from service.domain.segments import partial_tail
 
 Fidelity = Literal["full", "balanced", "compact"]
 FIDELITIES: tuple[Fidelity, ...] = ("full", "balanced", "compact")
-CountFn = Callable[[str], int]
 FOLD_CAP = 8  # one fold takes at most this many times the threshold in tokens
 
 

@@ -172,8 +172,6 @@ def _invalidate_user(
                     continue  # deleted meanwhile
                 done += 1
             offset -= len(active)  # deleted facts leave the user's listing
-            if not active:
-                continue
         else:
             vectors, _ = embed_cached(svc, tenant, [f.text for f in active], reuse=False)
             svc.index.upsert(

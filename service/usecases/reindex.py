@@ -8,6 +8,7 @@ version is skipped, a build interrupted by a crash is finished at its own sequen
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import time
@@ -156,12 +157,7 @@ def _reindex_one(svc: Services, tenant: str, doc_id: str) -> tuple[str, dict[str
 
 
 def _target(svc: Services) -> dict[str, Any]:
-    s = svc.settings
     return {
         "embedding_model": svc.embedder.model_name,
-        "chunker": {
-            "max_tokens": s.chunk_max_tokens,
-            "overlap_tokens": s.chunk_overlap_tokens,
-            "encoding": s.chunk_encoding,
-        },
+        "chunker": dataclasses.asdict(documents.chunker(svc)),  # what versions are hashed with
     }
