@@ -239,7 +239,7 @@ class RedisSessionStore:
         keys = self._keys(tenant, session_id, "log", "msgs")
         with redis_errors():
             bodies = self._range(keys=keys, args=[start, stop])
-        return [_decode(tenant, session_id, b) for b in bodies if b is not None and b != TRIMMED]
+        return [m for m in (_live(tenant, session_id, b) for b in bodies) if m is not None]
 
     def ids(self, tenant: str, session_id: str, start: int, stop: int) -> list[str]:
         """Message ids by log position (LRANGE semantics), trimmed turns included."""
@@ -254,18 +254,20 @@ class RedisSessionStore:
         when trimmed from the log. Each id once, in log order."""
         if not seqs or radius <= 0:
             return []
+        # Overlapping or touching windows merged: each position is read once.
         args: list[int] = []
         for seq in sorted(set(seqs)):
-            args += [max(0, seq - radius), seq + radius]
+            start, stop = max(0, seq - radius), seq + radius
+            if args and start <= args[-1] + 1:
+                args[-1] = max(args[-1], stop)
+            else:
+                args += [start, stop]
         with redis_errors():
             ids, bodies = self._ranges(
                 keys=self._keys(tenant, session_id, "log", "msgs"), args=args
             )
-        out: dict[str, Message | None] = {}
-        for raw_id, body in zip(ids, bodies, strict=True):
-            decoded = None if body is None or body == TRIMMED else _decode(tenant, session_id, body)
-            out[text(raw_id)] = decoded
-        return list(out.items())  # ranges go in ascending order: so do the ids
+        # Disjoint windows in ascending order: each id once, in log order.
+        return [(text(i), _live(tenant, session_id, b)) for i, b in zip(ids, bodies, strict=True)]
 
     def recent(
         self, tenant: str, session_id: str, limit: int, max_tokens: int | None = None
@@ -276,7 +278,7 @@ class RedisSessionStore:
         budget = (1 << 53) if max_tokens is None else max_tokens  # Lua numbers are doubles
         with redis_errors():
             bodies = self._recent(keys=keys, args=[limit, budget])
-        return [_decode(tenant, session_id, b) for b in bodies if b is not None and b != TRIMMED]
+        return [m for m in (_live(tenant, session_id, b) for b in bodies) if m is not None]
 
     def by_ids(self, tenant: str, session_id: str, ids: Sequence[str]) -> list[Message | None]:
         if not ids:
@@ -285,9 +287,7 @@ class RedisSessionStore:
             bodies: list[bytes | None] = self._r.hmget(  # type: ignore[assignment]
                 Keys.session(tenant, session_id, "msgs"), list(ids)
             )
-        return [
-            None if b is None or b == TRIMMED else _decode(tenant, session_id, b) for b in bodies
-        ]
+        return [_live(tenant, session_id, b) for b in bodies]
 
     def last_user_message(self, tenant: str, session_id: str) -> Message | None:
         # Scan back in pages; the last user turn is almost always within the first page.
@@ -411,6 +411,11 @@ def _encode(
     # orjson writes compact UTF-8 JSON: `"seq":-1` and `"tokens":N` with no spaces (the scripts
     # rely on that).
     return orjson.dumps(body).decode()
+
+
+def _live(tenant: str, session_id: str, raw: bytes | None) -> Message | None:
+    """The turn in a stored body; None for a missing one or a trimmed one's tombstone."""
+    return None if raw is None or raw == TRIMMED else _decode(tenant, session_id, raw)
 
 
 def _decode(tenant: str, session_id: str, raw: bytes) -> Message:

@@ -59,6 +59,22 @@ def test_concurrent_appends_never_duplicate_or_lose(client: redis.Redis) -> None
     assert [m.seq for m in logged] == list(range(50))
 
 
+def test_around_reads_each_turn_near_the_seqs_once_in_log_order(client: redis.Redis) -> None:
+    store = RedisSessionStore(client)
+    store.append("t", "s", "u", _batch(*(f"a{i}" for i in range(12))))
+
+    def near(seqs: list[int], radius: int) -> list[str]:
+        pairs = store.around("t", "s", seqs, radius)
+        assert all(m is not None and m.id == i for i, m in pairs)
+        return [i for i, _ in pairs]
+
+    # Overlapping windows, a window clipped at 0 and one past the end.
+    assert near([7, 0, 5, 1, 11], 1) == [f"a{i}" for i in (0, 1, 2, 4, 5, 6, 7, 8, 10, 11)]
+    assert near([3, 8], 2) == [f"a{i}" for i in range(1, 11)]  # touching windows
+    assert near([4, 4], 0) == []  # radius 0: nothing around
+    assert near([], 1) == []
+
+
 def test_session_owner_cannot_change(client: redis.Redis) -> None:
     store = RedisSessionStore(client)
     store.append("t", "s", "alice", _batch("a"))
