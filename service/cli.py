@@ -90,15 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     # Imported here: `cmem keys` should not pay for the runtime's imports.
     from service.runtime import processes
 
-    if args.command == "optimize":
-        from service.runtime.processes import StartupError, optimize_embedded
-
-        try:
-            optimize_embedded(settings)
-        except (DataDirLocked, StartupError) as exc:
-            fail(str(exc))
-        return
     runners = {
+        "optimize": processes.optimize_embedded,
         "serve": processes.run_embedded,
         "api": processes.run_api,
         "worker": processes.run_worker,

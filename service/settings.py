@@ -137,6 +137,11 @@ class Settings(BaseSettings):
         return not self.redis_url
 
     @property
+    def edge_path(self) -> Path:
+        """The embedded Qdrant Edge shard."""
+        return self.data_dir / "qdrant" / self.collection
+
+    @property
     def model_path(self) -> Path:
         """Where exported models are kept."""
         return Path(self.model_dir) if self.model_dir else self.data_dir / "models"

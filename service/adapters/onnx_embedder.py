@@ -141,7 +141,6 @@ class OnnxEmbedder:
         # Idle pool threads sleep instead of spinning: on 2 cores a spinning pool steals the CPU
         # from Valkey, the HTTP loop and the workers between runs.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session_path = onnx_path
         self._session = ort.InferenceSession(
             str(onnx_path), options, providers=["CPUExecutionProvider"]
         )

@@ -162,7 +162,7 @@ def optimize_embedded(settings: Settings) -> None:
     lock = DataDirLock(settings.data_dir)
     lock.acquire()
     try:
-        path = settings.data_dir / "qdrant" / settings.collection
+        path = settings.edge_path
         if not path.exists():
             raise StartupError(f"no vector store at {path}")
         index = EdgeIndex(path, dimension=0)

@@ -22,8 +22,12 @@ def real_model() -> SentenceTransformerEmbedder:
 
 
 @pytest.fixture(scope="module")
-def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> OnnxEmbedder:
-    models = tmp_path_factory.mktemp("models")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def onnx_model(models: Path) -> OnnxEmbedder:
     return OnnxEmbedder(packaged_model_path(), "all-MiniLM-L6-v2", models)
 
 
@@ -100,9 +104,9 @@ def test_onnx_runtime_gives_the_torch_vectors(
 
 
 def test_onnx_export_is_reused_and_named_by_the_weights(
-    onnx_model: OnnxEmbedder, tmp_path: Path
+    onnx_model: OnnxEmbedder, models: Path
 ) -> None:
-    [exported] = [p for p in onnx_model._session_path.parent.iterdir()]
+    [exported] = list(models.iterdir())
     assert exported.name.startswith("all-MiniLM-L6-v2-")
     assert exported.suffix == ".onnx"
     before = exported.stat().st_mtime_ns
