@@ -78,16 +78,14 @@ class TiktokenTokenizer:
         pieces: list[str] = []
         rest = text
         while rest:
+            enc = self._encodings[_encoding_name(model)]
             if self.count(rest, model) <= max_tokens:
                 pieces.append(rest)
                 break
             lo, hi = 1, len(rest)  # the longest prefix that fits
             while lo < hi:
                 mid = (lo + hi + 1) // 2
-                if (
-                    _count_uncached(self._encodings[_encoding_name(model)], rest[:mid])
-                    <= max_tokens
-                ):
+                if _count_uncached(enc, rest[:mid]) <= max_tokens:
                     lo = mid
                 else:
                     hi = mid - 1
