@@ -258,13 +258,11 @@ def run_ingest_job(
     sequence: int,
     expires_at: int,
 ) -> dict[str, Any]:
-    """The body of the `documents.ingest` task, with its job record kept up to date."""
+    """The body of the `documents.ingest` task, with its job record kept up to date. A failed
+    attempt leaves the record `running`: the task is retried, and only a final failure marks it
+    `failed` (the worker's JobTask.on_failure, as for every job)."""
     svc.job_states.update(tenant, job_id, state="running", started=time.time())
-    try:
-        result = build_version(svc, tenant, doc_id, version, sequence, expires_at)
-    except Exception as exc:
-        svc.job_states.update(tenant, job_id, state="failed", error=str(exc))
-        raise
+    result = build_version(svc, tenant, doc_id, version, sequence, expires_at)
     counts = {k: result[k] for k in ("chunks", "embedded", "reused") if k in result}
     svc.job_states.update(
         tenant, job_id, state="done", progress=1.0, counts=counts, result=result["status"]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from service.domain.errors import StoreUnavailable
 from service.runtime.container import Container
 from service.usecases import documents
 from service.usecases.context import ContextRequest, assemble_context
@@ -161,3 +162,28 @@ def test_random_interleavings_stay_coherent(container: Container, seed: int) -> 
             assert doc not in live or live[doc].version == ""
         else:
             assert live[doc].version == version, f"{doc} did not converge to its latest write"
+
+
+def test_a_failed_ingest_attempt_is_not_reported_failed_while_it_is_retried(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store outage fails an attempt; the task is retried (up to 20 times). Until the last
+    one fails, GET /v1/jobs/{id} must not say `failed`: a client would give up on a write that
+    still lands."""
+    svc = container.services
+    status, body = documents.ingest_document(
+        svc, "acme", "doc", "Refunds take 14 days.", policy="write_behind"
+    )
+    assert status == 202
+
+    def outage(*_: Any, **__: Any) -> Any:
+        raise StoreUnavailable("vector", "connection refused")
+
+    monkeypatch.setattr(documents, "build_version", outage)
+    job = {k: body[k] for k in ("job_id", "version", "sequence")}
+    with pytest.raises(StoreUnavailable):
+        documents.run_ingest_job(svc, tenant="acme", doc_id="doc", expires_at=0, **job)
+    assert svc.job_states.get("acme", body["job_id"])["state"] == "running"  # type: ignore[index]
+    monkeypatch.undo()
+    documents.run_ingest_job(svc, tenant="acme", doc_id="doc", expires_at=0, **job)  # the retry
+    assert svc.job_states.get("acme", body["job_id"])["state"] == "done"  # type: ignore[index]
