@@ -82,4 +82,9 @@ class WorkerRunner:
         self._worker.stop(in_sighandler=False, exitcode=0)
         for thread in self._threads:
             thread.join(timeout)
+        # kombu's hub makes its wake-up socket pair lazily, in the loop thread: a loop that got
+        # going after the worker's own stop step closed the hub would leave the pair open.
+        hub = getattr(self._worker, "hub", None)
+        if hub is not None:
+            hub.close()
         log.info("worker.stopped", worker=self._name)

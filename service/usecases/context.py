@@ -22,7 +22,7 @@ from service.domain.models import (
     VectorHit,
     VectorQuery,
 )
-from service.domain.ranking import fuse
+from service.domain.ranking import fuse_rounds
 from service.domain.sparse import encode_query
 from service.domain.summaries import Summary
 from service.domain.validation import check_id
@@ -272,8 +272,8 @@ def _follow_up(
     """A second retrieval round for questions that take two hops ("where is Lena's manager
     based?": one turn names the manager, another says where that person is). Each of the best
     hits seeds one search: the question plus that hit's text (its vector comes from the
-    embedding cache). All rankings are fused; the second round may add up to half as many
-    hits again."""
+    embedding cache). All rankings are fused, the best first-round hit kept in the lead; the
+    second round may add up to half as many hits again."""
     seeds = [str(h.payload["content"]) for h in first[:HOP_SEEDS] if h.payload.get("content")]
     if not seeds:
         return first
@@ -287,7 +287,7 @@ def _follow_up(
         queries.append(VectorQuery(mixed.tolist(), where, max(1, limit // 4), terms))
     rounds = [first, *svc.index.query_batch(queries)]  # the seeds' searches: one call
     by_id = {h.id: h for hits in reversed(rounds) for h in hits}
-    scores = fuse([[h.id for h in hits] for hits in rounds], [1.0] * len(rounds))
+    scores = fuse_rounds([h.id for h in first], [[h.id for h in hits] for hits in rounds[1:]])
     ranked = sorted(by_id, key=lambda i: -scores[i])[: limit + limit // 2]
     return [dataclasses.replace(by_id[i], score=scores[i]) for i in ranked]
 
