@@ -86,6 +86,13 @@ class Keys:
 
     @classmethod
     def session_snapshots(cls, tenant: str, session_id: str) -> str:
+        """A sorted set: snapshot id -> expiry (ms)."""
+        return f"{cls._tenant(tenant)}:session:{segment(session_id)}:snapshots:z"
+
+    @classmethod
+    def session_snapshots_set(cls, tenant: str, session_id: str) -> str:
+        """The plain set that indexed snapshots before the sorted set (it expires with its
+        snapshots; deletion still reads it)."""
         return f"{cls._tenant(tenant)}:session:{segment(session_id)}:snapshots"
 
     @classmethod

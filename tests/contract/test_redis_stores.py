@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -181,3 +182,29 @@ def test_snapshots_go_with_their_session(client: redis.Redis) -> None:
     assert store.delete_for_session("t", "s1") == 2
     assert (store.get("t", "a"), store.get("t", "b")) == (None, None)
     assert store.get("t", "c") == {"n": 3}
+
+
+def test_a_busy_sessions_snapshot_index_holds_only_retained_snapshots(
+    client: redis.Redis,
+) -> None:
+    store = RedisSnapshotStore(client)
+    for i in range(3):
+        store.put("t", "s", f"old{i}", {"n": i}, ttl_s=1)
+    time.sleep(1.1)  # those three expire
+    store.put("t", "s", "new", {"n": 9}, ttl_s=60)
+    index = "cmem:{t:t}:session:s:snapshots:z"
+    assert [m.decode() for m in client.zrange(index, 0, -1)] == ["new"]
+    assert store.delete_for_session("t", "s") == 1
+
+
+def test_snapshots_indexed_before_the_sorted_set_still_go_with_their_session(
+    client: redis.Redis,
+) -> None:
+    # As the earlier release wrote them: a plain set of ids.
+    client.set("cmem:{t:t}:snapshot:legacy", b"{}", ex=60)
+    client.sadd("cmem:{t:t}:session:s:snapshots", "legacy")
+    store = RedisSnapshotStore(client)
+    store.put("t", "s", "fresh", {"n": 1}, ttl_s=60)
+    assert store.delete_for_session("t", "s") == 2
+    assert (store.get("t", "legacy"), store.get("t", "fresh")) == (None, None)
+    assert not client.exists("cmem:{t:t}:session:s:snapshots", "cmem:{t:t}:session:s:snapshots:z")
