@@ -18,8 +18,8 @@ import redis
 from service.adapters.redis_client import Keys, redis_errors, text
 from service.domain.documents import Document, DocumentVersion, LiveVersion
 
-# KEYS: live map, record, tombstone, pending map. ARGV: doc_id, version, sequence, expires_at,
-# now.
+# KEYS: live map, record, tombstone, pending map, sources. ARGV: doc_id, version, sequence,
+# expires_at, now.
 # Returns the previous live version ("" if none), or false if this write lost. Version "" is the
 # "nothing live" marker an `invalidate` write sets at its own sequence: only that write's own
 # version may replace it (same sequence), older writes never.
@@ -60,19 +60,44 @@ if body then
     end
   end
   redis.call('SET', KEYS[2], cjson.encode(doc))
+  -- The version that stops being live keeps its source only while its history entry does.
+  if previous ~= '' and previous ~= ARGV[2] then
+    local listed = false
+    for _, version in ipairs(doc.versions) do
+      if version.version == previous then listed = true end
+    end
+    if not listed then redis.call('HDEL', KEYS[5], previous) end
+  end
 end
 return previous
 """
 
-# KEYS: record. ARGV: version entry JSON, tags JSON, metadata JSON, doc_id, now.
+HISTORY = 20  # version entries kept per document (their sources with them)
+
+# KEYS: record, sources. ARGV: version entry JSON, tags JSON, metadata JSON, doc_id, now, version,
+# source text, history length.
+# The source goes in with its entry; an entry that falls out of the history takes its source
+# with it unless another entry, or the live version, still refers to it.
 _ADD_VERSION = """
 local body = redis.call('GET', KEYS[1])
 local doc
 if body then doc = cjson.decode(body) else
   doc = {doc_id = ARGV[4], versions = {}, live_version = cjson.null, created_at = ARGV[5]}
 end
+redis.call('HSET', KEYS[2], ARGV[6], ARGV[7])
 table.insert(doc.versions, cjson.decode(ARGV[1]))
-while #doc.versions > 20 do table.remove(doc.versions, 1) end
+local dropped = {}
+while #doc.versions > tonumber(ARGV[8]) do
+  table.insert(dropped, table.remove(doc.versions, 1).version)
+end
+if #dropped > 0 then
+  local keep = {}
+  for _, version in ipairs(doc.versions) do keep[version.version] = true end
+  if type(doc.live_version) == 'string' then keep[doc.live_version] = true end
+  for _, version in ipairs(dropped) do
+    if not keep[version] then redis.call('HDEL', KEYS[2], version) end
+  end
+end
 doc.tags = cjson.decode(ARGV[2])
 doc.metadata = cjson.decode(ARGV[3])
 doc.updated_at = ARGV[5]
@@ -105,24 +130,29 @@ class RedisDocumentStore:
         """Record a pending version and keep its source text (jobs carry ids, not text)."""
         entry = json.dumps(version.to_json())
         with redis_errors():
-            pipe = self._r.pipeline(transaction=True)
-            pipe.set(Keys.document(tenant, doc_id, f"source:{version.version}"), source)
-            pipe.zadd(Keys.documents(tenant), {doc_id: 0})  # all scores 0: ordered by id
-            pipe.execute()
+            self._r.zadd(Keys.documents(tenant), {doc_id: 0})  # all scores 0: ordered by id
             self._add_version(
-                keys=[Keys.document(tenant, doc_id, "record")],
+                keys=[
+                    Keys.document(tenant, doc_id, "record"),
+                    Keys.document(tenant, doc_id, "sources"),
+                ],
                 args=[
                     entry,
                     json.dumps(tags),
                     json.dumps(metadata or {}),
                     doc_id,
                     version.created_at,
+                    version.version,
+                    source,
+                    HISTORY,
                 ],
             )
 
     def source(self, tenant: str, doc_id: str, version: str) -> str | None:
         with redis_errors():
-            body = self._r.get(Keys.document(tenant, doc_id, f"source:{version}"))
+            body = self._r.hget(Keys.document(tenant, doc_id, "sources"), version)
+            if body is None:  # written by an earlier release: one key per version
+                body = self._r.get(_legacy_source(tenant, doc_id, version))
         return None if body is None else text(body)
 
     def switch_live(
@@ -137,6 +167,7 @@ class RedisDocumentStore:
             Keys.document(tenant, doc_id, "record"),
             Keys.document(tenant, doc_id, "tombstone"),
             Keys.pending_documents(tenant),
+            Keys.document(tenant, doc_id, "sources"),
         ]
         with redis_errors():
             result = self._switch(keys=keys, args=[doc_id, version, sequence, expires_at, now])
@@ -203,8 +234,9 @@ class RedisDocumentStore:
         with redis_errors():
             sequence = int(self._r.incr(Keys.document(tenant, doc_id, "seq")))
             pipe = self._r.pipeline(transaction=True)
+            pipe.delete(Keys.document(tenant, doc_id, "sources"))
             for version in versions:
-                pipe.delete(Keys.document(tenant, doc_id, f"source:{version}"))
+                pipe.delete(_legacy_source(tenant, doc_id, version))
             pipe.set(Keys.document(tenant, doc_id, "tombstone"), sequence)
             pipe.hdel(Keys.live_documents(tenant), doc_id)
             pipe.hdel(Keys.pending_documents(tenant), doc_id)
@@ -212,3 +244,8 @@ class RedisDocumentStore:
             pipe.delete(Keys.document(tenant, doc_id, "record"))
             pipe.execute()
         return sequence
+
+
+def _legacy_source(tenant: str, doc_id: str, version: str) -> str:
+    """Where releases before the sources hash kept a version's text."""
+    return Keys.document(tenant, doc_id, f"source:{version}")

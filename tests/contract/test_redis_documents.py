@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from service.adapters.redis_documents import RedisDocumentStore
+from service.adapters.redis_documents import HISTORY, RedisDocumentStore
 from service.domain.documents import DocumentVersion
 
 NOW = "2026-01-01T00:00:00+00:00"
@@ -103,3 +103,45 @@ def test_invalidation_marker_then_reembed_of_the_same_version(store: RedisDocume
     doc = store.get("t", "d")
     assert doc is not None
     assert (doc.live_version, doc.status) == ("v1", "live")
+
+
+def test_sources_leave_with_the_history_entries_that_held_them(
+    store: RedisDocumentStore, redis_url: str
+) -> None:
+    first = _write(store, "d", "v0")
+    assert store.switch_live("t", "d", "v0", first, 0, NOW)[0]
+    for i in range(1, HISTORY + 5):  # v0..v4 fall out of the history
+        _write(store, "d", f"v{i}")
+    sources = redis.Redis.from_url(redis_url).hkeys("cmem:{t:t}:doc:d:sources")
+    # The live version keeps its source even out of the history (a re-index reads it).
+    assert sorted(k.decode() for k in sources) == sorted(
+        ["v0", *[f"v{i}" for i in range(5, HISTORY + 5)]]
+    )
+    assert store.source("t", "d", "v1") is None
+    assert store.source("t", "d", "v0") == "text of v0"
+    # Once another version is live, nothing refers to v0 any more.
+    latest = HISTORY + 4
+    switched, previous = store.switch_live("t", "d", f"v{latest}", latest + 1, 0, NOW)
+    assert (switched, previous) == (True, "v0")
+    assert store.source("t", "d", "v0") is None
+    assert store.source("t", "d", f"v{latest}") == f"text of v{latest}"
+
+
+def test_a_version_written_again_keeps_its_source(store: RedisDocumentStore) -> None:
+    _write(store, "d", "same")
+    for i in range(HISTORY - 1):
+        _write(store, "d", f"v{i}")
+    _write(store, "d", "same")  # the first "same" entry falls out; the new one refers to it
+    assert store.source("t", "d", "same") == "text of same"
+
+
+def test_sources_an_earlier_release_wrote_are_read_and_deleted(
+    store: RedisDocumentStore, redis_url: str
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    _write(store, "d", "v1")
+    client.hdel("cmem:{t:t}:doc:d:sources", "v1")
+    client.set("cmem:{t:t}:doc:d:source:v1", "legacy text")  # one key per version, as before
+    assert store.source("t", "d", "v1") == "legacy text"
+    store.delete("t", "d")
+    assert not client.exists("cmem:{t:t}:doc:d:source:v1", "cmem:{t:t}:doc:d:sources")
