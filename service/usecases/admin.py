@@ -52,13 +52,12 @@ def invalidate(svc: Services, caller: Principal, scope: Scope, action: Action) -
     if not document_scope and not scope.caches and not users and not sessions:
         raise InvalidInput("scope selects nothing", field="scope")
     targets = _documents_in_scope(svc, tenant, scope) if document_scope else []
-    now = svc.clock().isoformat()
+    now = svc.clock()
     work: list[dict[str, Any]] = []
     for document in targets:
-        # The "nothing live" marker at a fresh sequence: reads stop serving the document now,
-        # and no job of an earlier write can switch it back.
+        # At a fresh sequence: no job of an earlier write can switch the document back on.
         sequence = svc.documents.next_sequence(tenant, document.doc_id)
-        svc.documents.switch_live(tenant, document.doc_id, "", sequence, 0, now)
+        documents.stop_serving(svc, tenant, document.doc_id, sequence, now)
         latest = document.versions[-1].version if document.versions else None
         work.append({"doc_id": document.doc_id, "sequence": sequence, "version": latest})
     # Users' facts and sessions' recalled turns: one cutoff each hides everything embedded
@@ -87,7 +86,7 @@ def invalidate(svc: Services, caller: Principal, scope: Scope, action: Action) -
     svc.audit.record(
         tenant,
         {
-            "at": now,
+            "at": now.isoformat(),
             "who": caller.key_id,
             "action": action,
             "job_id": job_id,

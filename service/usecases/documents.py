@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -76,19 +77,17 @@ def ingest_document(
             "reused": 0,
         }
     chunks = chunks_of(svc, text)
-    sequence = svc.documents.next_sequence(tenant, doc_id)
     now = svc.clock()
     expires_at = int(now.timestamp()) + ttl_s if ttl_s else 0
-    entry = DocumentVersion(
-        version, sequence, "pending", len(chunks), now.isoformat(), model=svc.embedder.model_name
+    sequence = add_pending_version(
+        svc, tenant, doc_id, version, text, len(chunks), tags, metadata or {}, now
     )
-    svc.documents.add_version(tenant, doc_id, entry, text, tags, metadata or {})
     if policy == "write_through":
         result = build_version(svc, tenant, doc_id, version, sequence, expires_at, chunks=chunks)
         return 200, result
     if policy == "invalidate":
         # Strict: the old version stops serving now, before the new one is built.
-        svc.documents.switch_live(tenant, doc_id, "", sequence, 0, now.isoformat())
+        stop_serving(svc, tenant, doc_id, sequence, now)
     else:
         # Write-behind: the old version serves until the switch; reads report for how long.
         svc.documents.mark_pending(tenant, doc_id, sequence, now.timestamp())
@@ -116,6 +115,33 @@ def ingest_document(
         "status": "pending",
         "job_id": job_id,
     }
+
+
+def add_pending_version(
+    svc: Services,
+    tenant: str,
+    doc_id: str,
+    version: str,
+    text: str,
+    chunks: int,
+    tags: list[str],
+    metadata: dict[str, Any],
+    now: datetime,
+) -> int:
+    """Record `version` as pending at a fresh sequence, its text kept for the build; returns
+    the sequence (the build's right to go live, against every other write)."""
+    sequence = svc.documents.next_sequence(tenant, doc_id)
+    entry = DocumentVersion(
+        version, sequence, "pending", chunks, now.isoformat(), model=svc.embedder.model_name
+    )
+    svc.documents.add_version(tenant, doc_id, entry, text, tags, metadata)
+    return sequence
+
+
+def stop_serving(svc: Services, tenant: str, doc_id: str, sequence: int, now: datetime) -> None:
+    """The "nothing live" marker at `sequence`: reads stop serving the document now, and no
+    job of an earlier write can switch it back."""
+    svc.documents.switch_live(tenant, doc_id, "", sequence, 0, now.isoformat())
 
 
 def build_version(

@@ -17,7 +17,6 @@ from typing import Any
 import structlog
 
 from service.domain.chunking import document_version
-from service.domain.documents import DocumentVersion
 from service.domain.errors import StoreUnavailable
 from service.domain.models import Principal
 from service.usecases import documents
@@ -132,16 +131,17 @@ def _reindex_one(svc: Services, tenant: str, doc_id: str) -> tuple[str, dict[str
         if latest.version == target and latest.status == "pending":
             sequence = latest.sequence  # a build a crash interrupted (or a queued write): finish
         else:
-            sequence = svc.documents.next_sequence(tenant, doc_id)
-            entry = DocumentVersion(
+            sequence = documents.add_pending_version(
+                svc,
+                tenant,
+                doc_id,
                 target,
-                sequence,
-                "pending",
+                text,
                 len(chunks),
-                svc.clock().isoformat(),
-                model=svc.embedder.model_name,
+                document.tags,
+                document.metadata,
+                svc.clock(),
             )
-            svc.documents.add_version(tenant, doc_id, entry, text, document.tags, document.metadata)
         expires_at = live.expires_at if live is not None else 0
         built = documents.build_version(
             svc, tenant, doc_id, target, sequence, expires_at, chunks=chunks
