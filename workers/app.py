@@ -84,6 +84,10 @@ def create_worker_app(svc: Services, broker_url: str) -> Celery:
     def reconcile() -> int:
         return indexing.reconcile_pending(svc)
 
+    @app.task(name="messages.backfill_scopes", shared=False, **RETRY)
+    def backfill_scopes() -> int:
+        return indexing.backfill_scopes(svc)
+
     @app.task(name="admin.reindex", shared=False, **RETRY)
     def reindex(job_id: str, tenant: str) -> dict[str, Any]:
         return reindex_uc.run_reindex(svc, job_id, tenant)

@@ -23,6 +23,7 @@ from qdrant_edge import (
     Filter,
     Fusion,
     IntegerIndexParams,
+    IsEmptyCondition,
     KeywordIndexParams,
     MatchAny,
     MatchValue,
@@ -81,6 +82,7 @@ def _match(key: str, value: str | int | list[str]) -> FieldCondition:
 def to_filter(where: VectorFilter) -> Filter:
     must: list[Any] = [_match(k, v) for k, v in where.must.items()]
     must += [FieldCondition(key=k, range=RangeFloat(lt=v)) for k, v in where.below.items()]
+    must += [IsEmptyCondition(k) for k in where.missing]
     return Filter(
         must=must,
         must_not=[_match(k, v) for k, v in where.must_not.items()] or None,

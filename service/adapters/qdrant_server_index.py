@@ -52,8 +52,11 @@ def to_filter(where: VectorFilter) -> models.Filter:
         models.FieldCondition(key=k, range=models.Range(lt=v)) for k, v in where.below.items()
     ]
     must: list[models.Condition] = [_match(k, v) for k, v in where.must.items()]
+    missing: list[models.Condition] = [
+        models.IsEmptyCondition(is_empty=models.PayloadField(key=k)) for k in where.missing
+    ]
     return models.Filter(
-        must=must + below,
+        must=must + below + missing,
         must_not=[_match(k, v) for k, v in where.must_not.items()] or None,
     )
 

@@ -149,8 +149,16 @@ KEYWORD_FIELDS = (
     "doc_id",
     "version",
     "tags",
+    "scope",  # one session epoch's turns: recall filters on this field alone
 )
 INTEGER_FIELDS = ("epoch", "stale_at")
+
+
+def session_scope(tenant: str, session_id: str, epoch: int) -> str:
+    """The `scope` of one epoch of a session's turns. Recall filters on this one field: a
+    search with several conditions checks each on every point (several times slower on a
+    freshly written segment). Ids hold no "/", so the value is unambiguous."""
+    return f"{tenant}/session/{session_id}/{epoch}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +171,4 @@ class VectorFilter:
     must: dict[str, str | int | list[str]] = field(default_factory=dict)
     must_not: dict[str, str | int | list[str]] = field(default_factory=dict)
     below: dict[str, int] = field(default_factory=dict)  # field < value (integer fields)
+    missing: tuple[str, ...] = ()  # fields the payload lacks (or holds empty)

@@ -21,6 +21,7 @@ from service.domain.models import (
     VectorFilter,
     VectorHit,
     VectorQuery,
+    session_scope,
 )
 from service.domain.ranking import fuse_rounds
 from service.domain.sparse import encode_query
@@ -344,14 +345,7 @@ def _recall_filter(tenant: str, req: ContextRequest, info: SessionInfo | None) -
         # All of the user's sessions; each hit's epoch is checked against its session below.
         return VectorFilter(must={"tenant": tenant, "kind": "message", "user_id": req.user_id})
     assert info is not None
-    return VectorFilter(
-        must={
-            "tenant": tenant,
-            "kind": "message",
-            "session_id": info.session_id,
-            "epoch": info.epoch,
-        }
-    )
+    return VectorFilter(must={"scope": session_scope(tenant, info.session_id, info.epoch)})
 
 
 def _check_recall_hits(

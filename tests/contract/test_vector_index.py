@@ -166,6 +166,15 @@ def test_below_filter_on_integers(index: VectorIndex) -> None:
     ]
 
 
+def test_missing_selects_points_without_the_field(index: VectorIndex) -> None:
+    index.upsert(_points("a", ["x", "y"]) + _points("a", ["z"], scope="a/1"))
+    where = VectorFilter(must={"tenant": "a"}, missing=("scope",))
+    assert sorted(h.payload["text"] for h in index.scroll(where, 10)[0]) == ["x", "y"]
+    [x] = [h.id for h in index.scroll(where, 10)[0] if h.payload["text"] == "x"]
+    index.set_payload([x], {"scope": "a/1"})
+    assert [h.payload["text"] for h in index.scroll(where, 10)[0]] == ["y"]
+
+
 def _sparse_points(tenant: str, texts: list[str], vectors: list[list[float]]) -> list[VectorPoint]:
     return [
         VectorPoint(

@@ -7,11 +7,16 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import redis
+
+from service.adapters.celery_queue import QUEUE
 from service.adapters.hashing_embedder import HashingEmbedder
-from service.domain.models import NewMessage, VectorFilter
+from service.domain.models import NewMessage, VectorFilter, VectorPoint
+from service.domain.sparse import encode_document
 from service.runtime.container import Container
 from service.usecases import sessions
-from service.usecases.indexing import index_messages
+from service.usecases.context import ContextRequest, assemble_context
+from service.usecases.indexing import backfill_scopes, index_messages
 from service.usecases.services import Services
 from workers.app import create_worker_app
 from workers.runner import WorkerRunner
@@ -102,3 +107,41 @@ def test_worker_start_reconciles_turns_whose_job_was_lost(
     finally:
         runner.stop()
     assert _points(svc, tenant) == 1
+
+
+def test_turns_indexed_before_the_scope_field_are_recalled_after_the_backfill(
+    container: Container, redis_url: str, tenant: str
+) -> None:
+    svc = container.services
+    ids = sessions.append_messages(
+        svc,
+        tenant,
+        "s",
+        "u",
+        [NewMessage(role="user", content="The boat is called Wavecutter", id="boat")]
+        + [NewMessage(role="user", content=f"filler turn {i}", id=f"f{i}") for i in range(30)],
+    ).new_ids
+    index_messages(svc, tenant, "s", 0, ids)
+    redis.Redis.from_url(redis_url).delete(QUEUE)  # the append's own job: done just above
+    # As an earlier release indexed them: no `scope` in the payload.
+    [boat] = svc.index.scroll(VectorFilter(must={"tenant": tenant, "message_id": "boat"}), 1)[0]
+    old = {k: v for k, v in boat.payload.items() if k != "scope"}
+    [vector] = HashingEmbedder().embed(["The boat is called Wavecutter"])
+    svc.index.upsert([VectorPoint(boat.id, vector, old, encode_document(old["content"]))])
+
+    def recalled() -> list[str]:
+        request = ContextRequest("s", "u", 120, query="what is the boat called")
+        ctx = assemble_context(svc, tenant, request)
+        return [i["id"] for i in ctx["items"] if i["component"] == "recall"]
+
+    assert "boat" not in recalled()  # recall filters on `scope` alone
+    runner = WorkerRunner(create_worker_app(svc, redis_url), container.heartbeat, 1)
+    runner.start()  # the worker's start queues the backfill
+    try:
+        deadline = time.monotonic() + 30
+        while "boat" not in recalled() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        runner.stop()
+    assert "boat" in recalled()
+    assert backfill_scopes(svc) == 0  # done: nothing left without a scope
