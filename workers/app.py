@@ -9,7 +9,7 @@ from celery import Celery, Task
 
 from service.adapters.celery_queue import celery_config
 from service.domain.errors import StoreUnavailable
-from service.usecases import admin, compaction, documents, indexing, jobs
+from service.usecases import admin, compaction, documents, indexing, jobs, migrations
 from service.usecases import reindex as reindex_uc
 from service.usecases.services import Services
 
@@ -84,9 +84,9 @@ def create_worker_app(svc: Services, broker_url: str) -> Celery:
     def reconcile() -> int:
         return indexing.reconcile_pending(svc)
 
-    @app.task(name="messages.backfill_scopes", shared=False, **RETRY)
+    @app.task(name="vectors.backfill_scopes", shared=False, **RETRY)
     def backfill_scopes() -> int:
-        return indexing.backfill_scopes(svc)
+        return migrations.backfill_scopes(svc)
 
     @app.task(name="admin.reindex", shared=False, **RETRY)
     def reindex(job_id: str, tenant: str) -> dict[str, Any]:

@@ -57,8 +57,8 @@ class WorkerRunner:
         # resumable jobs a crashed worker held (re-index) go on where they stopped.
         self._app.send_task("messages.reconcile")
         self._app.send_task("jobs.resume")
-        # Turns indexed by a release before the `scope` field get it (a no-op once done).
-        self._app.send_task("messages.backfill_scopes")
+        # Turns and facts indexed before the `scope` field get it (a no-op once done).
+        self._app.send_task("vectors.backfill_scopes")
         log.info("worker.started", worker=self._name)
 
     def _beat(self) -> None:

@@ -11,7 +11,7 @@ import structlog
 
 from service.domain.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, TooLarge
 from service.domain.facts import is_near_duplicate
-from service.domain.models import Fact, VectorFilter, VectorHit, VectorPoint
+from service.domain.models import Fact, VectorFilter, VectorHit, VectorPoint, facts_scope
 from service.domain.sparse import SHORT_TEXT, encode_document
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
@@ -91,7 +91,10 @@ def remember_fact(
         svc.index.delete_ids([fact_point_id(tenant, fact.id)])
         raise Conflict(f"too many concurrent writes to fact key {key!r}; retry", field="key")
     if superseded is not None:
-        svc.index.set_payload([fact_point_id(tenant, superseded.id)], {"status": "superseded"})
+        svc.index.set_payload(
+            [fact_point_id(tenant, superseded.id)],
+            {"status": "superseded", "scope": facts_scope(tenant, user_id, "superseded")},
+        )
     log.info(
         "facts.remembered",
         tenant=tenant,
@@ -118,9 +121,7 @@ def find_facts(
 
 
 def facts_filter(tenant: str, user_id: str) -> VectorFilter:
-    return VectorFilter(
-        must={"tenant": tenant, "kind": "fact", "user_id": user_id, "status": "active"}
-    )
+    return VectorFilter(must={"scope": facts_scope(tenant, user_id, "active")})
 
 
 def check_fact_hits(
@@ -207,6 +208,7 @@ def _payload(fact: Fact, embedded_at: int) -> dict[str, Any]:
         "user_id": fact.user_id,
         "fact_id": fact.id,
         "status": fact.status,
+        "scope": facts_scope(fact.tenant, fact.user_id, fact.status),
         "embedded_at": embedded_at,  # an operator invalidation cutoff hides older vectors
     }
     if fact.key is not None:

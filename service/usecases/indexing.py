@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from service.domain.models import Message, VectorFilter, VectorPoint, session_scope
+from service.domain.models import Message, VectorPoint, session_scope
 from service.domain.segments import SPAN, segment_starts
 from service.domain.sparse import SHORT_TEXT, encode_document
 from service.usecases.compaction import COMPACT, fidelity
@@ -146,33 +146,6 @@ def _point(m: Message, epoch: int, vector: list[float], indexed_at: int) -> Vect
         },
         sparse=encode_document(m.content, SHORT_TEXT),
     )
-
-
-SCOPE_BATCH = 512  # points per pass of the scope backfill
-
-
-def backfill_scopes(svc: Services) -> int:
-    """Give turns indexed before the `scope` field theirs (recall finds a turn by it alone);
-    idempotent, and one empty lookup once done. Returns the points it updated."""
-    where = VectorFilter(must={"kind": "message"}, missing=("scope",))
-    updated = 0
-    while True:
-        # Updated points leave the filter: every pass reads from the start.
-        hits, _ = svc.index.scroll(where, SCOPE_BATCH)
-        if not hits:
-            break
-        groups: dict[str, list[str]] = {}
-        for hit in hits:
-            p = hit.payload
-            scope = session_scope(str(p["tenant"]), str(p["session_id"]), int(p["epoch"]))
-            groups.setdefault(scope, []).append(hit.id)
-        for scope, ids in groups.items():
-            svc.index.set_payload(ids, {"scope": scope})
-        updated += len(hits)
-        log.info("messages.scopes_backfilling", updated=updated)
-    if updated:
-        log.info("messages.scopes_backfilled", points=updated)
-    return updated
 
 
 def reconcile_pending(svc: Services) -> int:

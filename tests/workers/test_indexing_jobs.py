@@ -16,7 +16,9 @@ from service.domain.sparse import encode_document
 from service.runtime.container import Container
 from service.usecases import sessions
 from service.usecases.context import ContextRequest, assemble_context
-from service.usecases.indexing import backfill_scopes, index_messages
+from service.usecases.facts import fact_point_id, find_facts, remember_fact
+from service.usecases.indexing import index_messages
+from service.usecases.migrations import backfill_scopes
 from service.usecases.services import Services
 from workers.app import create_worker_app
 from workers.runner import WorkerRunner
@@ -145,3 +147,28 @@ def test_turns_indexed_before_the_scope_field_are_recalled_after_the_backfill(
         runner.stop()
     assert "boat" in recalled()
     assert backfill_scopes(svc) == 0  # done: nothing left without a scope
+
+
+def test_facts_indexed_before_the_scope_field_are_found_after_the_backfill(
+    container: Container, tenant: str
+) -> None:
+    svc = container.services
+    kept, _ = remember_fact(svc, tenant, "u", "Prefers the window seat", key="seat")
+    old, _ = remember_fact(svc, tenant, "u", "Prefers the aisle seat", key="seat2")
+    remember_fact(svc, tenant, "u", "Prefers the middle seat", key="seat2")  # supersedes `old`
+    # As an earlier release indexed them: no `scope` in the payload.
+    for fact in (kept, old):
+        [hit] = svc.index.retrieve([fact_point_id(tenant, fact.id)])
+        payload = {k: v for k, v in hit.payload.items() if k != "scope"}
+        [vector] = HashingEmbedder().embed([fact.text])
+        svc.index.upsert([VectorPoint(hit.id, vector, payload)])
+    [query] = HashingEmbedder().embed(["which seat"])
+
+    def found() -> set[str]:
+        return {f.id for f, _ in find_facts(svc, tenant, "u", query, 10)[0]}
+
+    assert kept.id not in found()  # facts are read by `scope` alone
+    assert backfill_scopes(svc) == 2
+    assert kept.id in found()
+    assert old.id not in found()  # superseded: its backfilled scope is not the active one
+    assert backfill_scopes(svc) == 0

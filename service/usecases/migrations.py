@@ -1,0 +1,46 @@
+"""Vectors written by earlier releases, brought up to date; idempotent (workers queue them at
+start, and once done each is one empty lookup)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from service.domain.models import VectorFilter, facts_scope, session_scope
+from service.usecases.services import Services
+
+log = structlog.get_logger()
+
+SCOPE_BATCH = 512  # points per pass
+
+
+def backfill_scopes(svc: Services) -> int:
+    """Give turns and facts indexed before the `scope` field theirs (reads find them by it
+    alone; until then recall and facts miss them). Returns the points it updated."""
+    where = VectorFilter(must={"kind": ["message", "fact"]}, missing=("scope",))
+    updated = 0
+    while True:
+        # Updated points leave the filter: every pass reads from the start.
+        hits, _ = svc.index.scroll(where, SCOPE_BATCH)
+        if not hits:
+            break
+        groups: dict[str, list[str]] = {}
+        for hit in hits:
+            groups.setdefault(_scope(hit.payload), []).append(hit.id)
+        for scope, ids in groups.items():
+            svc.index.set_payload(ids, {"scope": scope})
+        updated += len(hits)
+        log.info("vectors.scopes_backfilling", updated=updated)
+    if updated:
+        log.info("vectors.scopes_backfilled", points=updated)
+    return updated
+
+
+def _scope(p: dict[str, Any]) -> str:
+    tenant = str(p["tenant"])
+    if p["kind"] == "message":
+        return session_scope(tenant, str(p["session_id"]), int(p["epoch"]))
+    # A fact superseded meanwhile may get the active scope here: reads check every fact hit
+    # against its record, so it is still never served.
+    return facts_scope(tenant, str(p["user_id"]), str(p["status"]))
