@@ -20,11 +20,17 @@ def backfill_scopes(svc: Services) -> int:
     alone; until then recall and facts miss them). Returns the points it updated."""
     where = VectorFilter(must={"kind": ["message", "fact"]}, missing=("scope",))
     updated = 0
+    previous: set[str] = set()
     while True:
         # Updated points leave the filter: every pass reads from the start.
         hits, _ = svc.index.scroll(where, SCOPE_BATCH)
         if not hits:
             break
+        if previous & {h.id for h in hits}:
+            # The last pass's update did not take: stop rather than loop on it.
+            log.warning("vectors.scopes_backfill_stuck", updated=updated)
+            break
+        previous = {h.id for h in hits}
         groups: dict[str, list[str]] = {}
         for hit in hits:
             groups.setdefault(_scope(hit.payload), []).append(hit.id)
