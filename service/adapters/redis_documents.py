@@ -48,8 +48,10 @@ if body then
   -- The entry that goes live: the latest write of this version at or below the sequence (a
   -- re-embed switches an existing version in under a newer sequence).
   local target = nil
+  local previous_listed = false  -- the version that stops being live still has an entry
   for i, version in ipairs(doc.versions) do
     if version.version == ARGV[2] and version.sequence <= seq then target = i end
+    if version.version == previous then previous_listed = true end
   end
   for i, version in ipairs(doc.versions) do
     if i == target then
@@ -61,12 +63,8 @@ if body then
   end
   redis.call('SET', KEYS[2], cjson.encode(doc))
   -- The version that stops being live keeps its source only while its history entry does.
-  if previous ~= '' and previous ~= ARGV[2] then
-    local listed = false
-    for _, version in ipairs(doc.versions) do
-      if version.version == previous then listed = true end
-    end
-    if not listed then redis.call('HDEL', KEYS[5], previous) end
+  if previous ~= '' and previous ~= ARGV[2] and not previous_listed then
+    redis.call('HDEL', KEYS[5], previous)
   end
 end
 return previous

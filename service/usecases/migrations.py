@@ -26,11 +26,12 @@ def backfill_scopes(svc: Services) -> int:
         hits, _ = svc.index.scroll(where, SCOPE_BATCH)
         if not hits:
             break
-        if previous & {h.id for h in hits}:
+        batch = {h.id for h in hits}
+        if previous & batch:
             # The last pass's update did not take: stop rather than loop on it.
             log.warning("vectors.scopes_backfill_stuck", updated=updated)
             break
-        previous = {h.id for h in hits}
+        previous = batch
         groups: dict[str, list[str]] = {}
         for hit in hits:
             groups.setdefault(_scope(hit.payload), []).append(hit.id)
