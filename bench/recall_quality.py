@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.conversations import Corpus, Question, Turn, generate
+from bench.household_corpus import Corpus, Question, Turn, generate
 from bench.stats import save
 from service.adapters.edge_index import EdgeIndex
 from service.domain.chat_format import message_tokens

@@ -17,7 +17,7 @@
    held summary, recall and history, GET /healthz as the HTTP floor, and the server log's
    warnings and errors.
 
-    python -m bench conversation
+    python -m bench long_session
 """
 
 from __future__ import annotations
@@ -659,4 +659,4 @@ def main() -> None:
     results: dict[str, object] = {}
     bench_compaction(results)
     bench_long_session(results)
-    save("conversation", results)
+    save("long_session", results)
