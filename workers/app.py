@@ -1,4 +1,4 @@
-"""The Celery worker app: task names are an API (queued messages outlive deploys)."""
+"""The Celery worker app: one task per name in `service.tasks` (names are an API)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import structlog
 from celery import Celery, Task
 
+from service import tasks
 from service.adapters.celery_queue import celery_config
 from service.domain.errors import StoreUnavailable
 from service.usecases import admin, compaction, documents, indexing, jobs, migrations
@@ -48,11 +49,11 @@ def create_worker_app(svc: Services, broker_url: str) -> Celery:
     # shared=False: a shared task is registered process-wide and every app created later gets
     # the first one's callable, bound to that app's services.
 
-    @app.task(name="messages.index", shared=False, **RETRY)
+    @app.task(name=tasks.INDEX_MESSAGES, shared=False, **RETRY)
     def index_messages(tenant: str, session_id: str, epoch: int, message_ids: list[str]) -> int:
         return indexing.index_messages(svc, tenant, session_id, epoch, message_ids)
 
-    @app.task(name="documents.ingest", shared=False, **RETRY)
+    @app.task(name=tasks.INGEST, shared=False, **RETRY)
     def ingest_document(
         job_id: str, tenant: str, doc_id: str, version: str, sequence: int, expires_at: int
     ) -> str:
@@ -61,7 +62,7 @@ def create_worker_app(svc: Services, broker_url: str) -> Celery:
         )
         return str(result["status"])
 
-    @app.task(name="admin.invalidate", shared=False, **RETRY)
+    @app.task(name=tasks.INVALIDATE, shared=False, **RETRY)
     def invalidate(
         job_id: str,
         tenant: str,
@@ -76,27 +77,27 @@ def create_worker_app(svc: Services, broker_url: str) -> Celery:
             svc, job_id, tenant, action, targets, caches, users, sessions, cutoff_ms
         )
 
-    @app.task(name="sessions.compact", shared=False, **RETRY)
+    @app.task(name=tasks.COMPACT, shared=False, **RETRY)
     def compact(tenant: str, session_id: str, epoch: int) -> dict[str, object]:
         return compaction.compact_session(svc, tenant, session_id, epoch)
 
-    @app.task(name="messages.reconcile", shared=False, **RETRY)
+    @app.task(name=tasks.RECONCILE_MESSAGES, shared=False, **RETRY)
     def reconcile() -> int:
         return indexing.reconcile_pending(svc)
 
-    @app.task(name="vectors.backfill_scopes", shared=False, **RETRY)
+    @app.task(name=tasks.BACKFILL_SCOPES, shared=False, **RETRY)
     def backfill_scopes() -> int:
         return migrations.backfill_scopes(svc)
 
-    @app.task(name="admin.reindex", shared=False, **RETRY)
+    @app.task(name=tasks.REINDEX, shared=False, **RETRY)
     def reindex(job_id: str, tenant: str) -> dict[str, Any]:
         return reindex_uc.run_reindex(svc, job_id, tenant)
 
-    @app.task(name="jobs.resume", shared=False, **RETRY)
+    @app.task(name=tasks.RESUME_JOBS, shared=False, **RETRY)
     def resume() -> list[str]:
         return jobs.resume_open_jobs(svc)
 
-    @app.task(name="documents.sweep", shared=False, **RETRY)
+    @app.task(name=tasks.SWEEP_DOCUMENTS, shared=False, **RETRY)
     def sweep() -> dict[str, int]:
         return documents.sweep_stale(svc, svc.settings.stale_grace_s)
 

@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from celery import Celery
 
+from service import tasks
 from service.adapters.redis_heartbeat import RedisHeartbeat
 from service.domain.errors import StoreUnavailable
 
@@ -55,10 +56,10 @@ class WorkerRunner:
             thread.start()
         # Turns appended while no worker ran (crash, broker outage) get indexed now, and
         # resumable jobs a crashed worker held (re-index) go on where they stopped.
-        self._app.send_task("messages.reconcile")
-        self._app.send_task("jobs.resume")
+        self._app.send_task(tasks.RECONCILE_MESSAGES)
+        self._app.send_task(tasks.RESUME_JOBS)
         # Turns and facts indexed before the `scope` field get it (a no-op once done).
-        self._app.send_task("vectors.backfill_scopes")
+        self._app.send_task(tasks.BACKFILL_SCOPES)
         log.info("worker.started", worker=self._name)
 
     def _beat(self) -> None:
@@ -70,8 +71,8 @@ class WorkerRunner:
             try:
                 self._heartbeat.beat(self._name)
                 if time.monotonic() >= next_sweep:
-                    self._app.send_task("documents.sweep")
-                    self._app.send_task("jobs.resume")
+                    self._app.send_task(tasks.SWEEP_DOCUMENTS)
+                    self._app.send_task(tasks.RESUME_JOBS)
                     next_sweep = time.monotonic() + self._maintenance_s
             except StoreUnavailable:
                 log.warning("worker.heartbeat_failed", worker=self._name)

@@ -12,6 +12,7 @@ from service.domain.documents import Document
 from service.domain.errors import InvalidInput, NotFound
 from service.domain.models import Principal, VectorFilter
 from service.domain.validation import check_id
+from service.tasks import INVALIDATE
 from service.usecases import documents, facts, indexing
 from service.usecases.embedding import embed_cached
 from service.usecases.jobs import new_job_id, start_job
@@ -19,7 +20,6 @@ from service.usecases.services import Services
 
 log = structlog.get_logger()
 
-INVALIDATE = "admin.invalidate"
 Action = Literal["drop", "reembed"]
 
 

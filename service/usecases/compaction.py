@@ -13,11 +13,10 @@ import structlog
 
 from service.domain.models import SessionInfo
 from service.domain.summaries import FIDELITIES, CompactionPolicy, Fidelity, Summary, foldable
+from service.tasks import COMPACT
 from service.usecases.services import Services
 
 log = structlog.get_logger()
-
-COMPACT = "sessions.compact"
 
 
 def fidelity(svc: Services, info: SessionInfo | None) -> Fidelity:

@@ -21,13 +21,13 @@ from service.domain.errors import InvalidInput, NotFound, TooLarge
 from service.domain.models import VectorFilter, VectorHit, VectorPoint
 from service.domain.sparse import encode_document
 from service.domain.validation import check_id
+from service.tasks import INGEST
 from service.usecases.embedding import embed_cached
 from service.usecases.jobs import start_job
 from service.usecases.services import Services
 
 log = structlog.get_logger()
 
-INGEST = "documents.ingest"
 _POINTS = uuid.UUID("3c1f6f0e-8a7b-4d55-9d3e-2a6b1f0c9e71")
 
 

@@ -12,10 +12,10 @@ import structlog
 from service.domain.models import Message, VectorPoint, session_scope
 from service.domain.segments import SPAN, segment_starts
 from service.domain.sparse import SHORT_TEXT, encode_document
-from service.usecases.compaction import COMPACT, fidelity
+from service.tasks import COMPACT, INDEX_MESSAGES
+from service.usecases.compaction import fidelity
 from service.usecases.embedding import embed_cached
 from service.usecases.services import Services
-from service.usecases.sessions import INDEX_MESSAGES
 
 log = structlog.get_logger()
 

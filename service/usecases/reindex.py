@@ -19,13 +19,13 @@ import structlog
 from service.domain.chunking import document_version
 from service.domain.errors import StoreUnavailable
 from service.domain.models import Principal
+from service.tasks import REINDEX
 from service.usecases import documents
 from service.usecases.jobs import new_job_id, start_job
 from service.usecases.services import Services
 
 log = structlog.get_logger()
 
-REINDEX = "admin.reindex"
 PAGE = 100
 OUTCOMES = ("rebuilt", "unchanged", "skipped", "superseded", "failed")
 

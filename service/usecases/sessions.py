@@ -16,12 +16,11 @@ from service.domain.errors import InvalidInput, NotFound, StoreUnavailable, TooL
 from service.domain.models import AppendResult, Message, NewMessage, SessionInfo, VectorFilter
 from service.domain.summaries import FIDELITIES, Summary
 from service.domain.validation import check_id
+from service.tasks import INDEX_MESSAGES
 from service.usecases import compaction
 from service.usecases.services import Services
 
 log = structlog.get_logger()
-
-INDEX_MESSAGES = "messages.index"
 
 
 def append_messages(

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from service import tasks
 from service.domain.errors import StoreUnavailable
 from service.runtime.container import Container
 from service.usecases import documents
@@ -44,7 +45,7 @@ class RecordingQueue:
         self.jobs: list[dict[str, Any]] = []
 
     def enqueue(self, task: str, kwargs: dict[str, Any]) -> str:
-        assert task == documents.INGEST
+        assert task == tasks.INGEST
         self.jobs.append(kwargs)
         return str(kwargs["job_id"])
 

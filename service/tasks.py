@@ -1,0 +1,28 @@
+"""Task names, written once: the service enqueues by them, the worker registers from them.
+
+Queued messages outlive deploys, so a name is an API: add a new one rather than rename one.
+"""
+
+from __future__ import annotations
+
+INDEX_MESSAGES = "messages.index"
+RECONCILE_MESSAGES = "messages.reconcile"
+COMPACT = "sessions.compact"
+INGEST = "documents.ingest"
+SWEEP_DOCUMENTS = "documents.sweep"
+INVALIDATE = "admin.invalidate"
+REINDEX = "admin.reindex"
+RESUME_JOBS = "jobs.resume"
+BACKFILL_SCOPES = "vectors.backfill_scopes"
+
+ALL = (
+    INDEX_MESSAGES,
+    RECONCILE_MESSAGES,
+    COMPACT,
+    INGEST,
+    SWEEP_DOCUMENTS,
+    INVALIDATE,
+    REINDEX,
+    RESUME_JOBS,
+    BACKFILL_SCOPES,
+)
