@@ -12,6 +12,7 @@ from service.domain.models import (
     Fact,
     Message,
     NewMessage,
+    Principal,
     SessionInfo,
     VectorFilter,
     VectorHit,
@@ -253,3 +254,19 @@ class JobQueue(Protocol):
     def enqueue(self, task: str, kwargs: dict[str, Any]) -> str: ...
     def ping(self) -> None: ...
     def depth(self) -> int: ...
+
+
+class ApiKeys(Protocol):
+    """API keys and whose they are; with none configured the service runs keyless."""
+
+    def configured(self) -> bool: ...
+    def authenticate(self, key: str) -> Principal | None: ...
+
+
+class Heartbeat(Protocol):
+    """Workers announce themselves every few seconds; readiness asks whether one is alive."""
+
+    @property
+    def ttl_s(self) -> int: ...
+    def beat(self, worker: str) -> None: ...
+    def alive(self) -> bool: ...

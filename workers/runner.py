@@ -12,8 +12,8 @@ import structlog
 from celery import Celery
 
 from service import tasks
-from service.adapters.redis_heartbeat import RedisHeartbeat
 from service.domain.errors import StoreUnavailable
+from service.ports import Heartbeat
 
 log = structlog.get_logger()
 
@@ -24,7 +24,7 @@ class WorkerRunner:
     def __init__(
         self,
         app: Celery,
-        heartbeat: RedisHeartbeat,
+        heartbeat: Heartbeat,
         concurrency: int,
         maintenance_interval_s: float = 30.0,
     ) -> None:

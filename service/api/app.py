@@ -9,17 +9,16 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from service.adapters.key_file import KeyFile
-from service.adapters.redis_heartbeat import RedisHeartbeat
 from service.api import admin, context, documents, facts, sessions
 from service.api.errors import install_error_handlers
 from service.api.middleware import LimitAndMeasure
 from service.domain.errors import StoreUnavailable
 from service.metrics import Metrics
+from service.ports import ApiKeys, Heartbeat
 from service.usecases.services import Services
 
 
-def create_app(svc: Services, keys: KeyFile, heartbeat: RedisHeartbeat) -> FastAPI:
+def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
     """Build the API over already-built services (the composition root owns their lifetime)."""
     app = FastAPI(
         title="coherent-memory",
@@ -62,7 +61,7 @@ def create_app(svc: Services, keys: KeyFile, heartbeat: RedisHeartbeat) -> FastA
     return app
 
 
-def _readiness(svc: Services, heartbeat: RedisHeartbeat) -> dict[str, Any]:
+def _readiness(svc: Services, heartbeat: Heartbeat) -> dict[str, Any]:
     checks: dict[str, Any] = {}
     for name, probe in (("redis", svc.sessions.ping), ("vector_store", svc.index.ping)):
         try:

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.adapters.key_file import KeyFile
 from service.domain.errors import Forbidden, Unauthenticated
 from service.domain.models import Principal
+from service.ports import ApiKeys
 from service.usecases.services import Services
 
 DEFAULT_TENANT = "default"
@@ -26,7 +26,7 @@ async def services(request: Request) -> Services:
 
 async def principal(request: Request) -> Principal:
     """The caller, from `Authorization: Bearer <key>` or `X-API-Key`; keyless -> `default`."""
-    keys: KeyFile = request.app.state.keys
+    keys: ApiKeys = request.app.state.keys
     if not keys.configured():
         return KEYLESS
     header = request.headers.get("authorization", "")
