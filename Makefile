@@ -20,9 +20,9 @@ test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
 
 check: $(STAMP)
-	$(VENV)/bin/ruff format --check service workers tests bench
-	$(VENV)/bin/ruff check service workers tests bench
-	$(VENV)/bin/mypy service workers
+	$(VENV)/bin/ruff format --check service workers harness tests bench
+	$(VENV)/bin/ruff check service workers harness tests bench
+	$(VENV)/bin/mypy service workers harness
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench

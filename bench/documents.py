@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from bench.stats import line, save
+from harness.served import CMEM, Served
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
 from service.domain.chunking import ChunkerConfig, chunk_text, document_version
 from service.domain.documents import DocumentVersion
@@ -30,7 +31,6 @@ from service.runtime.container import build_container, build_embedder
 from service.runtime.valkey import start_valkey
 from service.settings import Settings
 from service.usecases.documents import chunk_point_id
-from tests.e2e.serve import CMEM, Served
 
 TOPICS = [
     "refund",

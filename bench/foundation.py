@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from bench.stats import line, save
+from harness.served import CMEM, Served, wait_pending_zero
 from service.adapters.edge_index import EdgeIndex
 from service.logging import configure_logging
 from service.runtime.container import build_container
@@ -28,7 +29,6 @@ from service.runtime.valkey import start_valkey
 from service.settings import Settings
 from service.usecases.embedding import embed_cached
 from service.usecases.facts import remember_fact
-from tests.e2e.serve import CMEM, Served, wait_pending_zero
 
 N_MESSAGES = 5_000
 N_FACTS = 10_000

@@ -39,6 +39,7 @@ from typing import Any, Literal
 import httpx
 
 from bench.stats import line, pct, save
+from harness.served import Served
 from service.adapters.edge_index import EdgeIndex
 from service.adapters.hashing_embedder import HashingEmbedder
 from service.domain.models import Message, NewMessage
@@ -51,7 +52,6 @@ from service.usecases import sessions
 from service.usecases.compaction import compact_session, policy
 from service.usecases.indexing import index_messages
 from service.usecases.services import Services
-from tests.e2e.serve import Served
 
 N_SESSIONS = 20
 TURNS_PER_SESSION = 500

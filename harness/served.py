@@ -1,4 +1,4 @@
-"""Drive `cmem serve` as a real subprocess."""
+"""Drive `cmem serve` as a real subprocess (end-to-end tests and benchmarks)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ class Served:
 
     def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.output: list[str] = []
-        self.proc = subprocess.Popen(
+        # Our own `cmem`, next to this interpreter, with fixed arguments and no shell.
+        self.proc = subprocess.Popen(  # noqa: S603
             [CMEM, "serve", "--port", "0", "--data-dir", str(data_dir), *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

