@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.http_context import measure_context
 from bench.stats import line, save
 from harness.served import CMEM, Served, wait_pending_zero
 from service.adapters.edge_index import EdgeIndex
@@ -104,31 +105,26 @@ def raw_embedder_throughput(texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def measure_context(http: httpx.Client, rng: random.Random) -> dict[str, list[float]]:
+def context_timings(http: httpx.Client, rng: random.Random) -> dict[str, list[float]]:
     """300 context calls at budget 4,096 (20 warm-up): client and server-side timings."""
-    out: dict[str, list[float]] = {"total": [], "without_embed": [], "embed": [], "server": []}
-    for i in range(300):
-        body = {
+    requests = [
+        {
             "session_id": "bench",
             "user_id": "bench",
             "budget_tokens": 4096,
             "query": f"what did I say about {rng.choice(WORDS)} and {rng.choice(WORDS)}?",
         }
-        t = time.perf_counter()
-        r = http.post("/v1/context", json=body)
-        elapsed = (time.perf_counter() - t) * 1000
-        r.raise_for_status()
-        if i < 20:
-            continue
-        timing = dict(p.strip().split(";dur=") for p in r.headers["server-timing"].split(","))
-        embed = float(timing["embed"])
-        out["total"].append(elapsed)
-        out["embed"].append(embed)
-        out["server"].append(float(timing["assemble"]) - embed)
-        out["without_embed"].append(elapsed - embed)
-    usage = r.json()["usage"]
+        for _ in range(300)
+    ]
+    calls = measure_context(http, requests)
+    usage = calls.bodies[-1]["usage"]
     print(f"  context used {usage['total']} of 4096 tokens, by component {usage['by_component']}")
-    return out
+    return {
+        "total": calls.total,
+        "without_embed": calls.without_embed,
+        "embed": calls.embed,
+        "server": calls.server,
+    }
 
 
 def print_context(label: str, m: dict[str, list[float]]) -> None:
@@ -180,7 +176,7 @@ def bench_service(results: dict[str, object]) -> None:
             t = time.perf_counter()
             http.get("/healthz").raise_for_status()
             floor_ms.append((time.perf_counter() - t) * 1000)
-        as_served = measure_context(http, rng)
+        as_served = context_timings(http, rng)
     served.stop()
     print_context("5k msgs, 10k facts", as_served)
     print(line("  HTTP floor: GET /healthz, same client", floor_ms))
@@ -196,7 +192,7 @@ def bench_service(results: dict[str, object]) -> None:
     again = Served(data_dir)
     again.wait_ready()
     with again.client() as http:
-        optimized = measure_context(http, rng)
+        optimized = context_timings(http, rng)
     again.stop()
     print_context("same, after cmem optimize", optimized)
     results.update(
