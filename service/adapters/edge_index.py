@@ -41,14 +41,8 @@ from qdrant_edge import (
 )
 
 from service.domain.errors import StoreUnavailable
-from service.domain.models import (
-    INTEGER_FIELDS,
-    KEYWORD_FIELDS,
-    VectorFilter,
-    VectorHit,
-    VectorPoint,
-    VectorQuery,
-)
+from service.domain.models import VectorFilter, VectorHit, VectorPoint, VectorQuery
+from service.domain.points import INTEGER_FIELDS, KEYWORD_FIELDS
 from service.domain.ranking import RRF_K
 from service.domain.sparse import SparseVector as DomainSparse
 

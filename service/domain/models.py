@@ -139,33 +139,6 @@ class VectorHit:
     payload: dict[str, Any]
 
 
-# The payload fields every vector store indexes (what filters and lookups go by).
-KEYWORD_FIELDS = (
-    "kind",
-    "user_id",
-    "session_id",
-    "message_id",  # trimmed turns are fetched by id for recall
-    "status",
-    "doc_id",
-    "version",
-    "tags",
-    "scope",  # one session epoch's turns, one user's facts of a status: reads filter on it alone
-)
-INTEGER_FIELDS = ("epoch", "stale_at")
-
-
-def session_scope(tenant: str, session_id: str, epoch: int) -> str:
-    """The `scope` of one epoch of a session's turns. Recall filters on this one field: a
-    search with several conditions checks each on every point (several times slower on a
-    freshly written segment). Ids (tenants too) hold no "/", so the value is unambiguous."""
-    return f"{tenant}/session/{session_id}/{epoch}"
-
-
-def facts_scope(tenant: str, user_id: str, status: str) -> str:
-    """The `scope` of a user's facts of one status (context reads the active ones by it)."""
-    return f"{tenant}/facts/{user_id}/{status}"
-
-
 @dataclass(frozen=True, slots=True)
 class VectorFilter:
     """Conjunctive payload filter: field == value, or field in values for a list.

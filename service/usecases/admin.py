@@ -10,7 +10,8 @@ import structlog
 
 from service.domain.documents import Document
 from service.domain.errors import InvalidInput, NotFound
-from service.domain.models import Principal, VectorFilter
+from service.domain.models import Principal
+from service.domain.points import document_chunks_filter, session_turns_filter
 from service.domain.validation import check_id
 from service.tasks import INVALIDATE
 from service.usecases import documents, facts, indexing
@@ -137,10 +138,7 @@ def run_invalidation(
         else:
             live = svc.documents.live(tenant, [doc_id]).get(doc_id)
             keep = live.version if live is not None and live.version else None
-            where = VectorFilter(
-                must={"tenant": tenant, "kind": "chunk", "doc_id": doc_id},
-                must_not={"version": keep} if keep else {},
-            )
+            where = document_chunks_filter(tenant, doc_id, keep)
             svc.index.delete(where)  # a newer write that went live meanwhile keeps its chunks
         counts["documents"] += 1
         svc.job_states.update(tenant, job_id, progress=n / len(targets), counts=counts)
@@ -183,7 +181,7 @@ def _invalidate_user(
 def _invalidate_session(svc: Services, tenant: str, session_id: str, action: Action) -> int:
     """drop: remove the session's recall vectors; reembed: index its turns again afresh."""
     info = svc.sessions.info(tenant, session_id)
-    where = VectorFilter(must={"tenant": tenant, "kind": "message", "session_id": session_id})
+    where = session_turns_filter(tenant, session_id)
     if action == "drop" or info is None:
         removed = svc.index.count(where)
         svc.index.delete(where)

@@ -21,16 +21,24 @@ from service.domain.models import (
     VectorFilter,
     VectorHit,
     VectorQuery,
-    session_scope,
+)
+from service.domain.points import (
+    chunk_filter,
+    chunk_ref,
+    facts_filter,
+    message_from_payload,
+    message_ref,
+    session_recall_filter,
+    user_recall_filter,
 )
 from service.domain.ranking import fuse_rounds
 from service.domain.sparse import encode_query
 from service.domain.summaries import Summary
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
-from service.usecases.facts import check_fact_hits, facts_filter
-from service.usecases.indexing import message_from_payload, turns_from_index
+from service.usecases.facts import check_fact_hits
 from service.usecases.services import Services
+from service.usecases.sessions import turns_from_index
 
 log = structlog.get_logger()
 
@@ -275,7 +283,7 @@ def _follow_up(
     hits seeds one search: the question plus that hit's text (its vector comes from the
     embedding cache). All rankings are fused, the best first-round hit kept in the lead; the
     second round may add up to half as many hits again."""
-    seeds = [str(h.payload["content"]) for h in first[:HOP_SEEDS] if h.payload.get("content")]
+    seeds = [c for c in (message_ref(h.payload).content for h in first[:HOP_SEEDS]) if c]
     if not seeds:
         return first
     seed_vectors, _ = embed_cached(svc, tenant, seeds)
@@ -294,12 +302,8 @@ def _follow_up(
 
 
 def _chunk_filter(tenant: str, req: ContextRequest) -> VectorFilter:
-    must: dict[str, str | int | list[str]] = {"tenant": tenant, "kind": "chunk"}
-    if req.tags:
-        must["tags"] = [check_id(t, "tags") for t in req.tags]
-    if req.doc_ids:
-        must["doc_id"] = [check_id(d, "doc_ids") for d in req.doc_ids]
-    return VectorFilter(must=must)
+    tags = [check_id(t, "tags") for t in req.tags or []]
+    return chunk_filter(tenant, tags, [check_id(d, "doc_ids") for d in req.doc_ids or []])
 
 
 def _check_chunk_hits(
@@ -309,20 +313,20 @@ def _check_chunk_hits(
 
     One round trip to the live-version map, so a half-finished cleanup can never leak.
     """
-    live = svc.documents.live(tenant, [str(h.payload.get("doc_id")) for h in hits])
+    refs = [chunk_ref(h.payload) for h in hits]
+    live = svc.documents.live(tenant, [r.doc_id for r in refs])
     now = svc.clock().timestamp()
     found: list[tuple[ChunkHit, float]] = []
     excluded: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for hit in hits:
-        p = hit.payload
-        current = live.get(str(p["doc_id"]))
+    for hit, p in zip(hits, refs, strict=True):
+        current = live.get(p.doc_id)
         behind = current.pending_since if current is not None else None
         chunk = ChunkHit(
-            str(p["doc_id"]),
-            str(p["version"]),
-            int(p["chunk"]),
-            str(p["text"]),
+            p.doc_id,
+            p.version,
+            p.chunk,
+            p.text,
             None if behind is None else max(0.0, now - behind),
         )
         item_id = f"{chunk.doc_id}#{chunk.chunk}"
@@ -343,9 +347,9 @@ def _check_chunk_hits(
 def _recall_filter(tenant: str, req: ContextRequest, info: SessionInfo | None) -> VectorFilter:
     if req.recall_scope == "user":
         # All of the user's sessions; each hit's epoch is checked against its session below.
-        return VectorFilter(must={"tenant": tenant, "kind": "message", "user_id": req.user_id})
+        return user_recall_filter(tenant, req.user_id)
     assert info is not None
-    return VectorFilter(must={"scope": session_scope(tenant, info.session_id, info.epoch)})
+    return session_recall_filter(tenant, info.session_id, info.epoch)
 
 
 def _check_recall_hits(
@@ -360,7 +364,7 @@ def _check_recall_hits(
     turns around each hit."""
     by_session: dict[str, list[VectorHit]] = {}
     for hit in hits:
-        by_session.setdefault(str(hit.payload.get("session_id")), []).append(hit)
+        by_session.setdefault(message_ref(hit.payload).session_id, []).append(hit)
     found: list[tuple[Message, float]] = []
     excluded: list[dict[str, Any]] = []
     epochs: dict[str, int] = {}
@@ -385,14 +389,13 @@ def _check_session_hits(
     hits: Sequence[VectorHit],
 ) -> tuple[list[tuple[Message, float]], list[dict[str, Any]]]:
     """The hits of one session (`info`: its header, None when it is gone)."""
-    session_id = str(hits[0].payload.get("session_id"))
-    ids = [str(h.payload.get("message_id", "")) for h in hits]
-    messages = svc.sessions.by_ids(tenant, session_id, ids)
+    refs = [message_ref(h.payload) for h in hits]
+    session_id = refs[0].session_id
+    messages = svc.sessions.by_ids(tenant, session_id, [r.message_id for r in refs])
     cutoff = svc.cutoffs.get(tenant, "session", session_id)
     trimmed = info.trimmed if info else 0
     if info is not None and any(
-        m is None and int(h.payload.get("seq", -1)) >= trimmed
-        for h, m in zip(hits, messages, strict=True)
+        m is None and r.seq >= trimmed for r, m in zip(refs, messages, strict=True)
     ):
         # A turn gone from the log that `info` still counts as there: a compaction trimmed it
         # since `info` was read (trimming only grows within an epoch), or the session went.
@@ -402,17 +405,14 @@ def _check_session_hits(
         trimmed = info.trimmed if info else 0
     found: list[tuple[Message, float]] = []
     excluded: list[dict[str, Any]] = []
-    for hit, message in zip(hits, messages, strict=True):
-        p = hit.payload
-        current = (
-            info is not None and info.user_id == user_id and int(p.get("epoch", -1)) == info.epoch
-        )
-        if message is None and current and int(p.get("seq", -1)) < trimmed:
-            message = message_from_payload(tenant, p)  # trimmed: summarized and indexed
-        if int(p.get("indexed_at") or 0) < cutoff:
-            excluded.append({"kind": "message", "id": p.get("message_id"), "reason": "invalidated"})
+    for hit, p, message in zip(hits, refs, messages, strict=True):
+        current = info is not None and info.user_id == user_id and p.epoch == info.epoch
+        if message is None and current and p.seq < trimmed:
+            message = message_from_payload(tenant, hit.payload)  # trimmed: summarized, indexed
+        if p.indexed_at < cutoff:
+            excluded.append({"kind": "message", "id": p.message_id, "reason": "invalidated"})
         elif message is None or not current:
-            excluded.append({"kind": "message", "id": p.get("message_id"), "reason": "stale"})
+            excluded.append({"kind": "message", "id": p.message_id, "reason": "stale"})
         else:
             found.append((message, hit.score))
     return found, excluded

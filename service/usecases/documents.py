@@ -9,7 +9,6 @@ half-finished cleanup never leaks. Chunks whose content was embedded before reus
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +17,19 @@ import structlog
 from service.domain.chunking import Chunk, ChunkerConfig, chunk_text, document_version
 from service.domain.documents import POLICIES, Document, DocumentVersion, LiveVersion
 from service.domain.errors import InvalidInput, NotFound, TooLarge
-from service.domain.models import VectorFilter, VectorHit, VectorPoint
+from service.domain.models import VectorHit, VectorPoint
+from service.domain.points import (
+    ChunkRef,
+    chunk_live,
+    chunk_payload,
+    chunk_point_id,
+    chunk_ref,
+    chunk_stale,
+    document_chunks_filter,
+    other_live_chunks_filter,
+    stale_chunks_filter,
+    version_chunks_filter,
+)
 from service.domain.sparse import encode_document
 from service.domain.validation import check_id
 from service.tasks import INGEST
@@ -27,13 +38,6 @@ from service.usecases.jobs import start_job
 from service.usecases.services import Services
 
 log = structlog.get_logger()
-
-_POINTS = uuid.UUID("3c1f6f0e-8a7b-4d55-9d3e-2a6b1f0c9e71")
-
-
-def chunk_point_id(tenant: str, doc_id: str, version: str, index: int) -> str:
-    """uuid5(tenant, doc_id, version, index): re-running a build overwrites, never duplicates."""
-    return str(uuid.uuid5(_POINTS, f"{tenant}/chunk/{doc_id}/{version}/{index}"))
 
 
 def chunker(svc: Services) -> ChunkerConfig:
@@ -170,7 +174,7 @@ def build_version(
         VectorPoint(
             chunk_point_id(tenant, doc_id, version, c.index),
             vector,
-            _payload(tenant, doc_id, version, c, tags, expires_at, svc.embedder.model_name),
+            chunk_payload(tenant, doc_id, version, c, tags, expires_at, svc.embedder.model_name),
             encode_document(c.text),
         )
         for c, vector in zip(chunks, vectors, strict=True)
@@ -205,13 +209,10 @@ def settle_chunks(svc: Services, tenant: str, doc_id: str, version: str) -> None
     """Mark the live version's chunks `live`, and every other version's still-`live` chunks
     `stale` (readers ignore them already, by the live-version map; the marker lets the sweep
     find them). By filter, not ids: chunks removed meanwhile are no error."""
-    svc.index.set_payload_where(_version_filter(tenant, doc_id, version), {"status": "live"})
+    svc.index.set_payload_where(version_chunks_filter(tenant, doc_id, version), chunk_live())
     svc.index.set_payload_where(
-        VectorFilter(
-            must={"tenant": tenant, "kind": "chunk", "doc_id": doc_id, "status": "live"},
-            must_not={"version": version},
-        ),
-        {"status": "stale", "stale_at": int(svc.clock().timestamp())},
+        other_live_chunks_filter(tenant, doc_id, version),
+        chunk_stale(int(svc.clock().timestamp())),
     )
 
 
@@ -222,22 +223,23 @@ def sweep_stale(svc: Services, grace_s: int) -> dict[str, int]:
     again (a document rewritten back to earlier content) is re-marked live, never removed.
     """
     cutoff = int(svc.clock().timestamp()) - grace_s
-    where = VectorFilter(must={"kind": "chunk", "status": "stale"}, below={"stale_at": cutoff})
+    where = stale_chunks_filter(cutoff)
     counts = {"removed": 0, "revived": 0}
     for _ in range(100_000):  # every pass removes or re-marks what it saw; bounded anyway
         hits, _ = svc.index.scroll(where, 256)
         if not hits:
             break
-        by_tenant: dict[str, list[VectorHit]] = {}
+        by_tenant: dict[str, list[tuple[VectorHit, ChunkRef]]] = {}
         for hit in hits:
-            by_tenant.setdefault(str(hit.payload.get("tenant")), []).append(hit)
+            ref = chunk_ref(hit.payload)
+            by_tenant.setdefault(ref.tenant, []).append((hit, ref))
         for tenant, group in by_tenant.items():
-            live = svc.documents.live(tenant, [str(h.payload.get("doc_id")) for h in group])
-            revived = [h for h in group if _is_live(live, h)]
-            doomed = [h.id for h in group if not _is_live(live, h)]
-            for doc_id, version in {(h.payload["doc_id"], h.payload["version"]) for h in revived}:
+            live = svc.documents.live(tenant, [r.doc_id for _, r in group])
+            revived = [r for _, r in group if _is_live(live, r)]
+            doomed = [h.id for h, r in group if not _is_live(live, r)]
+            for doc_id, version in {(r.doc_id, r.version) for r in revived}:
                 svc.index.set_payload_where(
-                    _version_filter(tenant, doc_id, version), {"status": "live"}
+                    version_chunks_filter(tenant, doc_id, version), chunk_live()
                 )
             svc.index.delete_ids(doomed)
             counts["removed"] += len(doomed)
@@ -247,9 +249,9 @@ def sweep_stale(svc: Services, grace_s: int) -> dict[str, int]:
     return counts
 
 
-def _is_live(live: dict[str, LiveVersion], hit: VectorHit) -> bool:
-    current = live.get(str(hit.payload.get("doc_id")))
-    return current is not None and current.version == hit.payload.get("version")
+def _is_live(live: dict[str, LiveVersion], chunk: ChunkRef) -> bool:
+    current = live.get(chunk.doc_id)
+    return current is not None and current.version == chunk.version
 
 
 def get_document(svc: Services, tenant: str, doc_id: str) -> Document:
@@ -271,7 +273,7 @@ def delete_document(svc: Services, tenant: str, doc_id: str) -> None:
     """Tombstone first (outranks every earlier write), then drop the document's chunks."""
     get_document(svc, tenant, doc_id)
     sequence = svc.documents.delete(tenant, doc_id)
-    svc.index.delete(VectorFilter(must={"tenant": tenant, "kind": "chunk", "doc_id": doc_id}))
+    svc.index.delete(document_chunks_filter(tenant, doc_id))
     log.info("documents.deleted", tenant=tenant, doc_id=doc_id, sequence=sequence)
 
 
@@ -304,33 +306,3 @@ def chunks_of(svc: Services, text: str) -> list[Chunk]:
         lambda t: svc.tokenizer.count(t, encoding),
         lambda t, n: svc.tokenizer.split(t, n, encoding),
     )
-
-
-def _version_filter(tenant: str, doc_id: str, version: str) -> VectorFilter:
-    return VectorFilter(
-        must={"tenant": tenant, "kind": "chunk", "doc_id": doc_id, "version": version}
-    )
-
-
-def _payload(
-    tenant: str,
-    doc_id: str,
-    version: str,
-    chunk: Chunk,
-    tags: list[str],
-    expires_at: int,
-    model: str,
-) -> dict[str, Any]:
-    return {
-        "tenant": tenant,
-        "kind": "chunk",
-        "doc_id": doc_id,
-        "version": version,
-        "chunk": chunk.index,
-        "text": chunk.text,
-        "content_hash": chunk.content_hash,
-        "status": "pending",
-        "tags": tags,
-        "expires_at": expires_at,
-        "model": model,
-    }

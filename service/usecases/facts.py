@@ -11,7 +11,8 @@ import structlog
 
 from service.domain.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, TooLarge
 from service.domain.facts import is_near_duplicate
-from service.domain.models import Fact, VectorFilter, VectorHit, VectorPoint, facts_scope
+from service.domain.models import Fact, VectorHit, VectorPoint
+from service.domain.points import fact_payload, fact_point_id, fact_ref, fact_status, facts_filter
 from service.domain.sparse import SHORT_TEXT, encode_document
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
@@ -19,12 +20,7 @@ from service.usecases.services import Services
 
 log = structlog.get_logger()
 
-_POINTS = uuid.UUID("0b7f3c55-2f64-4d8c-8a57-5d0f9e6c1b42")
 WRITE_ATTEMPTS = 8
-
-
-def fact_point_id(tenant: str, fact_id: str) -> str:
-    return str(uuid.uuid5(_POINTS, f"{tenant}/fact/{fact_id}"))
 
 
 def remember_fact(
@@ -93,7 +89,7 @@ def remember_fact(
     if superseded is not None:
         svc.index.set_payload(
             [fact_point_id(tenant, superseded.id)],
-            {"status": "superseded", "scope": facts_scope(tenant, user_id, "superseded")},
+            fact_status(tenant, user_id, "superseded"),
         )
     log.info(
         "facts.remembered",
@@ -120,10 +116,6 @@ def find_facts(
     )
 
 
-def facts_filter(tenant: str, user_id: str) -> VectorFilter:
-    return VectorFilter(must={"scope": facts_scope(tenant, user_id, "active")})
-
-
 def check_fact_hits(
     svc: Services, tenant: str, hits: Sequence[VectorHit]
 ) -> tuple[list[tuple[Fact, float]], list[dict[str, Any]]]:
@@ -131,18 +123,16 @@ def check_fact_hits(
 
     Vectors embedded before an operator invalidation of their user are not served either.
     """
-    records = svc.facts.get_many(tenant, [str(h.payload.get("fact_id", "")) for h in hits])
-    users = {str(h.payload.get("user_id")) for h in hits}
-    cutoffs = {u: svc.cutoffs.get(tenant, "user", u) for u in users}
+    refs = [fact_ref(h.payload) for h in hits]
+    records = svc.facts.get_many(tenant, [r.fact_id for r in refs])
+    cutoffs = {u: svc.cutoffs.get(tenant, "user", u) for u in {r.user_id for r in refs}}
     found: list[tuple[Fact, float]] = []
     excluded: list[dict[str, Any]] = []
-    for hit, fact in zip(hits, records, strict=True):
-        if int(hit.payload.get("embedded_at") or 0) < cutoffs[str(hit.payload.get("user_id"))]:
-            excluded.append(
-                {"kind": "fact", "id": hit.payload.get("fact_id"), "reason": "invalidated"}
-            )
+    for hit, ref, fact in zip(hits, refs, records, strict=True):
+        if ref.embedded_at < cutoffs[ref.user_id]:
+            excluded.append({"kind": "fact", "id": ref.fact_id, "reason": "invalidated"})
         elif fact is None:
-            excluded.append({"kind": "fact", "id": hit.payload.get("fact_id"), "reason": "stale"})
+            excluded.append({"kind": "fact", "id": ref.fact_id, "reason": "stale"})
         elif fact.status != "active":
             excluded.append({"kind": "fact", "id": fact.id, "reason": fact.status})
         else:
@@ -196,21 +186,6 @@ def fact_point(svc: Services, fact: Fact, vector: list[float]) -> VectorPoint:
     return VectorPoint(
         fact_point_id(fact.tenant, fact.id),
         vector,
-        _payload(fact, svc.now_ms()),
+        fact_payload(fact, svc.now_ms()),
         encode_document(fact.text, SHORT_TEXT),
     )
-
-
-def _payload(fact: Fact, embedded_at: int) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "tenant": fact.tenant,
-        "kind": "fact",
-        "user_id": fact.user_id,
-        "fact_id": fact.id,
-        "status": fact.status,
-        "scope": facts_scope(fact.tenant, fact.user_id, fact.status),
-        "embedded_at": embedded_at,  # an operator invalidation cutoff hides older vectors
-    }
-    if fact.key is not None:
-        payload["key"] = fact.key
-    return payload

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 
-from service.domain.models import Message, VectorPoint, session_scope
+from service.domain.models import Message, VectorPoint
+from service.domain.points import message_payload, message_point_id
 from service.domain.segments import SPAN, segment_starts
 from service.domain.sparse import SHORT_TEXT, encode_document
 from service.tasks import COMPACT, INDEX_MESSAGES
 from service.usecases.compaction import fidelity
 from service.usecases.embedding import embed_cached
 from service.usecases.services import Services
+from service.usecases.sessions import turns_from_index
 
 log = structlog.get_logger()
-
-_POINTS = uuid.UUID("6f1d2a8e-4c1b-4f0e-9a7d-3b5c2e1f0a9d")
-
-
-RETRIEVE_BATCH = 256  # points per lookup when rebuilding trimmed turns
-
-
-def message_point_id(tenant: str, session_id: str, epoch: int, message_id: str) -> str:
-    """Deterministic point id: re-running a job overwrites, never duplicates."""
-    return str(uuid.uuid5(_POINTS, f"{tenant}/message/{session_id}/{epoch}/{message_id}"))
 
 
 def index_messages(
@@ -90,60 +79,11 @@ def _preceding(svc: Services, tenant: str, session_id: str, batch: list[Message]
     return [m for m in earlier if m.content.strip()]
 
 
-def turns_from_index(
-    svc: Services, tenant: str, session_id: str, epoch: int, ids: set[str]
-) -> list[Message]:
-    """Trimmed turns of this epoch, rebuilt from their recall vectors' payloads (fetched by
-    point id: a lookup, not a filtered scan)."""
-    points = [message_point_id(tenant, session_id, epoch, i) for i in sorted(ids)]
-    out: list[Message] = []
-    for start in range(0, len(points), RETRIEVE_BATCH):
-        hits = svc.index.retrieve(points[start : start + RETRIEVE_BATCH])
-        out += [m for m in (message_from_payload(tenant, h.payload) for h in hits) if m]
-    return out
-
-
-def message_from_payload(tenant: str, p: dict[str, Any]) -> Message | None:
-    """A trimmed turn, from its recall vector's payload (None for a point without the text)."""
-    if "content" not in p:
-        return None
-    return Message(
-        tenant=tenant,
-        session_id=str(p["session_id"]),
-        user_id=str(p["user_id"]),
-        id=str(p["message_id"]),
-        seq=int(p["seq"]),
-        role=p["role"],
-        content=str(p["content"]),
-        created_at=datetime.fromtimestamp(int(p["created_at"]), UTC),
-        tokens=int(p.get("tokens") or 0),
-        name=p.get("name"),
-        tokens_encoding=str(p.get("enc") or ""),
-    )
-
-
 def _point(m: Message, epoch: int, vector: list[float], indexed_at: int) -> VectorPoint:
     return VectorPoint(
         id=message_point_id(m.tenant, m.session_id, epoch, m.id),
         vector=vector,
-        payload={
-            "tenant": m.tenant,
-            "kind": "message",
-            "session_id": m.session_id,
-            "user_id": m.user_id,
-            "message_id": m.id,
-            "epoch": epoch,
-            "scope": session_scope(m.tenant, m.session_id, epoch),
-            "seq": m.seq,
-            "role": m.role,
-            "created_at": int(m.created_at.timestamp()),
-            "indexed_at": indexed_at,  # an operator invalidation cutoff hides older vectors
-            # The turn itself: recall serves it from here once the log has trimmed it.
-            "content": m.content,
-            "name": m.name,
-            "tokens": m.tokens,
-            "enc": m.tokens_encoding,
-        },
+        payload=message_payload(m, epoch, indexed_at),
         sparse=encode_document(m.content, SHORT_TEXT),
     )
 

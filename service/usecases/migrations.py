@@ -3,11 +3,9 @@ start, and once done each is one empty lookup)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 
-from service.domain.models import VectorFilter, facts_scope, session_scope
+from service.domain.points import scope_of, unscoped_filter, with_scope
 from service.usecases.services import Services
 
 log = structlog.get_logger()
@@ -18,7 +16,7 @@ SCOPE_BATCH = 512  # points per pass
 def backfill_scopes(svc: Services) -> int:
     """Give turns and facts indexed before the `scope` field theirs (reads find them by it
     alone; until then recall and facts miss them). Returns the points it updated."""
-    where = VectorFilter(must={"kind": ["message", "fact"]}, missing=("scope",))
+    where = unscoped_filter()
     updated = 0
     previous: set[str] = set()
     while True:
@@ -34,20 +32,13 @@ def backfill_scopes(svc: Services) -> int:
         previous = batch
         groups: dict[str, list[str]] = {}
         for hit in hits:
-            groups.setdefault(_scope(hit.payload), []).append(hit.id)
+            # A fact superseded meanwhile may get the active scope here: reads check every
+            # fact hit against its record, so it is still never served.
+            groups.setdefault(scope_of(hit.payload), []).append(hit.id)
         for scope, ids in groups.items():
-            svc.index.set_payload(ids, {"scope": scope})
+            svc.index.set_payload(ids, with_scope(scope))
         updated += len(hits)
         log.info("vectors.scopes_backfilling", updated=updated)
     if updated:
         log.info("vectors.scopes_backfilled", points=updated)
     return updated
-
-
-def _scope(p: dict[str, Any]) -> str:
-    tenant = str(p["tenant"])
-    if p["kind"] == "message":
-        return session_scope(tenant, str(p["session_id"]), int(p["epoch"]))
-    # A fact superseded meanwhile may get the active scope here: reads check every fact hit
-    # against its record, so it is still never served.
-    return facts_scope(tenant, str(p["user_id"]), str(p["status"]))

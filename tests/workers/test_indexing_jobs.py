@@ -12,11 +12,12 @@ import redis
 from service.adapters.celery_queue import QUEUE
 from service.adapters.hashing_embedder import HashingEmbedder
 from service.domain.models import NewMessage, VectorFilter, VectorPoint
+from service.domain.points import fact_point_id
 from service.domain.sparse import encode_document
 from service.runtime.container import Container
 from service.usecases import sessions
 from service.usecases.context import ContextRequest, assemble_context
-from service.usecases.facts import fact_point_id, find_facts, remember_fact
+from service.usecases.facts import find_facts, remember_fact
 from service.usecases.indexing import index_messages
 from service.usecases.migrations import backfill_scopes
 from service.usecases.services import Services

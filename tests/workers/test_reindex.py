@@ -17,6 +17,7 @@ from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
 from service.api.app import create_app
 from service.domain.chunking import document_version
 from service.domain.models import Principal, VectorFilter
+from service.domain.points import chunk_point_id
 from service.reindex_client import follow
 from service.runtime.container import Container, build_container
 from service.settings import Settings
@@ -74,22 +75,22 @@ def test_reindex_rebuilds_every_document_without_a_serving_gap(
 ) -> None:
     old = _ingest(container.services, 12)
     svc = rechunked.services
-    status, body = reindex.start_reindex(svc, ADMIN)
-    assert status == 202
-    assert body["documents"] == 12
-    assert body["chunker"]["max_tokens"] == 48
+    started = reindex.start_reindex(svc, ADMIN)
+    assert started.status == "queued"
+    assert started.documents == 12
+    assert started.chunker.max_tokens == 48
     # Queued, not yet run (no worker): every document still serves its old version.
     served = _served_versions(svc, "warehouse city 3 ships orders")
     assert served
     assert all(v == {old[d]} for d, v in served.items())
     # A second request while it is open returns the same job, not a second one.
     again = reindex.start_reindex(svc, ADMIN)
-    assert again == (200, {**again[1], "job_id": body["job_id"], "status": "already_running"})
+    assert again == dataclasses.replace(started, status="already_running", documents=None)
 
-    result = reindex.run_reindex(svc, body["job_id"], "acme")
+    result = reindex.run_reindex(svc, started.job_id, "acme")
     assert result["status"] == "done"
     assert (result["rebuilt"], result["unchanged"], result["failed"]) == (12, 0, 0)
-    job = svc.job_states.get("acme", body["job_id"])
+    job = svc.job_states.get("acme", started.job_id)
     assert job is not None
     assert (job["state"], job["progress"], job["done"]) == ("done", 1.0, 12)
     for i in range(12):
@@ -105,8 +106,8 @@ def test_reindex_rebuilds_every_document_without_a_serving_gap(
     assert [e["action"] for e in svc.audit.recent("acme", 10)] == ["reindex"]
 
     # Idempotent: a second re-index finds nothing to do.
-    _, second = reindex.start_reindex(svc, ADMIN)
-    assert reindex.run_reindex(svc, second["job_id"], "acme")["unchanged"] == 12
+    second = reindex.start_reindex(svc, ADMIN)
+    assert reindex.run_reindex(svc, second.job_id, "acme")["unchanged"] == 12
 
 
 def test_a_crashed_reindex_resumes_at_its_cursor_and_finishes_interrupted_builds(
@@ -114,8 +115,7 @@ def test_a_crashed_reindex_resumes_at_its_cursor_and_finishes_interrupted_builds
 ) -> None:
     _ingest(container.services, 8)
     svc = rechunked.services
-    _, body = reindex.start_reindex(svc, ADMIN)
-    job_id = body["job_id"]
+    job_id = reindex.start_reindex(svc, ADMIN).job_id
     # Simulate a worker that rebuilt doc000-doc002, had doc003's build half done (pending
     # version recorded, chunks written, no switch), and died holding no lease.
     for i in range(3):
@@ -175,9 +175,7 @@ def test_sweep_never_removes_a_version_that_went_live_again(container: Container
     # Written back to the first content: same version id, chunks re-marked by the rebuild...
     documents.ingest_document(svc, "acme", "d", _text(1))
     # ...but a racing marker can still say "stale" (the race the sweep must survive).
-    ids = [
-        documents.chunk_point_id("acme", "d", first["version"], i) for i in range(first["chunks"])
-    ]
+    ids = [chunk_point_id("acme", "d", first["version"], i) for i in range(first["chunks"])]
     svc.index.set_payload(ids, {"status": "stale", "stale_at": 0})
     counts = documents.sweep_stale(svc, 0)
     assert counts["revived"] == first["chunks"]
@@ -211,6 +209,25 @@ def test_reindex_is_admin_only(container: Container) -> None:
     with TestClient(app) as client:
         r = client.post("/v1/admin/reindex", headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 403
+
+
+def test_reindex_over_http_answers_202_then_200_for_the_open_job(
+    container: Container, rechunked: Container
+) -> None:
+    _ingest(container.services, 3, "default")  # keyless mode: the single tenant
+    app = create_app(rechunked.services, rechunked.keys, rechunked.heartbeat)
+    target = {
+        "embedding_model": rechunked.services.embedder.model_name,
+        "chunker": {"max_tokens": 48, "overlap_tokens": 8, "encoding": "cl100k_base"},
+    }
+    with TestClient(app) as client:
+        first = client.post("/v1/admin/reindex")
+        again = client.post("/v1/admin/reindex")
+    assert first.status_code == 202
+    job_id = first.json()["job_id"]
+    assert first.json() == {"job_id": job_id, "status": "queued", "documents": 3, **target}
+    assert again.status_code == 200
+    assert again.json() == {"job_id": job_id, "status": "already_running", **target}
 
 
 def test_a_job_whose_task_fails_is_recorded_failed(
