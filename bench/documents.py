@@ -23,15 +23,15 @@ from bench.http_context import measure_context
 from bench.stats import line, save
 from harness.served import CMEM, Served
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
-from service.domain.chunking import ChunkerConfig, chunk_text, document_version
+from service.domain.chunking import Chunk, ChunkerConfig, chunk_text, document_version
 from service.domain.documents import DocumentVersion
 from service.domain.models import VectorPoint
+from service.domain.points import chunk_payload, chunk_point_id
 from service.domain.sparse import encode_document
 from service.logging import configure_logging
 from service.runtime.container import build_container, build_embedder
 from service.runtime.valkey import start_valkey
 from service.settings import Settings
-from service.usecases.documents import chunk_point_id
 
 TOPICS = [
     "refund",
@@ -203,18 +203,16 @@ def populate_chunks(data_dir: Path, n_docs: int, per_doc: int) -> None:
                     VectorPoint(
                         chunk_point_id("default", doc_id, version, c),
                         [x / norm for x in noisy],
-                        {
-                            "tenant": "default",
-                            "kind": "chunk",
-                            "doc_id": doc_id,
-                            "version": version,
-                            "chunk": c,
-                            "text": sentences[p],
-                            "status": "live",
-                            "tags": ["kb"],
-                            "expires_at": 0,
-                            "model": model,
-                        },
+                        chunk_payload(
+                            "default",
+                            doc_id,
+                            version,
+                            Chunk(c, sentences[p], 0),  # tokens: not part of the payload
+                            ["kb"],
+                            0,
+                            model,
+                            status="live",
+                        ),
                         encode_document(sentences[p]),
                     )
                 )
