@@ -6,9 +6,12 @@ decisions, budgets), later corrections of some of them, two-hop relations split 
 sessions, dated events, and many distractor turns that reuse the same entity types and
 wording (other places, other people, other codes, plans not yet carried out). Each
 `Question` names the turns that hold its answer, so a context assembled within a token
-budget can be scored by whether all of its evidence turns made it in. Recency windows
-fail (evidence is spread over all sessions) and plain similarity search is tempted by the
-outdated value, the near-miss mention, or the hop it cannot see from the question.
+budget can be scored by whether all of its evidence turns made it in. Questions come in five
+kinds (KINDS_ASKED), a fifth each: asked in the fact's own words, asked in other words,
+two hops, needing a date, and a corrected fact where only the latest value is right.
+Recency windows fail (evidence is spread over all sessions) and plain similarity search is
+tempted by the outdated value, the near-miss mention, the hop it cannot see from the
+question, or a question that shares only a name with its answer.
 Deterministic: everything comes from one `random.Random(seed)`.
 """
 
@@ -33,10 +36,17 @@ class Turn:
     created_at: datetime
 
 
+# single_hop: one fact, asked in the words it was told in; paraphrase: asked in other words
+# (little overlap with its evidence but the names); multi_hop: two facts told in different
+# sessions; temporal: needs a turn's date or the order of turns; update: a corrected fact asked
+# now, only the latest value is right (its evidence is the last correction alone).
+KINDS_ASKED = ("single_hop", "paraphrase", "multi_hop", "temporal", "update")
+
+
 @dataclass(frozen=True, slots=True)
 class Question:
     id: str
-    kind: str
+    kind: str  # one of KINDS_ASKED
     text: str
     evidence: tuple[str, ...]
     answer: str
@@ -145,6 +155,8 @@ wifi at {s} is {v}, all lowercase.|If anyone asks, the wifi password for {s} is 
 @fix Actually, correction: the wifi password at {s} changed to {v}, the old one is dead.|
 Heads up, the router at {s} got reset and the wifi password is now {v}.
 @ask What's the password for the wifi at {s}?|I need to get online at {s}, what's the key?
+@para How do I get the laptop on the network at {s}?|My phone refuses to connect at {s}, what do
+I type in?
 @before What was the wifi password at {s} before it changed, and what is it now?
 @near The wifi at {s} kept dropping all evening, we need a better router.|Remind me to stick
 the wifi details for {s} on the fridge.|Does {s} have decent wifi for video calls?
@@ -156,6 +168,8 @@ door|the allotment gate|the storage unit|the rooftop terrace
 @ack Saved: {s} opens with {v}.|Okay, {v} for {s}.
 @fix They changed the code for {s}, it's {v} from today.|Correction, the code for {s} is now {v}.
 @ask Which code gets me into {s}?|What number do I punch in at {s}?
+@para I'm stuck outside {s}, which digits do I tap to get through?|How does a visitor unlock
+{s}?
 @before What was the code for {s} originally, and what is it after the change?
 @near The keypad at {s} is broken again, had to wait for someone.|Who has the fob for {s}?
 @kind codename
@@ -166,6 +180,8 @@ revamp|the search overhaul|the partner API|the pricing experiment|the offline mo
 @ack Nice, {v} it is for {s}.|Noted: {s} is {v} internally.
 @fix Correction: legal vetoed the old name, {s} is now codenamed {v}.
 @ask What codename are we using for {s}?|What do we call {s} internally?
+@para If I mention {s} in a meeting, which alias should I say?|What secret label does the team
+give {s}?
 @before What was the first codename for {s}, and what did it become?
 @near The kickoff for {s} ran long again.|Need slides on {s} for Thursday's all-hands.
 @kind appointment
@@ -175,6 +191,7 @@ revamp|the search overhaul|the partner API|the pricing experiment|the offline mo
 @ack Okay, {s} on {v}, I'll keep it in mind.|Noted {v} for {s}.
 @fix {S} got moved, it's now on {v}.|They called to reschedule: {s} is now {v}.
 @ask When is {s} scheduled?|What day is {s}?
+@para Which date goes in the calendar for {s}?|When do we need to turn up for {s}?
 @before When was {s} originally, and when is it after the reschedule?
 @near I keep forgetting to check the time for {s}.|Can someone drive for {s}?
 @kind tech
@@ -185,6 +202,7 @@ call from the architecture sync: {s} will run on {v}.
 @ack Good, {v} should suit {s}.|Recorded: {v} backs {s}.
 @fix Change of plan: {s} will use {v} instead, the load tests were bad.
 @ask Which technology did we settle on for {s}?|What is {s} built on storage-wise?
+@para What sits underneath {s} as its backing store?|Which engine powers {s} behind the scenes?
 @before What did we first choose for {s}, and what did we switch to?
 @near The latency graphs for {s} look weird today.|{S} needs an owner for the migration.
 @kind budget
@@ -195,6 +213,7 @@ winter holiday|the new laptop|the garden makeover|the conference booth
 @ack Understood, {v} for {s}.|Noted, I'll flag anything for {s} that goes over {v}.
 @fix Update: the budget for {s} went up to {v}.|We revised {s}, the cap is now {v}.
 @ask How much money did we set aside for {s}?|What can we spend on {s}?
+@para What's the most we may pay for {s}?|How much cash is there to put toward {s}?
 @before What was the budget for {s} at first, and what is it now?
 @near Got three quotes for {s}, all wildly different.|Let's talk about {s} next week.
 @kind allergy
@@ -203,6 +222,7 @@ winter holiday|the new laptop|the garden makeover|the conference booth
 @state For the dinner party: {s} is allergic to {v}.|Careful with {s}, severe {v} allergy.
 @ack Thanks, I'll keep {v} off anything for {s}.|Noted, no {v} near {s}.
 @ask Which food does {s} need to avoid?|What is {s} allergic to?
+@para What should I leave out when I cook for {s}?|Which ingredient would make {s} ill?
 @near {s} loved the dessert last time.|Is {s} coming on Saturday or not?
 @kind relative
 @subjects {SPEAKER}'s {KIN} {FIRST}
@@ -211,6 +231,7 @@ winter holiday|the new laptop|the garden makeover|the conference booth
 @ack Exciting, {v} is a big move for {s}.|Good to know {s} is in {v} now.
 @fix Scratch that, {s} ended up in {v} instead, the first job fell through.
 @ask Which city is {s} living in these days?|Where does {s} live now?
+@para If we went to see {s}, where would we travel?|Which place does {s} call home now?
 @before Where was {s} first said to have moved, and where do they live now?
 @near {S} sent a long voice note, I still need to listen.|We should visit {s} this year.
 @kind phone
@@ -220,6 +241,7 @@ winter holiday|the new laptop|the garden makeover|the conference booth
 @ack Got it, {s} on {v}.|Stored {v} for {s}.
 @fix {S} got a new phone, the number is {v} now.
 @ask What's the phone number for {s}?|How do I ring {s}?
+@para What do I dial to get hold of {s}?|Which digits call {s}?
 @before What was the old number for {s}, and what's the new one?
 @near {S} didn't pick up again.|Remind me to pay {s} on Friday.
 """)
@@ -232,34 +254,42 @@ CHAINS = _blocks("""
 @a {p}'s manager is {m}, who apparently runs a tight ship.|Found out {p} reports to {m} now.
 @b {m} is based in the {c} office.|{m} works out of {c}, so calls are at odd hours.
 @ask In which city is {p}'s manager based?|Where does the person {p} reports to work?
+@para Where does {p}'s boss sit day to day?
 @ents p={FIRST}|j={PROJECT}|d={DAY} {MONTH} 2026
 @a {p} is leading {j} from now on.|Looks like {p} will be the lead on {j}.
 @b Launch date for {j} is locked: {d}.|{J} ships on {d} if QA signs off.
 @ask When is the project that {p} leads supposed to launch?
+@para When will the thing {p} is in charge of go live?
 @ents t={CITY}|h=Hotel {SURNAME}|lm={SIGHT}|st={STREET}
 @a For the {t} trip we're staying at {h}.|Booked {h} for our {t} trip, great reviews.
 @b {h} is on {st}, right next to the {lm}.|Directions: {h} sits on {st} by the {lm}.
 @ask What street is our hotel for the {t} trip on?
+@para What's the address of where we sleep in {t}?
 @ents p={FIRST}|f={FIRST} {SURNAME}|job={JOB}|co={SURNAME} Analytics
 @a {p}'s old college roommate is {f}.|Turns out {f} was {p}'s roommate at uni.
 @b {f} works as a {job} at {co} these days.|{f} just started as a {job} at {co}.
 @ask Which company does {p}'s former college roommate work for?
+@para Who employs the person {p} shared a dorm with?
 @ents svc={SERVICE}|team={TEAM}|n={FIRST}
 @a {Svc} is owned by the {team} team.|Ownership of {svc} moved to the {team} team.
 @b This quarter the {team} team's on-call lead is {n}.|{n} runs {team} on-call now.
 @ask Who is on call for the team that owns {svc}?
+@para If {svc} breaks at 3am, who gets paged?
 @ents p={NAME}|dog={DOG}|st={STREET}|v=Dr. {SURNAME}
 @a {p}'s dog is called {dog}.|{p} adopted a rescue dog and named it {dog}.
 @b {dog}'s vet is {v} at the clinic on {st}.|Took {dog} to {v} on {st} for jabs.
 @ask Which vet looks after {p}'s dog?
+@para Which animal doctor does {p}'s pet see?
 @ents p={FIRST}|bk={BOOK}|au={FIRST} {SURNAME}
 @a {p} keeps recommending {bk} to everyone.|{p} lent me {bk}, swears by it.
 @b {bk} is by {au}, it was their debut.|Looked it up: {au} wrote {bk}.
 @ask Who is the author of the novel {p} keeps recommending?
+@para Who penned the book {p} won't stop talking about?
 @ents job={WORKS}|co={SURNAME} Builders|pr={MONEY}
 @a {Co} is doing {job}.|We hired {co} for {job}, they start in two weeks.
 @b {co} quoted {pr} for the work, materials included.|The quote from {co} was {pr}.
 @ask How much did the firm doing {job} quote us?
+@para What price did we get for {job}?
 """)
 
 # Filler topics: user lines, short replies, sentences for long assistant answers.
@@ -425,30 +455,41 @@ class _Plan:
         return True
 
     def fact(self, mode: str) -> _Spec | None:
-        """mode: plain | current (corrected, ask now) | before (corrected, ask both)."""
+        """mode: plain (asked in its own words) | para (asked in other words) | current
+        (corrected once or twice, asked now) | before (corrected, asked both values)."""
         r = self.r
-        kind = r.choice([k for k in KINDS if k.get("fix") or mode == "plain"])
+        kind = r.choice([k for k in KINDS if k.get("fix") or mode in ("plain", "para")])
         subj = r.choice(kind["subjects"])
-        ss = self.sessions(1 if mode == "plain" else 2)
+        fixes = {"plain": 0, "para": 0, "current": 1, "before": 1}[mode]
+        if mode == "current" and r.random() < 0.3:
+            fixes = 2  # corrected twice: two outdated values to be tempted by
+        ss = self.sessions(1 + fixes)
         if ss is None or not self.claim(f"{kind['kind'][0]}:{subj}"):
             return None
-        v = v2 = _pick(r, kind["value"][0])
-        ack = _fmt(r.choice(kind["ack"]), s=subj, v=v) if r.random() < 0.8 else r.choice(M["ack"])
-        keys = [self.put(_fmt(r.choice(kind["state"]), s=subj, v=v), ss[0], ack)]
-        if mode != "plain":
-            while v2 == v:
-                v2 = _pick(r, kind["value"][0])
-            fix = _fmt(r.choice(kind["fix"]), s=subj, v=v2)
-            keys.append(self.put(fix, ss[1], _fmt(r.choice(kind["ack"]), s=subj, v=v2)))
+        values = [_pick(r, kind["value"][0])]
+        ack = _fmt(r.choice(kind["ack"]), s=subj, v=values[0])
+        ack = ack if r.random() < 0.8 else r.choice(M["ack"])
+        keys = [self.put(_fmt(r.choice(kind["state"]), s=subj, v=values[0]), ss[0], ack)]
+        for session in ss[1:]:  # each correction in a later session, to a new value
+            v = values[-1]
+            while v in values:
+                v = _pick(r, kind["value"][0])
+            values.append(v)
+            fix = _fmt(r.choice(kind["fix"]), s=subj, v=v)
+            keys.append(self.put(fix, session, _fmt(r.choice(kind["ack"]), s=subj, v=v)))
         for _ in range(r.randint(0, 2)):  # near misses: same subject and wording, no value
             if near := self.sessions(1):
                 self.put(_fmt(r.choice(kind["near"]), s=subj), near[0], r.choice(M["reply"]))
+        first, now = values[0], values[-1]
         if mode == "before":
             q = _fmt(r.choice(kind["before"]), s=subj)
-            return _Spec("temporal", q, keys, lambda _: f"before: {v}; now: {v2}")
-        return _Spec("single_hop", _fmt(r.choice(kind["ask"]), s=subj), keys[-1:], lambda _: v2)
+            return _Spec("temporal", q, keys, lambda _: f"before: {first}; now: {now}")
+        question = _fmt(r.choice(kind["para" if mode == "para" else "ask"]), s=subj)
+        label = {"plain": "single_hop", "para": "paraphrase", "current": "update"}[mode]
+        return _Spec(label, question, keys[-1:], lambda _: now)
 
-    def chain(self, hops: str = "ab") -> _Spec | None:
+    def chain(self, hops: str = "ab", para: bool = False) -> _Spec | None:
+        """Two facts told in different sessions, asked as one question (in other words: para)."""
         r = self.r
         ch = r.choice(CHAINS)
         e = {k: _pick(r, v) for k, v in (x.split("=", 1) for x in ch["ents"])}
@@ -462,7 +503,8 @@ class _Plan:
             for h, s in zip(hops, ss, strict=True)
         ]
         ans = e[names[-1]]
-        return _Spec("multi_hop", _fmt(r.choice(ch["ask"]), **e), keys, lambda _: ans)
+        question = _fmt(r.choice(ch["para" if para else "ask"]), **e)
+        return _Spec("paraphrase" if para else "multi_hop", question, keys, lambda _: ans)
 
     def event(self, session: int | None = None) -> tuple[Key, str, str, str] | None:
         """'I just did X', dated by its turn; returns key, who, 'base object', 'gerund object'."""
@@ -545,20 +587,22 @@ class _Plan:
 
 
 def generate(seed: int = 7, sessions: int = 16, turns_per_session: int = 40) -> Corpus:
-    """About turns/10 questions: 40% single_hop, 30% multi_hop, 30% temporal."""
+    """About turns/10 questions, a fifth of each kind in KINDS_ASKED."""
     if sessions < 2 or turns_per_session < 4:
         raise ValueError("need at least 2 sessions of 4 turns")
     r = random.Random(seed)
     pairs = (turns_per_session + 1) // 2  # (user, reply) pairs; slot 0 opens the session
     plan = _Plan(r, [r.sample(range(1, pairs), pairs - 1) for _ in range(sessions)])
     n_q = max(5, sessions * pairs // 5)
-    quota = ["single_hop"] * round(n_q * 0.4) + ["multi_hop"] * round(n_q * 0.3)
-    quota += ["temporal"] * (n_q - len(quota))
+    quota = [KINDS_ASKED[i * len(KINDS_ASKED) // n_q] for i in range(n_q)]
     r.shuffle(quota)
     build: dict[str, Callable[[], _Spec | None]] = {
-        "single_hop": lambda: plan.fact("plain" if r.random() < 0.7 else "current"),
+        "single_hop": lambda: plan.fact("plain"),
+        # Mostly one fact in other words; some two-hop questions in other words too.
+        "paraphrase": lambda: plan.fact("para") if r.random() < 0.7 else plan.chain(para=True),
         "multi_hop": plan.chain,
         "temporal": plan.temporal,
+        "update": lambda: plan.fact("current"),
     }
     specs: list[_Spec] = []
     for kind in quota:
@@ -615,7 +659,7 @@ def summary(corpus: Corpus) -> dict[str, int]:
         "questions": len(corpus.questions),
         "evidence_turns": len({e for q in corpus.questions for e in q.evidence}),
     }
-    for kind in ("single_hop", "multi_hop", "temporal"):
+    for kind in KINDS_ASKED:
         counts[kind] = sum(q.kind == kind for q in corpus.questions)
     return counts
 
@@ -624,8 +668,8 @@ if __name__ == "__main__":
     corpus = generate()
     print(summary(corpus))
     by_id = {t.id: t for s in corpus.sessions for t in s}
-    step = max(1, len(corpus.questions) // 5)
-    for q in corpus.questions[::step][:5]:
+    for kind in KINDS_ASKED:  # one question of each kind
+        q = next(q for q in corpus.questions if q.kind == kind)
         print(f"\n[{q.id} {q.kind}] {q.text}\n  answer: {q.answer}")
         for e in q.evidence:
             t = by_id[e]
