@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Admin, Svc
-from service.api.schemas import InvalidateIn
+from service.api.schemas import InvalidateIn, ReindexOut
 from service.usecases import admin
 from service.usecases import reindex as reindex_uc
 
@@ -22,11 +21,18 @@ async def invalidate(body: InvalidateIn, svc: Svc, caller: Admin) -> dict[str, A
     return await run_in_threadpool(admin.invalidate, svc, caller, scope, body.action)
 
 
-@router.post("/reindex")
-async def reindex(svc: Svc, caller: Admin) -> Response:
+@router.post(
+    "/reindex",
+    status_code=202,
+    response_model_exclude_none=True,
+    responses={200: {"model": ReindexOut, "description": "A re-index is open already: that job."}},
+)
+async def reindex(svc: Svc, caller: Admin, response: Response) -> ReindexOut:
     """Rebuild every document for the current model and chunker; follow it at /v1/jobs/{id}."""
-    status, body = await run_in_threadpool(reindex_uc.start_reindex, svc, caller)
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    started = await run_in_threadpool(reindex_uc.start_reindex, svc, caller)
+    if started.status == "already_running":
+        response.status_code = 200
+    return ReindexOut.model_validate(started)
 
 
 @router.get("/audit")

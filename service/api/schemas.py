@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from service.domain.chunking import ChunkerConfig
 from service.domain.documents import Document
 from service.domain.models import Fact, Message, NewMessage
 
@@ -309,3 +310,15 @@ class InvalidationScopeIn(Body):
 class InvalidateIn(Body):
     scope: InvalidationScopeIn
     action: Literal["drop", "reembed"]
+
+
+class ReindexOut(BaseModel):
+    """A queued re-index (202), or the one already open (200, without `documents`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    job_id: str
+    status: Literal["queued", "already_running"]
+    documents: int | None = None
+    embedding_model: str
+    chunker: ChunkerConfig

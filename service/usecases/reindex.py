@@ -12,11 +12,12 @@ import dataclasses
 import os
 import socket
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import structlog
 
-from service.domain.chunking import document_version
+from service.domain.chunking import ChunkerConfig, document_version
 from service.domain.errors import StoreUnavailable
 from service.domain.models import Principal
 from service.tasks import REINDEX
@@ -30,16 +31,29 @@ PAGE = 100
 OUTCOMES = ("rebuilt", "unchanged", "skipped", "superseded", "failed")
 
 
-def start_reindex(svc: Services, caller: Principal) -> tuple[int, dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class ReindexStarted:
+    """The re-index a request queued, or the open one it found instead (`already_running`)."""
+
+    job_id: str
+    status: Literal["queued", "already_running"]
+    embedding_model: str
+    chunker: ChunkerConfig  # what the rebuilt versions are hashed with
+    documents: int | None = None  # counted when queued
+
+
+def start_reindex(svc: Services, caller: Principal) -> ReindexStarted:
     """Queue a re-index of the caller's tenant; an open one is returned instead of a second."""
     tenant = caller.tenant
+    model, chunker = svc.embedder.model_name, documents.chunker(svc)
     for open_tenant, job_id in svc.job_states.open_jobs():
         job = svc.job_states.get(open_tenant, job_id) if open_tenant == tenant else None
         if job is not None and job["kind"] == REINDEX and job["state"] in ("queued", "running"):
-            return 200, {"job_id": job_id, "status": "already_running", **_target(svc)}
+            return ReindexStarted(job_id, "already_running", model, chunker)
     total = svc.documents.count(tenant)
     job_id = new_job_id()
-    target = _target(svc)
+    # What versions are hashed with, in the audit entry and the job record.
+    target = {"embedding_model": model, "chunker": dataclasses.asdict(chunker)}
     svc.audit.record(
         tenant,
         {
@@ -54,7 +68,7 @@ def start_reindex(svc: Services, caller: Principal) -> tuple[int, dict[str, Any]
     record = {"total": total, **target}
     start_job(svc, tenant, REINDEX, record, {"tenant": tenant}, job_id, resumable=True)
     log.info("reindex.queued", tenant=tenant, job_id=job_id, documents=total, **target)
-    return 202, {"job_id": job_id, "status": "queued", "documents": total, **target}
+    return ReindexStarted(job_id, "queued", model, chunker, total)
 
 
 def run_reindex(svc: Services, job_id: str, tenant: str) -> dict[str, Any]:
@@ -154,10 +168,3 @@ def _reindex_one(svc: Services, tenant: str, doc_id: str) -> tuple[str, dict[str
         return "failed", {}
     status = str(built["status"])
     return ("rebuilt" if status == "live" else "superseded"), built
-
-
-def _target(svc: Services) -> dict[str, Any]:
-    return {
-        "embedding_model": svc.embedder.model_name,
-        "chunker": dataclasses.asdict(documents.chunker(svc)),  # what versions are hashed with
-    }

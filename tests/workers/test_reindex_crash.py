@@ -86,8 +86,7 @@ def test_sigkill_mid_reindex_then_restart_ends_every_document_at_its_latest_vers
     changed = settings.model_copy(update=NEW_CHUNKER)
     control = _container(changed, redis_url, tmp_path / "scratch", tokenizer)  # no shared shard
     svc = control.services
-    _, started = reindex.start_reindex(svc, Principal("acme", frozenset({"admin"}), "op"))
-    job_id = started["job_id"]
+    job_id = reindex.start_reindex(svc, Principal("acme", frozenset({"admin"}), "op")).job_id
 
     def job() -> dict:  # type: ignore[type-arg]
         found = svc.job_states.get("acme", job_id)
@@ -136,7 +135,7 @@ def test_sigkill_mid_reindex_then_restart_ends_every_document_at_its_latest_vers
             assert points == target_points == live[0].chunks, doc_id  # no mixed versions
         for q in ("depot 17 dispatches parcel", "batch 9 before 15 o'clock", "depot 150"):
             ctx = assemble_context(check, "acme", ContextRequest("s", "u", 3000, query=q))
-            served = [i for i in ctx["items"] if i["kind"] == "chunk"]
+            served = [i for i in ctx.items if i["kind"] == "chunk"]
             assert served
             for item in served:
                 n = int(item["doc_id"][3:])
