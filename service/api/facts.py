@@ -22,7 +22,7 @@ async def remember(body: FactIn, svc: Svc, caller: Caller, response: Response) -
     if not created:
         response.status_code = 200  # a near-duplicate of an active fact: merged, not stored twice
     response.headers["ETag"] = f'"{fact.version}"'
-    return FactOut.of(fact)
+    return FactOut.model_validate(fact)
 
 
 @router.get("")
@@ -34,7 +34,7 @@ async def list_facts(
     limit: int = Query(100, ge=1, le=1000),
 ) -> FactsOut:
     found = await run_in_threadpool(facts.list_facts, svc, caller.tenant, user_id, offset, limit)
-    return FactsOut(user_id=user_id, facts=[FactOut.of(f) for f in found])
+    return FactsOut(user_id=user_id, facts=[FactOut.model_validate(f) for f in found])
 
 
 @router.post("/search")
@@ -42,14 +42,17 @@ async def search(body: FactSearchIn, svc: Svc, caller: Caller) -> FactsOut:
     found = await run_in_threadpool(
         facts.search_facts, svc, caller.tenant, body.user_id, body.query, body.limit
     )
-    return FactsOut(user_id=body.user_id, facts=[FactOut.of(f, s) for f, s in found])
+    return FactsOut(
+        user_id=body.user_id,
+        facts=[FactOut.model_validate(f).model_copy(update={"score": s}) for f, s in found],
+    )
 
 
 @router.get("/{fact_id}")
 async def get(fact_id: str, svc: Svc, caller: Caller, response: Response) -> FactOut:
     fact = await run_in_threadpool(facts.get_fact, svc, caller.tenant, fact_id)
     response.headers["ETag"] = f'"{fact.version}"'
-    return FactOut.of(fact)
+    return FactOut.model_validate(fact)
 
 
 @router.delete("/{fact_id}", status_code=204)

@@ -6,11 +6,11 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasPath, BaseModel, ConfigDict, Field
 
 from service.domain.chunking import ChunkerConfig
 from service.domain.documents import Document
-from service.domain.models import Fact, Message, NewMessage
+from service.domain.models import NewMessage
 
 MAX_JSON_DEPTH = 32
 _INT64 = 1 << 63
@@ -79,6 +79,8 @@ class AppendIn(Body):
 
 
 class AppendOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     session_id: str
     appended: int
     duplicates: int
@@ -86,6 +88,8 @@ class AppendOut(BaseModel):
 
 
 class SummaryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     version: int
     first_seq: int
     last_seq: int
@@ -95,15 +99,23 @@ class SummaryOut(BaseModel):
     created_at: str
 
 
+def _info(name: str) -> Any:
+    return Field(validation_alias=AliasPath("info", name))
+
+
 class SessionOut(BaseModel):
-    session_id: str
-    user_id: str
-    messages: int
-    tokens: int
-    indexed: int
-    pending: int
+    """A session, read from the use case's `SessionView` (header fields come from its `info`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    session_id: str = _info("session_id")
+    user_id: str = _info("user_id")
+    messages: int = _info("message_count")
+    tokens: int = _info("tokens")
+    indexed: int = _info("indexed")
+    pending: int = _info("pending")
     fidelity: str  # the session's own tier, or the configured default
-    trimmed: int  # turns whose body left the log (they live on in the summary and recall)
+    trimmed: int = _info("trimmed")  # turns whose body left the log (kept in summary and recall)
     summary: SummaryOut | None = None
 
 
@@ -113,6 +125,8 @@ class SessionSettingsIn(Body):
 
 
 class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     seq: int
     role: str
@@ -123,21 +137,6 @@ class MessageOut(BaseModel):
     created_at: datetime
     tokens: int
     metadata: dict[str, Any]
-
-    @classmethod
-    def of(cls, m: Message) -> MessageOut:
-        return cls(
-            id=m.id,
-            seq=m.seq,
-            role=m.role,
-            content=m.content,
-            name=m.name,
-            tool_calls=m.tool_calls,
-            tool_call_id=m.tool_call_id,
-            created_at=m.created_at,
-            tokens=m.tokens,
-            metadata=m.metadata,
-        )
 
 
 class MessagesPage(BaseModel):
@@ -161,6 +160,8 @@ class FactIn(Body):
 
 
 class FactOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     user_id: str
     text: str
@@ -172,24 +173,7 @@ class FactOut(BaseModel):
     valid_to: datetime | None
     metadata: dict[str, Any]
     superseded_by: str | None
-    score: float | None = None
-
-    @classmethod
-    def of(cls, f: Fact, score: float | None = None) -> FactOut:
-        return cls(
-            id=f.id,
-            user_id=f.user_id,
-            text=f.text,
-            key=f.key,
-            status=f.status,
-            version=f.version,
-            recorded_at=f.recorded_at,
-            valid_from=f.valid_from,
-            valid_to=f.valid_to,
-            metadata=f.metadata,
-            superseded_by=f.superseded_by,
-            score=score,
-        )
+    score: float | None = None  # search results only
 
 
 class FactsOut(BaseModel):

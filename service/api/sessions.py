@@ -15,7 +15,6 @@ from service.api.schemas import (
     SessionOut,
     SessionSettingsIn,
     StateIO,
-    SummaryOut,
 )
 from service.usecases import sessions
 
@@ -32,18 +31,13 @@ async def append(session_id: str, body: AppendIn, svc: Svc, caller: Caller) -> A
         body.user_id,
         [m.to_domain() for m in body.messages],
     )
-    return AppendOut(
-        session_id=session_id,
-        appended=result.appended,
-        duplicates=result.duplicates,
-        message_ids=result.message_ids,
-    )
+    return AppendOut.model_validate(result)
 
 
 @router.get("/{session_id}")
 async def get(session_id: str, svc: Svc, caller: Caller) -> SessionOut:
     view = await run_in_threadpool(sessions.describe_session, svc, caller.tenant, session_id)
-    return _session_out(view)
+    return SessionOut.model_validate(view)
 
 
 @router.put("/{session_id}/settings")
@@ -53,32 +47,7 @@ async def put_settings(
     view = await run_in_threadpool(
         sessions.set_fidelity, svc, caller.tenant, session_id, body.user_id, body.fidelity
     )
-    return _session_out(view)
-
-
-def _session_out(view: sessions.SessionView) -> SessionOut:
-    info, summary = view.info, view.summary
-    return SessionOut(
-        session_id=info.session_id,
-        user_id=info.user_id,
-        messages=info.message_count,
-        tokens=info.tokens,
-        indexed=info.indexed,
-        pending=info.pending,
-        fidelity=view.fidelity,
-        trimmed=info.trimmed,
-        summary=None
-        if summary is None
-        else SummaryOut(
-            version=summary.version,
-            first_seq=summary.first_seq,
-            last_seq=summary.last_seq,
-            messages=summary.messages,
-            tokens=summary.tokens,
-            summarizer=summary.summarizer,
-            created_at=summary.created_at,
-        ),
-    )
+    return SessionOut.model_validate(view)
 
 
 @router.get("/{session_id}/messages")
@@ -98,7 +67,7 @@ async def list_messages(
         trimmed=info.trimmed,
         offset=offset,
         limit=limit,
-        messages=[MessageOut.of(m) for m in page],
+        messages=[MessageOut.model_validate(m) for m in page],
     )
 
 
