@@ -17,8 +17,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 @router.post("/invalidate")
 async def invalidate(body: InvalidateIn, svc: Svc, caller: Admin) -> dict[str, Any]:
-    scope = admin.Scope(**body.scope.model_dump())
-    return await run_in_threadpool(admin.invalidate, svc, caller, scope, body.action)
+    return await run_in_threadpool(admin.invalidate, svc, caller, body.scope, body.action)
 
 
 @router.post(

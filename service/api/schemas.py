@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AliasPath, BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass
 
 from service.domain.chunking import ChunkerConfig
 from service.domain.documents import Document
 from service.domain.models import NewMessage
+from service.usecases import admin
 
 MAX_JSON_DEPTH = 32
 _INT64 = 1 << 63
@@ -280,15 +282,12 @@ class DocumentsOut(BaseModel):
     documents: list[DocumentOut]
 
 
-class InvalidationScopeIn(Body):
+@dataclass(frozen=True, slots=True, config=ConfigDict(extra="forbid"))
+class InvalidationScopeIn(admin.Scope):
+    """The use case's `Scope`, validated: what to invalidate (document criteria combine with
+    AND, `all` takes every document)."""
+
     doc_ids: list[str] | None = Field(None, max_length=10_000)
-    tag: str | None = None
-    older_than: datetime | None = None
-    embedding_model: str | None = None
-    user_id: str | None = None
-    session_id: str | None = None
-    all: bool = False
-    caches: bool = False
 
 
 class InvalidateIn(Body):
