@@ -8,11 +8,13 @@ from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Admin, Svc
+from service.api.errors import responses
 from service.api.schemas import InvalidateIn, ReindexOut
+from service.domain import errors as e
 from service.usecases import admin
 from service.usecases import reindex as reindex_uc
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=responses(e.Forbidden))
 
 
 @router.post("/invalidate")

@@ -10,12 +10,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from service.api import admin, context, documents, facts, sessions
-from service.api.errors import install_error_handlers
+from service.api.errors import COMMON_RESPONSES, install_error_handlers
 from service.api.middleware import LimitAndMeasure
 from service.domain.errors import StoreUnavailable
 from service.metrics import Metrics
 from service.ports import ApiKeys, Heartbeat
 from service.usecases.services import Services
+
+NOT_READY = "A store or the worker is not ready: `{status: unavailable, checks: {...}}`."
 
 
 def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
@@ -29,11 +31,8 @@ def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
     app.state.keys = keys
     app.state.metrics = metrics = Metrics()
     install_error_handlers(app)
-    app.include_router(sessions.router)
-    app.include_router(facts.router)
-    app.include_router(context.router)
-    app.include_router(documents.router)
-    app.include_router(admin.router)
+    for module in (sessions, facts, context, documents, admin):
+        app.include_router(module.router, responses=COMMON_RESPONSES)
     app.add_middleware(
         LimitAndMeasure, metrics=metrics, max_request_bytes=svc.settings.max_request_bytes
     )
@@ -42,7 +41,7 @@ def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": NOT_READY}})
     async def readyz() -> JSONResponse:
         checks = await run_in_threadpool(_readiness, svc, heartbeat)
         ok = all(v == "ok" for v in checks.values())

@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.domain import errors as e
@@ -24,6 +25,28 @@ STATUS: dict[type[e.MemoryServiceError], int] = {
     e.Forbidden: 403,
     e.StoreUnavailable: 503,
 }
+
+
+class ErrorDetail(BaseModel):
+    code: str  # stable and machine-readable: invalid_input, not_found, store_unavailable, ...
+    message: str
+    field: str | None = None  # the request field at fault, when there is one
+    details: dict[str, Any] | None = None
+
+
+class ErrorOut(BaseModel):
+    """The one shape of every error response (for the OpenAPI schema; `error_body` builds it)."""
+
+    error: ErrorDetail
+
+
+def responses(*raised: type[e.MemoryServiceError]) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses=`: the errors it may raise, at their statuses in STATUS."""
+    return {STATUS[error]: {"model": ErrorOut, "description": error.__doc__} for error in raised}
+
+
+# Every /v1 route: a key is checked, the request's size and input are, and a store is behind it.
+COMMON_RESPONSES = responses(e.Unauthenticated, e.TooLarge, e.InvalidInput, e.StoreUnavailable)
 
 
 def error_body(code: str, message: str, field: str | None = None, **details: Any) -> dict[str, Any]:

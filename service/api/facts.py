@@ -8,13 +8,15 @@ from fastapi import APIRouter, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
+from service.api.errors import responses
 from service.api.schemas import FactIn, FactOut, FactSearchIn, FactsOut, MaxOffset
+from service.domain import errors as e
 from service.usecases import facts
 
 router = APIRouter(prefix="/v1/facts", tags=["facts"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=responses(e.Conflict))
 async def remember(body: FactIn, svc: Svc, caller: Caller, response: Response) -> FactOut:
     fact, created = await run_in_threadpool(
         facts.remember_fact, svc, caller.tenant, body.user_id, body.text, body.key, body.metadata
@@ -48,14 +50,18 @@ async def search(body: FactSearchIn, svc: Svc, caller: Caller) -> FactsOut:
     )
 
 
-@router.get("/{fact_id}")
+@router.get("/{fact_id}", responses=responses(e.NotFound))
 async def get(fact_id: str, svc: Svc, caller: Caller, response: Response) -> FactOut:
     fact = await run_in_threadpool(facts.get_fact, svc, caller.tenant, fact_id)
     response.headers["ETag"] = f'"{fact.version}"'
     return FactOut.model_validate(fact)
 
 
-@router.delete("/{fact_id}", status_code=204)
+@router.delete(
+    "/{fact_id}",
+    status_code=204,
+    responses=responses(e.NotFound, e.PreconditionFailed, e.Conflict),
+)
 async def delete(
     fact_id: str,
     svc: Svc,

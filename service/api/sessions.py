@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
+from service.api.errors import responses
 from service.api.schemas import (
     AppendIn,
     AppendOut,
@@ -16,12 +17,13 @@ from service.api.schemas import (
     SessionSettingsIn,
     StateIO,
 )
+from service.domain import errors as e
 from service.usecases import sessions
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
 
-@router.post("/{session_id}/messages", status_code=201)
+@router.post("/{session_id}/messages", status_code=201, responses=responses(e.Conflict))
 async def append(session_id: str, body: AppendIn, svc: Svc, caller: Caller) -> AppendOut:
     result = await run_in_threadpool(
         sessions.append_messages,
@@ -34,13 +36,13 @@ async def append(session_id: str, body: AppendIn, svc: Svc, caller: Caller) -> A
     return AppendOut.model_validate(result)
 
 
-@router.get("/{session_id}")
+@router.get("/{session_id}", responses=responses(e.NotFound))
 async def get(session_id: str, svc: Svc, caller: Caller) -> SessionOut:
     view = await run_in_threadpool(sessions.describe_session, svc, caller.tenant, session_id)
     return SessionOut.model_validate(view)
 
 
-@router.put("/{session_id}/settings")
+@router.put("/{session_id}/settings", responses=responses(e.Conflict))
 async def put_settings(
     session_id: str, body: SessionSettingsIn, svc: Svc, caller: Caller
 ) -> SessionOut:
@@ -50,7 +52,7 @@ async def put_settings(
     return SessionOut.model_validate(view)
 
 
-@router.get("/{session_id}/messages")
+@router.get("/{session_id}/messages", responses=responses(e.NotFound))
 async def list_messages(
     session_id: str,
     svc: Svc,
@@ -71,7 +73,7 @@ async def list_messages(
     )
 
 
-@router.delete("/{session_id}", status_code=204)
+@router.delete("/{session_id}", status_code=204, responses=responses(e.NotFound))
 async def delete(session_id: str, svc: Svc, caller: Caller) -> Response:
     await run_in_threadpool(sessions.delete_session, svc, caller.tenant, session_id)
     return Response(status_code=204)

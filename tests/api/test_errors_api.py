@@ -6,6 +6,8 @@ import json
 
 from fastapi.testclient import TestClient
 
+from service.api.errors import ErrorOut
+
 
 def _error(r, status: int) -> dict:  # type: ignore[no-untyped-def, type-arg]
     assert r.status_code == status, r.text
@@ -153,3 +155,27 @@ def test_free_form_json_and_text_are_bounded(api: TestClient) -> None:
     assert _error(r, 422)["field"] == "state"
     r = api.get("/v1/sessions/s/messages", params={"offset": 1 << 63})
     assert _error(r, 422)["field"] == "offset"
+
+
+def test_every_route_declares_its_errors_in_the_one_shape(api: TestClient) -> None:
+    """The OpenAPI document lists each /v1 route's errors (key, size, input, store at least),
+    all in the shape the handlers send."""
+    spec = api.get("/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/v1/"):
+            continue
+        for method, operation in operations.items():
+            errors = {s: r for s, r in operation["responses"].items() if s[0] in "45"}
+            assert {"401", "413", "422", "503"} <= set(errors), (method, path)
+            shapes = {r["content"]["application/json"]["schema"]["$ref"] for r in errors.values()}
+            assert shapes == {"#/components/schemas/ErrorOut"}, (method, path)
+    assert {"403", "200", "202"} <= set(spec["paths"]["/v1/admin/reindex"]["post"]["responses"])
+    assert "404" in spec["paths"]["/v1/facts/{fact_id}"]["get"]["responses"]
+    # The declared shape is the one sent.
+    ErrorOut.model_validate_json(_raw(api.get("/v1/facts/nope"), 404))
+    ErrorOut.model_validate_json(_raw(api.post("/v1/facts", json={}), 422))
+
+
+def _raw(r, status: int) -> bytes:  # type: ignore[no-untyped-def]
+    assert r.status_code == status, r.text
+    return r.content  # type: ignore[no-any-return]
