@@ -68,3 +68,9 @@ def test_bench_and_tests_share_code_only_through_the_harness() -> None:
     for top, others in apart.items():
         for path in (ROOT / top).rglob("*.py"):
             assert not {n.split(".")[0] for n in _imports(path)} & others, path
+
+
+def test_the_api_reaches_adapters_only_through_ports() -> None:
+    """Handlers get stores through `Services` and the ports; only the runtime builds adapters."""
+    for path in (ROOT / "service" / "api").rglob("*.py"):
+        assert not any(n.startswith("service.adapters") for n in _imports(path)), path
