@@ -1,38 +1,48 @@
-"""Retrieval quality of conversation memory (issue 4), on a seeded multi-session corpus.
+"""Does the assembled context hold what the question needs? (issues 4 and 10)
 
-The corpus (bench/conversations.py) is fed through the service's own paths: each turn appended,
-indexed and compacted as the workers do it (so old turns are summarized and trimmed from the
-log, and recalled from their vectors). Then each question is asked from a new session of the
-same user, and three strategies assemble a context within budgets of 512, 1,024 and 2,048
-tokens:
+A seeded multi-session corpus (bench/household_corpus.py: planted facts, corrections, two-hop
+relations across sessions, dated events, paraphrased questions, distractors) is fed through the
+service's own paths: each turn appended, indexed and compacted as the workers do it. Then every
+question is answered by each strategy within budgets of 256 to 4,096 tokens:
 
-- recency-only: the newest turns of the whole conversation, as many as fit;
-- dense-only: turns ranked by cosine similarity to the question (same embedder), as many as fit;
-- service: POST /v1/context's assembly (`recall_scope="user"`: hybrid dense + sparse search,
-  rank fusion, recency prior, neighbouring turns), in-process.
+- service in-session: the whole conversation is ONE session (as an application keeps it): most
+  of it folded into the rolling summary and trimmed from the log, the newest turns in the recent
+  window; the question is asked at its end (`POST /v1/context` with the question as `query`);
+- service fresh: each corpus session is its own session; the question is asked from a new
+  session of the same user (`recall_scope="user"`: no summary, no history);
+- baselines over the same turns, measured in the same run, each packing whole turns (chat
+  framing counted as the service counts it) greedily in its own order:
+  recency-only (newest first), dense top-k (MiniLM cosine, the service's embedder), and hybrid
+  top-k (Snowball-stemmed BM25 with stopwords and MiniLM dense, each ranking ALL turns, fused by
+  reciprocal rank with k = 60).
 
-A question counts as answered when every one of its evidence turns is in the context verbatim.
-Reported per budget and strategy: that share (overall and per question kind) and the median
+A question counts as answered when every one of its evidence turns is in the context verbatim
+(for the service: an included item of kind "message" with that id, from history or recall).
+Reported per budget and strategy: that share overall and per question kind, and the median
 tokens spent.
 
-    python -m bench recall_quality [--seed 7]
+    python -m bench recall_quality [--seeds 7,11] [--set key=value ...]
 """
 
 from __future__ import annotations
 
+import math
+import re
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import snowballstemmer
 
 from bench.household_corpus import Corpus, Question, Turn, generate
 from bench.stats import save
 from service.adapters.edge_index import EdgeIndex
-from service.domain.chat_format import message_tokens
+from service.domain.chat_format import REPLY_PRIMING, message_tokens
 from service.domain.models import NewMessage
 from service.logging import configure_logging
 from service.runtime.container import build_container, build_embedder
@@ -44,164 +54,252 @@ from service.usecases.context import ContextRequest, assemble_context
 from service.usecases.indexing import index_messages
 from service.usecases.services import Services
 
-BUDGETS = (512, 1024, 2048)
-TENANT = "bench"
+BUDGETS = (256, 512, 1024, 2048, 4096)
+IN_SESSION, FRESH = "service in-session", "service fresh"
+BASELINES = ("recency-only", "dense top-k", "hybrid top-k")
+CONVERSATION = "conversation"  # the one session of the in-session mode
 Strategy = Callable[[Question, int], tuple[set[str], int]]
 
 
-def feed(svc: Services, corpus: Corpus) -> dict[str, float]:
-    """Append, index and compact every session as the workers would; returns what it did."""
+# --- feeding the service -----------------------------------------------------------------
+
+
+def _new_message(turn: Turn) -> NewMessage:
+    return NewMessage(
+        role=turn.role,  # type: ignore[arg-type]
+        content=turn.content,
+        id=turn.id,
+        name=turn.name,
+        created_at=turn.created_at,
+    )
+
+
+def feed(svc: Services, tenant: str, corpus: Corpus, one_session: bool) -> dict[str, float]:
+    """Append, index and compact every turn as the workers would: into one session
+    (`one_session`) or into one session per corpus session."""
     started = time.perf_counter()
     compactions = 0
     for turns in corpus.sessions:
-        session_id = turns[0].session_id
+        session_id = CONVERSATION if one_session else turns[0].session_id
         for turn in turns:
-            message = NewMessage(
-                role=turn.role,  # type: ignore[arg-type]
-                content=turn.content,
-                id=turn.id,
-                name=turn.name if turn.role == "user" else None,
-                created_at=turn.created_at,
+            result = sessions.append_messages(
+                svc, tenant, session_id, corpus.user_id, [_new_message(turn)]
             )
-            result = sessions.append_messages(svc, TENANT, session_id, corpus.user_id, [message])
-            index_messages(svc, TENANT, session_id, result.epoch, result.new_ids)
-            if compact_session(svc, TENANT, session_id, result.epoch)["status"] == "compacted":
+            index_messages(svc, tenant, session_id, result.epoch, result.new_ids)
+            if compact_session(svc, tenant, session_id, result.epoch)["status"] == "compacted":
                 compactions += 1
-    trimmed = 0
-    for turns in corpus.sessions:
-        info = svc.sessions.info(TENANT, turns[0].session_id)
-        trimmed += info.trimmed if info else 0
+    ids = [CONVERSATION] if one_session else [s[0].session_id for s in corpus.sessions]
+    infos = [svc.sessions.info(tenant, i) for i in ids]
+    summaries = [svc.summaries.get(tenant, i) for i in ids]
     return {
         "feed_s": round(time.perf_counter() - started, 2),
         "compactions": compactions,
-        "trimmed_turns": trimmed,
+        "trimmed_turns": sum(i.trimmed for i in infos if i),
+        "summary_tokens": sum(s.tokens for s in summaries if s),
     }
 
 
-def tokens_of(svc: Services, turn: Turn) -> int:
-    chat = {"role": turn.role, "content": turn.content, "name": turn.name}
-    return message_tokens(chat, lambda t: svc.tokenizer.count(t, svc.settings.default_model))
+def service_strategy(svc: Services, tenant: str, corpus: Corpus, in_session: bool) -> Strategy:
+    def ask(question: Question, budget: int) -> tuple[set[str], int]:
+        request = ContextRequest(
+            session_id=CONVERSATION if in_session else f"ask-{question.id}",
+            user_id=corpus.user_id,
+            budget_tokens=budget,
+            query=question.text,
+            recall_scope="session" if in_session else "user",
+        )
+        ctx = assemble_context(svc, tenant, request)
+        included = {i["id"] for i in ctx.items if i["kind"] == "message"}
+        return included, int(ctx.total)
+
+    return ask
 
 
-def pack(order: list[Turn], cost: dict[str, int], budget: int) -> tuple[set[str], int]:
-    """Take turns in `order` while they fit (a baseline's context: the turns verbatim)."""
+# --- baselines -----------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+")
+# A common English stopword list (the usual IR one, as NLTK's and Lucene's shorter list).
+_STOPWORDS_TEXT = """
+    a about above after again against all am an and any are as at be because been before being
+    below between both but by can did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its
+    itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with you your yours yourself yourselves"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+
+
+class Bm25:
+    """Okapi BM25 (k1 = 1.5, b = 0.75) over Snowball-stemmed terms, stopwords removed."""
+
+    def __init__(self, texts: Sequence[str], k1: float = 1.5, b: float = 0.75) -> None:
+        self._stem = snowballstemmer.stemmer("english")
+        docs = [Counter(self.terms(t)) for t in texts]
+        self._docs, self._k1 = docs, k1
+        lengths = np.array([sum(d.values()) for d in docs], dtype=np.float64)
+        self._norm = k1 * (1 - b + b * lengths / max(1.0, float(lengths.mean())))
+        df = Counter(term for d in docs for term in d)
+        n = len(docs)
+        self._idf = {t: math.log((n - f + 0.5) / (f + 0.5) + 1) for t, f in df.items()}
+
+    def terms(self, text: str) -> list[str]:
+        words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+        return list(self._stem.stemWords(words))
+
+    def scores(self, query: str) -> np.ndarray:
+        out = np.zeros(len(self._docs))
+        for term in set(self.terms(query)):
+            idf = self._idf.get(term)
+            if idf is None:
+                continue
+            tf = np.array([d.get(term, 0) for d in self._docs], dtype=np.float64)
+            out += idf * tf * (self._k1 + 1) / (tf + self._norm)
+        return out
+
+
+def rrf(rankings: Sequence[np.ndarray], k: int = 60) -> np.ndarray:
+    """Reciprocal rank fusion of full rankings (arrays of indices, best first)."""
+    fused = np.zeros(len(rankings[0]))
+    for ranking in rankings:
+        fused[ranking] += 1.0 / (k + np.arange(1, len(ranking) + 1))
+    return fused
+
+
+def pack(order: Sequence[Turn], cost: dict[str, int], budget: int) -> tuple[set[str], int]:
+    """Take turns in `order`, each that still fits (a baseline's context: turns verbatim)."""
     chosen: set[str] = set()
-    used = 3  # reply priming, as the service counts it
+    used = REPLY_PRIMING  # as the service counts it
     for turn in order:
-        if used + cost[turn.id] > budget:
-            break
-        chosen.add(turn.id)
-        used += cost[turn.id]
+        if used + cost[turn.id] <= budget:
+            chosen.add(turn.id)
+            used += cost[turn.id]
     return chosen, used
 
 
-def strategies(svc: Services, corpus: Corpus) -> dict[str, Strategy]:
+def baselines(svc: Services, corpus: Corpus) -> dict[str, Strategy]:
     turns = [t for session in corpus.sessions for t in session]
-    cost = {t.id: tokens_of(svc, t) for t in turns}
+
+    def count(text: str) -> int:
+        return svc.tokenizer.count(text, svc.settings.default_model)
+
+    cost = {
+        t.id: message_tokens({"role": t.role, "content": t.content, "name": t.name}, count)
+        for t in turns
+    }
     vectors = np.array(svc.embedder.embed([t.content for t in turns]), dtype=np.float32)
+    bm25 = Bm25([t.content for t in turns])
     newest_first = sorted(turns, key=lambda t: t.created_at, reverse=True)
+
+    def dense_order(question: Question) -> np.ndarray:
+        [q] = svc.embedder.embed([question.text])
+        return np.argsort(-(vectors @ np.array(q, dtype=np.float32)), kind="stable")
 
     def recency(question: Question, budget: int) -> tuple[set[str], int]:
         return pack(newest_first, cost, budget)
 
     def dense(question: Question, budget: int) -> tuple[set[str], int]:
-        [q] = svc.embedder.embed([question.text])
-        scores = vectors @ np.array(q, dtype=np.float32)
-        order = [turns[i] for i in np.argsort(-scores)]
-        return pack(order, cost, budget)
+        return pack([turns[i] for i in dense_order(question)], cost, budget)
 
-    def service(question: Question, budget: int) -> tuple[set[str], int]:
-        request = ContextRequest(
-            session_id=f"ask-{question.id}",
-            user_id=corpus.user_id,
-            budget_tokens=budget,
-            query=question.text,
-            recall_scope="user",
-        )
-        ctx = assemble_context(svc, TENANT, request)
-        included = {i["id"] for i in ctx["items"] if i["kind"] == "message"}
-        return included, int(ctx["usage"]["total"])
+    def hybrid(question: Question, budget: int) -> tuple[set[str], int]:
+        sparse_order = np.argsort(-bm25.scores(question.text), kind="stable")
+        fused = rrf([dense_order(question), sparse_order])
+        return pack([turns[i] for i in np.argsort(-fused, kind="stable")], cost, budget)
 
-    return {"recency-only": recency, "dense-only": dense, "service": service}
+    return dict(zip(BASELINES, (recency, dense, hybrid), strict=True))
 
 
-def evaluate(corpus: Corpus, plans: dict[str, Strategy]) -> dict[str, dict[str, object]]:
-    results: dict[str, dict[str, object]] = {}
-    kinds = sorted({q.kind for q in corpus.questions})
-    for budget in BUDGETS:
-        for name, strategy in plans.items():
-            hits: dict[str, list[bool]] = {k: [] for k in kinds}
-            spent: list[int] = []
-            misses: list[str] = []
-            for question in corpus.questions:
-                included, tokens = strategy(question, budget)
-                ok = set(question.evidence) <= included
-                hits[question.kind].append(ok)
-                spent.append(tokens)
-                if not ok:
-                    misses.append(question.id)
-            every = [ok for oks in hits.values() for ok in oks]
-            results[f"{name}@{budget}"] = {
-                "strategy": name,
-                "budget": budget,
-                "answered": sum(every) / len(every),
-                "by_kind": {k: sum(v) / len(v) for k, v in hits.items() if v},
-                "median_tokens": statistics.median(spent),
-                "misses": misses,
-            }
-    return results
+# --- scoring and report --------------------------------------------------------------------
 
 
 def report(results: dict[str, dict[str, object]], kinds: list[str]) -> None:
-    head = f"{'budget':>6}  {'strategy':<13}{'all evidence':>13}" + "".join(
+    head = f"{'budget':>6}  {'strategy':<20}{'all evidence':>13}" + "".join(
         f"{k:>12}" for k in kinds
     )
     print(head + f"{'median tokens':>15}")
     for r in results.values():
         by_kind: dict[str, float] = r["by_kind"]  # type: ignore[assignment]
         print(
-            f"{r['budget']:>6}  {r['strategy']!s:<13}{r['answered']:>12.1%} "
+            f"{r['budget']:>6}  {r['strategy']!s:<20}{r['answered']:>12.1%} "
             + "".join(f"{by_kind.get(k, 0.0):>12.1%}" for k in kinds)
             + f"{r['median_tokens']:>15}"
         )
+
+    def answered(name: str, budget: int) -> float:
+        return float(results[f"{name}@{budget}"]["answered"])  # type: ignore[arg-type]
+
     for budget in BUDGETS:
-        service = results[f"service@{budget}"]["answered"]
-        dense = results[f"dense-only@{budget}"]["answered"]
-        verdict = "beats" if service > dense else "does NOT beat"  # type: ignore[operator]
-        print(f"budget {budget}: service {verdict} dense-only ({service:.1%} vs {dense:.1%})")
-    at_2048 = results["service@2048"]["answered"]
-    print(f"service at 2048: {at_2048:.1%} of questions with all evidence (target >= 90%)")
+        hybrid = answered("hybrid top-k", budget)
+        modes = "  ".join(
+            f"{mode} {answered(mode, budget) - hybrid:+.1%}" for mode in (IN_SESSION, FRESH)
+        )
+        gap = answered(IN_SESSION, budget) - answered(FRESH, budget)
+        print(f"budget {budget:>4}: against hybrid top-k {modes};  in-session - fresh {gap:+.1%}")
 
 
-# Two runs: the embedded defaults (these sessions stay inside the 2,048-token window, so
-# nothing is compacted), and a small window that folds and trims most of every session, so
-# that recall must serve trimmed turns from their vectors.
-CONFIGS = {
-    "defaults": {},
-    "compacting (window 256)": {"summary_window_tokens": "256", "summary_threshold_tokens": "128"},
-}
-
-
-def options(args: list[str]) -> tuple[int, dict[str, str]]:
-    """`--seed N` (default 7) and `--set key=value` (any setting, e.g. --set
+def options(args: list[str]) -> tuple[list[int], dict[str, str]]:
+    """`--seeds 7,11` (or `--seed 7`) and `--set key=value` (any setting, e.g. --set
     context_recall_limit=20, for tuning runs) from the command line."""
-    seed = int(args[args.index("--seed") + 1]) if "--seed" in args else 7
+    seeds = [7, 11]
+    if "--seeds" in args:
+        seeds = [int(s) for s in args[args.index("--seeds") + 1].split(",")]
+    elif "--seed" in args:
+        seeds = [int(args[args.index("--seed") + 1])]
     sets = dict(a.split("=", 1) for i, a in enumerate(args) if i and args[i - 1] == "--set")
-    return seed, sets
+    return seeds, sets
 
 
 def main() -> None:
-    """`python -m bench recall_quality [--seed N] [--set key=value ...]`."""
-    seed, overrides = options(sys.argv[1:])
+    """`python -m bench recall_quality [--seeds 7,11] [--set key=value ...]`."""
+    seeds, overrides = options(sys.argv[1:])
     configure_logging("console", "warning")
-    corpus = generate(seed)
-    configs = {"as set": overrides} if overrides else CONFIGS
-    for label, config in configs.items():
-        print(f"-- settings: {label} {config or ''}".rstrip())
-        run(corpus, seed, label, config)
+    if overrides:
+        print(f"-- settings: {overrides}")
+    results: dict[str, dict[str, object]] = {}
+    questions: list[Question] = []
+    runs = []
+    for seed in seeds:
+        corpus = generate(seed)
+        fed, by_seed = run(corpus, seed, overrides)
+        runs.append({"seed": seed, **fed})
+        questions += corpus.questions
+        for key, r in by_seed.items():
+            results.setdefault(key, {"outcomes": []})["outcomes"] += r["outcomes"]  # type: ignore[operator]
+    merged = merge(results, questions)
+    print(f"-- all seeds {seeds}: {len(questions)} questions")
+    report(merged, sorted({q.kind for q in questions}))
+    save("recall_quality", {"seeds": seeds, "settings": overrides, "runs": runs, "results": merged})
 
 
-def run(corpus: Corpus, seed: int, label: str, overrides: dict[str, str]) -> None:
+def merge(
+    results: dict[str, dict[str, object]], questions: Sequence[Question]
+) -> dict[str, dict[str, object]]:
+    """Per strategy and budget over all seeds' questions (outcomes in question order)."""
+    out: dict[str, dict[str, object]] = {}
+    kinds = sorted({q.kind for q in questions})
+    for key, r in results.items():
+        outcomes: list[tuple[bool, int, str]] = r["outcomes"]  # type: ignore[assignment]
+        name, budget = key.rsplit("@", 1)
+        by_kind = {
+            k: statistics.mean(
+                ok for (ok, _, _), q in zip(outcomes, questions, strict=True) if q.kind == k
+            )
+            for k in kinds
+        }
+        out[key] = {
+            "strategy": name,
+            "budget": int(budget),
+            "answered": statistics.mean(ok for ok, _, _ in outcomes),
+            "by_kind": by_kind,
+            "median_tokens": statistics.median(t for _, t, _ in outcomes),
+            "misses": [qid for ok, _, qid in outcomes if not ok],
+        }
+    return out
+
+
+def run(
+    corpus: Corpus, seed: int, overrides: dict[str, str]
+) -> tuple[dict[str, object], dict[str, dict[str, object]]]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         valkey = start_valkey(data / "valkey")
@@ -215,18 +313,30 @@ def run(corpus: Corpus, seed: int, label: str, overrides: dict[str, str]) -> Non
         )
         try:
             svc = container.services
-            fed = feed(svc, corpus)
+            one = feed(svc, "in-session", corpus, one_session=True)
+            many = feed(svc, "fresh", corpus, one_session=False)
             turns = sum(len(s) for s in corpus.sessions)
             print(
                 f"corpus seed {seed}: {len(corpus.sessions)} sessions, {turns} turns, "
-                f"{len(corpus.questions)} questions; fed in {fed['feed_s']} s with "
-                f"{fed['compactions']} compactions, {fed['trimmed_turns']} turns trimmed from "
-                "the log"
+                f"{len(corpus.questions)} questions. In one session: fed in {one['feed_s']} s, "
+                f"{one['compactions']} compactions, {one['trimmed_turns']} turns trimmed, "
+                f"summary {one['summary_tokens']} tokens. Per session: fed in "
+                f"{many['feed_s']} s, {many['compactions']} compactions"
             )
-            results = evaluate(corpus, strategies(svc, corpus))
-            report(results, sorted({q.kind for q in corpus.questions}))
-            name = "recall_quality" + ("" if label == "defaults" else "_" + label.split()[0])
-            save(name, {"seed": seed, "settings": overrides, **fed, "results": results})
+            plans = {
+                **baselines(svc, corpus),
+                IN_SESSION: service_strategy(svc, "in-session", corpus, in_session=True),
+                FRESH: service_strategy(svc, "fresh", corpus, in_session=False),
+            }
+            outcomes: dict[str, dict[str, object]] = {}
+            for budget in BUDGETS:
+                for name, strategy in plans.items():
+                    rows = []
+                    for q in corpus.questions:
+                        included, tokens = strategy(q, budget)
+                        rows.append((set(q.evidence) <= included, tokens, f"{seed}:{q.id}"))
+                    outcomes[f"{name}@{budget}"] = {"outcomes": rows}
+            return {"in_session": one, "fresh": many}, outcomes
         finally:
             container.close()
             valkey.stop()

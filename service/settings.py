@@ -83,14 +83,13 @@ class Settings(BaseSettings):
     chunk_encoding: Literal["cl100k_base", "o200k_base"] = "cl100k_base"
     document_write_policy: Literal["write_through", "write_behind", "invalidate"] = "write_through"
 
-    context_facts_share: float = Field(0.15, ge=0, le=1)
-    context_facts_min: int = Field(0, ge=0)
+    context_strategy: Literal["balanced", "recent", "recall"] = "balanced"
+    context_min_relevance: float = Field(0.0, ge=0, le=1)
+    context_tail_turns: int = Field(2, ge=0, le=50)
+    context_tail_share: float = Field(0.1, ge=0, le=1)
+    context_summary_share: float = Field(0.25, ge=0, le=1)
     context_facts_limit: int = Field(20, ge=0, le=200)
-    context_retrieved_share: float = Field(0.25, ge=0, le=1)
-    context_retrieved_min: int = Field(0, ge=0)
     context_retrieved_limit: int = Field(10, ge=0, le=200)
-    context_recall_share: float = Field(0.25, ge=0, le=1)
-    context_recall_min: int = Field(0, ge=0)
     context_recall_limit: int = Field(40, ge=0, le=200)
     context_recall_recency: float = Field(0.1, ge=0, le=1)
     context_recall_neighbours: int = Field(1, ge=0, le=3)

@@ -189,21 +189,27 @@ class EdgeIndex:
         filter, fused by reciprocal rank."""
 
         def request(q: VectorQuery) -> QueryRequest:
+            flt = to_filter(q.where)
             dense = Query.Nearest(list(q.vector), using=DENSE)
             if q.sparse is None:
                 return QueryRequest(
-                    limit=q.limit, query=dense, filter=to_filter(q.where), with_payload=True
+                    limit=q.limit, query=dense, filter=flt, with_payload=q.with_payload
                 )
-            flt = to_filter(q.where)
-            terms = SparseVector(list(q.sparse.indices), list(q.sparse.values))
+            terms = Query.Nearest(
+                SparseVector(list(q.sparse.indices), list(q.sparse.values)), using=SPARSE
+            )
+            if not q.vector:
+                return QueryRequest(
+                    limit=q.limit, query=terms, filter=flt, with_payload=q.with_payload
+                )
             return QueryRequest(
                 limit=q.limit,
                 query=Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # stub omits nested classes
                 prefetches=[
                     Prefetch(q.limit, dense, filter=flt),
-                    Prefetch(q.limit, Query.Nearest(terms, using=SPARSE), filter=flt),
+                    Prefetch(q.limit, terms, filter=flt),
                 ],
-                with_payload=True,
+                with_payload=q.with_payload,
             )
 
         if not queries:

@@ -167,11 +167,19 @@ class QdrantServerIndex:
             dense = list(q.vector)
             if q.sparse is None:
                 return models.QueryRequest(
-                    query=dense, using=DENSE, filter=flt, limit=q.limit, with_payload=True
+                    query=dense, using=DENSE, filter=flt, limit=q.limit, with_payload=q.with_payload
                 )
             terms = models.SparseVector(
                 indices=list(q.sparse.indices), values=list(q.sparse.values)
             )
+            if not dense:
+                return models.QueryRequest(
+                    query=terms,
+                    using=SPARSE,
+                    filter=flt,
+                    limit=q.limit,
+                    with_payload=q.with_payload,
+                )
             return models.QueryRequest(
                 query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
                 prefetch=[
@@ -179,7 +187,7 @@ class QdrantServerIndex:
                     models.Prefetch(query=terms, using=SPARSE, filter=flt, limit=q.limit),
                 ],
                 limit=q.limit,
-                with_payload=True,
+                with_payload=q.with_payload,
             )
 
         if not queries:

@@ -22,22 +22,22 @@ async def context(body: ContextIn, svc: Svc, caller: Caller, request: Request) -
     result = await run_in_threadpool(
         assemble_context, svc, caller.tenant, ContextRequest(**body.model_dump())
     )
-    timings = result.pop("timings_ms")
+    timings = result.timings_ms
     server_timing = (
         f"embed;dur={timings['embed_query']}, retrieve;dur={timings['retrieve']}, "
         f"pack;dur={timings['pack']}, assemble;dur={timings['total']}"
     )
     metrics: Metrics = request.app.state.metrics
-    for component, tokens in result["usage"]["by_component"].items():
+    for component, tokens in result.by_component.items():
         metrics.context_tokens.labels(component).observe(tokens)
     # A context can exclude a hundred items: one labelled increment per reason, not per item.
-    for reason, n in Counter(item["reason"] for item in result["excluded"]).items():
+    for reason, n in Counter(item["reason"] for item in result.excluded).items():
         metrics.excluded_items.labels(reason).inc(n)
-    for store in result["degraded"]:
+    for store in result.degraded:
         metrics.degraded.labels(store).inc()
     # Already JSON-native: skip FastAPI's recursive encoder (~3 ms on a 4k-token context).
     return Response(
-        orjson.dumps(result),
+        orjson.dumps({**result.body(), "timings_ms": timings}),
         media_type="application/json",
         headers={"Server-Timing": server_timing},
     )

@@ -1,106 +1,62 @@
-"""Budget packing: choose items per component so the context never exceeds its budget.
+"""Budget packing, pure: one mechanism for everything that competes for the budget.
 
-Components come in priority order. Fixed ones (system prompt, working memory) take what they
-need first. Each other one has a minimum and a share of the budget left after them; what
-one leaves unused flows to the next, and whatever is still free after the last one is offered back
-to the earlier ones in order. A component pays its frame (header message) once, only if it
-includes at least one item. A contiguous component (recent history) stops at the first item that
-does not fit, so the window is always the newest suffix of the conversation.
+Every flexible item (a recalled or recent turn, the summary, a fact, a document chunk) carries a
+value on one scale and its cost in tokens. The budget is filled by value per token: items are
+taken in order of `value / tokens ** DENSITY_EXPONENT`, each that still fits (a section's header
+is paid once, by its first item). Guaranteed items are not packed here: the caller takes them
+first and packs the rest into what they leave.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+# 1 would be pure value per token (a cheap weak item beats a long strong one); 0 pure value
+# order. In between, a long item must be worth more to win, not worth more per token.
+DENSITY_EXPONENT = 0.25
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """An item that may enter the context, with its cost in tokens for the target model."""
+    """An item that may enter the context: its cost for the target model (as rendered in its
+    section) and its value on the one scale every source shares."""
 
     kind: str
     id: str
     tokens: int
-    score: float | None = None
+    value: float = 0.0
+    section: str = ""  # the rendered section it goes into (pays that section's header once)
+    score: float | None = None  # its relevance to the query, as reported in `items`
     version: str | None = None
     body: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class Component:
-    """One component of the context and the candidates for it, best first."""
-
-    name: str
-    candidates: list[Candidate]
-    minimum: int = 0
-    share: float = 0.0
-    frame_tokens: int = 0
-    contiguous: bool = False
-    # Fixed components (system prompt, working memory) take what they need, before any share,
-    # and pass nothing on: their leftover is not a share of theirs.
-    fixed: bool = False
+def density(cand: Candidate) -> float:
+    return float(cand.value / max(1, cand.tokens) ** DENSITY_EXPONENT)
 
 
-@dataclass(slots=True)
-class Packed:
-    """What packing chose for one component."""
+def pack(
+    candidates: Sequence[Candidate], available: int, frames: Mapping[str, int]
+) -> tuple[list[Candidate], list[Candidate]]:
+    """Choose candidates by value per token within `available` tokens, headers included.
 
-    name: str
-    items: list[Candidate] = field(default_factory=list)
-    excluded: list[Candidate] = field(default_factory=list)
-    frame_tokens: int = 0
-
-    @property
-    def tokens(self) -> int:
-        if not self.items:
-            return 0
-        return self.frame_tokens + sum(item.tokens for item in self.items)
-
-
-def pack(components: list[Component], available: int) -> list[Packed]:
-    """Pack components into `available` tokens; the sum of `Packed.tokens` never exceeds it."""
+    Returns (chosen, left out), both in the order they were considered (best first); the
+    chosen ones' tokens plus their sections' frames never exceed `available`."""
     if available < 0:
         raise ValueError("available must be >= 0")
-    results = [Packed(c.name, frame_tokens=c.frame_tokens) for c in components]
-    pending = [list(c.candidates) for c in components]
-    remaining = available
-    carry = 0
-    flexible: int | None = None  # what the shares are of: the budget after fixed components
-    for i, comp in enumerate(components):
-        if comp.fixed:
-            remaining -= _fill(comp, results[i], pending[i], remaining)
-            continue
-        if flexible is None:
-            flexible = remaining
-        last = i == len(components) - 1
-        cap = remaining if last else max(comp.minimum, int(comp.share * flexible)) + carry
-        allowance = min(cap, remaining)
-        used = _fill(comp, results[i], pending[i], allowance)
-        remaining -= used
-        carry = allowance - used
-    # Second pass: what is still free goes back to the components in priority order.
-    for i, comp in enumerate(components):
-        remaining -= _fill(comp, results[i], pending[i], remaining)
-    for i in range(len(components)):
-        results[i].excluded = pending[i]
-    return results
-
-
-def _fill(comp: Component, packed: Packed, pending: list[Candidate], allowance: int) -> int:
-    """Move pending candidates that fit into `packed`, in order; return the tokens spent."""
+    ranked = sorted(candidates, key=lambda c: (-density(c), -c.value, c.id))
+    chosen: list[Candidate] = []
+    left: list[Candidate] = []
+    opened: set[str] = set()
     used = 0
-    kept: list[Candidate] = []
-    for n, cand in enumerate(pending):
-        cost = cand.tokens + (0 if packed.items else comp.frame_tokens)
-        if used + cost <= allowance:
-            packed.items.append(cand)
+    for cand in ranked:
+        cost = cand.tokens + (0 if cand.section in opened else frames.get(cand.section, 0))
+        if used + cost <= available:
+            chosen.append(cand)
+            opened.add(cand.section)
             used += cost
-            continue
-        if comp.contiguous:
-            # The window must stay a contiguous newest suffix: once one turn does not fit,
-            # no older turn may enter.
-            kept.extend(pending[n:])
-            break
-        kept.append(cand)
-    pending[:] = kept
-    return used
+        else:
+            left.append(cand)
+    return chosen, left

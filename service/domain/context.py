@@ -1,7 +1,15 @@
 """Context assembly, pure: candidates in, chat messages and an account of every decision out.
 
-The use case gathers candidates from the stores; this module decides. Costs are estimated per item
-for packing, then the rendered messages are counted exactly and trimmed until they fit, so
+One packing mechanism (DESIGN.md, "Context assembly"). Guaranteed, taken first: the system
+prompt, working memory, the latest exchange (the last user turn and the turns after it) and a
+small recent tail, tool calls always with their results. Everything else competes on one scale
+(`budget.pack`): recent turns by a recency prior, recalled turns, the summary, facts and
+document chunks by their relevance to the query, each weighted by a prior per source and
+`strategy`. Items below `min_relevance` stay out even when budget is free.
+
+Chosen turns that continue the recent window render as chat messages (history); any other
+chosen turn renders in the recalled section, in time order, with its date and speaker. The
+rendered messages are counted exactly and the least valuable items dropped until they fit, so
 `total` is exactly what `messages` costs for the target model and never exceeds `available`.
 """
 
@@ -10,9 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from service.domain.budget import Candidate, Component, Packed, pack
+from service.domain.budget import Candidate, density, pack
 from service.domain.chat_format import (
     REPLY_PRIMING,
     TOKENS_PER_MESSAGE,
@@ -22,8 +30,8 @@ from service.domain.chat_format import (
 )
 from service.domain.errors import InvalidInput
 from service.domain.models import Fact, Message
-from service.domain.segments import partial_head
 from service.domain.summaries import Summary
+from service.domain.tool_calls import tool_units
 
 COMPONENTS = ("system", "state", "summary", "facts", "retrieved", "recall", "history")
 STATE_HEADER = "Working memory for this session:"
@@ -31,6 +39,50 @@ FACTS_HEADER = "Known facts about the user:"
 RETRIEVED_HEADER = "Relevant documents:"
 RECALL_HEADER = "Relevant earlier turns of this conversation:"
 SUMMARY_HEADER = "Summary of the earlier conversation:"
+HEADERS = {
+    "state": STATE_HEADER,
+    "summary": SUMMARY_HEADER,
+    "facts": FACTS_HEADER,
+    "retrieved": RETRIEVED_HEADER,
+    "recall": RECALL_HEADER,
+}
+
+Strategy = Literal["balanced", "recent", "recall"]
+STRATEGY_NAMES: tuple[Strategy, ...] = ("balanced", "recent", "recall")
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How one strategy values each source (the prior multiplied into an item's relevance)."""
+
+    recalled: float  # a turn found by relevance to the query
+    recent: float  # a recent turn's recency prior at the newest turn ...
+    half_life: float  # ... halving every this many turns back
+    summary: float
+    fact: float
+    chunk: float
+
+
+STRATEGIES: dict[Strategy, Weights] = {
+    # Answer the question: what it is about first, the recent turns next.
+    "balanced": Weights(recalled=1.0, recent=0.3, half_life=6, summary=0.5, fact=0.9, chunk=0.8),
+    # Chat that lives in the present: the recent window first, then what relates to it.
+    "recent": Weights(recalled=0.5, recent=1.0, half_life=30, summary=0.7, fact=0.6, chunk=0.5),
+    # Questions about the past: relevance almost alone.
+    "recall": Weights(recalled=1.0, recent=0.05, half_life=3, summary=0.4, fact=1.0, chunk=0.9),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Per request: the strategy and the relevance floor; per deployment: the guaranteed tail."""
+
+    strategy: Strategy = "balanced"
+    min_relevance: float = 0.0
+    tail_turns: int = 2  # guaranteed turns before the latest exchange ...
+    tail_share: float = 0.1  # ... within this share of the budget
+    summary_share: float = 0.25  # the summary competes only while it costs at most this share
+    hit_recency: float = 0.1  # among recalled turns, the newest counts up to 10% more
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,37 +97,25 @@ class ChunkHit:
 
 
 @dataclass(frozen=True, slots=True)
-class BudgetPolicy:
-    """Minimum and share of the budget per flexible component (config, per request later)."""
-
-    facts_min: int = 0
-    facts_share: float = 0.15
-    retrieved_min: int = 0
-    retrieved_share: float = 0.25
-    recall_min: int = 0
-    recall_share: float = 0.25
-
-
-@dataclass(frozen=True, slots=True)
 class Inputs:
-    """Everything assembly decides over; facts and recalled turns come best first."""
+    """Everything assembly decides over. Relevance scores are in [0, 1], comparable across
+    sources (the use case normalizes each search's fused ranks the same way)."""
 
     available: int
     system_prompt: str | None
     state: dict[str, Any] | None
-    facts: list[tuple[Fact, float]]
-    recalled: list[tuple[Message, float]]
-    history: list[Message]  # newest first
+    recent: list[Message]  # the session's newest turns after the summary, newest first
+    recalled: list[tuple[Message, float]] = field(default_factory=list)
+    facts: list[tuple[Fact, float]] = field(default_factory=list)
     retrieved: list[tuple[ChunkHit, float]] = field(default_factory=list)
-    policy: BudgetPolicy = field(default_factory=BudgetPolicy)
+    summary: Summary | None = None  # covers the log before `recent`
+    summary_relevance: float = 0.0
+    # Cosine similarity to the query by item id (message, fact, chunk id, "summary:<v>"):
+    # what `min_relevance` is compared with. An item without one is not held to it.
+    similarity: dict[str, float] = field(default_factory=dict)
     # The target model's encoding: a turn whose stored count used it needs no recount.
     encoding: str = ""
-    summary: Summary | None = None  # covers the log before `history`
-    # Whether `history` reaches back to the summary (or the session's start): if not, older
-    # turns were left out, and the window may start at a topic boundary instead (when the
-    # partial topic costs at most `segment_slack` of the window).
-    history_complete: bool = True
-    segment_slack: float = 0.0
+    policy: Policy = field(default_factory=Policy)
 
 
 @dataclass(slots=True)
@@ -91,7 +131,7 @@ class Assembly:
 
 
 def assemble(inputs: Inputs, count: CountFn) -> Assembly:
-    """Pack, render and trim until the exact count fits `inputs.available`."""
+    """Guaranteed items first, the rest by value per token; render, count exactly, trim."""
     available = inputs.available - REPLY_PRIMING
     if available <= 0:
         raise InvalidInput(
@@ -99,44 +139,22 @@ def assemble(inputs: Inputs, count: CountFn) -> Assembly:
             f"{REPLY_PRIMING + 1} are needed",
             field="budget_tokens",
         )
-    duplicates: list[Candidate] = []
-    components = _components(inputs, count)
-    recall = components[COMPONENTS.index("recall")]
+    frames = _frames(count)
+    plan = _Plan(inputs, count, frames)
+    plan.take_guaranteed(available)
+    plan.take_flexible(available)
     while True:
-        packed = pack(components, available)
-        in_window = {c.id for c in packed[COMPONENTS.index("history")].items}
-        dup = [c for c in recall.candidates if c.id in in_window]
-        if not dup:
-            break
-        # A recalled turn that is in the recent window anyway is a duplicate: drop it and repack.
-        duplicates += dup
-        recall.candidates[:] = [c for c in recall.candidates if c.id not in in_window]
-    by_name = {p.name: p for p in packed}
-    system = by_name["system"]
-    if inputs.system_prompt and not system.items:
-        raise InvalidInput(
-            f"system_prompt needs {system.excluded[0].tokens + system.frame_tokens} tokens but "
-            f"the budget leaves {available}",
-            field="system_prompt",
-        )
-    topic_tail = _cut_at_segment(by_name["history"], inputs)
-    trimmed: list[Candidate] = []
-    orphans: list[Candidate] = []
-    while True:
-        orphans += _drop_orphan_tool_results(by_name["history"])
-        messages, per_component = _render(by_name, count)
+        messages, per_component, items = plan.render()
         total = REPLY_PRIMING + sum(per_component.values()) if messages else 0
         if total <= inputs.available:
             break
-        trimmed.append(_drop_lowest(by_name))
+        plan.drop_least_valuable()
     return Assembly(
         messages=messages,
         total=total,
         by_component=per_component,
-        items=_items(by_name),
-        excluded=_excluded(by_name, trimmed, duplicates)
-        + [{"kind": c.kind, "id": c.id, "reason": "incomplete_tool_call"} for c in orphans]
-        + [{"kind": c.kind, "id": c.id, "reason": "topic_boundary"} for c in topic_tail],
+        items=items,
+        excluded=plan.excluded,
         context_hash=context_hash(messages),
     )
 
@@ -159,181 +177,375 @@ def history_message(message: Message) -> ChatMessage:
     return out
 
 
-def _components(inputs: Inputs, count: CountFn) -> list[Component]:
-    policy = inputs.policy
+# --- the plan ------------------------------------------------------------------------------
+
+
+def _frames(count: CountFn) -> dict[str, int]:
+    """What each section's header message costs (paid once, by its first item)."""
     system_frame = TOKENS_PER_MESSAGE + count("system")
-    system = []
-    if inputs.system_prompt:
-        system = [
-            Candidate("system", "system", count(inputs.system_prompt), body=inputs.system_prompt)
-        ]
-    state = []
-    if inputs.state:
-        state_tokens = count("\n" + _state_text(inputs.state))
-        state = [Candidate("state", "state", state_tokens, body=inputs.state)]
-    summary = []
-    if inputs.summary is not None:
-        s = inputs.summary
-        summary = [
-            Candidate(
-                "summary", f"summary:{s.version}", count("\n" + s.text), None, str(s.version), s
-            )
-        ]
-    facts = [
-        Candidate("fact", f.id, count(_fact_line(f)), score, str(f.version), f)
-        for f, score in inputs.facts
-    ]
-    recall = [
-        Candidate("message", m.id, count(_recall_line(m)), score, None, m)
-        for m, score in inputs.recalled
-    ]
-    history = [
-        Candidate("message", m.id, _turn_tokens(m, inputs, count), None, None, m)
-        for m in inputs.history
-    ]
-    return [
-        Component("system", system, frame_tokens=system_frame, fixed=True),
-        Component("state", state, frame_tokens=system_frame + count(STATE_HEADER), fixed=True),
-        Component(
-            "summary", summary, frame_tokens=system_frame + count(SUMMARY_HEADER), fixed=True
-        ),
-        Component(
-            "facts",
-            facts,
-            minimum=policy.facts_min,
-            share=policy.facts_share,
-            frame_tokens=system_frame + count(FACTS_HEADER),
-        ),
-        Component(
-            "retrieved",
-            [
-                Candidate(
-                    "chunk", f"{c.doc_id}#{c.chunk}", count(_chunk_line(c)), score, c.version, c
+    frames = {name: system_frame + count(header) for name, header in HEADERS.items()}
+    return {**frames, "system": system_frame, "history": 0}
+
+
+@dataclass(slots=True)
+class _Unit:
+    """Recent turns that enter together (a tool call with its results), oldest first."""
+
+    turns: list[Message]
+    distance: int  # how many turns are newer than its newest turn
+    relevance: float = 0.0  # its best turn's relevance to the query (0: not a search hit)
+
+    @property
+    def id(self) -> str:
+        return self.turns[0].id
+
+    @property
+    def orphan(self) -> bool:
+        """A tool result whose call is not in the recent turns: never a chat message."""
+        return self.turns[0].role == "tool"
+
+
+class _Plan:
+    """What goes in, decided in steps: guaranteed, flexible, then trimmed to the exact count."""
+
+    def __init__(self, inputs: Inputs, count: CountFn, frames: dict[str, int]) -> None:
+        self.inputs = inputs
+        self.count = count
+        self.frames = frames
+        self.weights = STRATEGIES[inputs.policy.strategy]
+        self.system: Candidate | None = None
+        self.state: Candidate | None = None
+        self.guaranteed: list[_Unit] = []  # newest first, contiguous
+        self.chosen: list[Candidate] = []
+        self.excluded: list[dict[str, Any]] = []
+        oldest_first = list(reversed(inputs.recent))
+        units = tool_units(oldest_first)
+        after = len(oldest_first)
+        self.units: list[_Unit] = []  # newest first
+        for unit in units:
+            after -= len(unit)
+            self.units.append(_Unit(unit, after))
+        self.units.reverse()
+
+    # -- guaranteed -----------------------------------------------------------------------
+
+    def take_guaranteed(self, available: int) -> None:
+        inputs, count = self.inputs, self.count
+        left = available
+        if inputs.system_prompt:
+            cost = self.frames["system"] + count(inputs.system_prompt)
+            if cost > left:
+                raise InvalidInput(
+                    f"system_prompt needs {cost} tokens but the budget leaves {available}",
+                    field="system_prompt",
                 )
-                for c, score in inputs.retrieved
-            ],
-            minimum=policy.retrieved_min,
-            share=policy.retrieved_share,
-            frame_tokens=system_frame + count(RETRIEVED_HEADER),
-        ),
-        Component(
-            "recall",
-            recall,
-            minimum=policy.recall_min,
-            share=policy.recall_share,
-            frame_tokens=system_frame + count(RECALL_HEADER),
-        ),
-        Component("history", history, contiguous=True),
-    ]
+            self.system = Candidate("system", "system", cost, section="system")
+            left -= cost
+        if inputs.state:
+            cost = self.frames["state"] + count("\n" + _state_text(inputs.state))
+            if cost <= left:
+                self.state = Candidate("state", "state", cost, section="state", body=inputs.state)
+                left -= cost
+            else:
+                self.excluded.append({"kind": "state", "id": "state", "reason": "budget"})
+        latest = self._latest_exchange()
+        tail_left = int(inputs.policy.tail_share * available)
+        tail_turns = inputs.policy.tail_turns
+        for n, unit in enumerate(self.units):
+            if unit.orphan:
+                break  # the window may not start with a result whose call is not in it
+            cost = sum(self._turn_tokens(m) for m in unit.turns)
+            if n >= latest:
+                if tail_turns <= 0 or cost > tail_left:
+                    break
+                tail_turns -= len(unit.turns)
+                tail_left -= cost
+            if cost > left:
+                break
+            self.guaranteed.append(unit)
+            left -= cost
+
+    def _latest_exchange(self) -> int:
+        """How many of the newest units reach back to the last user turn (all, if none)."""
+        for n, unit in enumerate(self.units):
+            if any(m.role == "user" for m in unit.turns):
+                return n + 1
+        return len(self.units)
+
+    # -- flexible -------------------------------------------------------------------------
+
+    def take_flexible(self, available: int) -> None:
+        inputs, policy = self.inputs, self.inputs.policy
+        used = (
+            (self.system.tokens if self.system else 0)
+            + (self.state.tokens if self.state else 0)
+            + sum(self._turn_tokens(m) for u in self.guaranteed for m in u.turns)
+        )
+        candidates: list[Candidate] = []
+        low: list[Candidate] = []
+        for cand in self._candidates(available):
+            similarity = inputs.similarity.get(cand.id)
+            # Recent turns (no score) are the conversation itself: never held to the floor.
+            held = cand.score is not None and similarity is not None
+            below = held and similarity is not None and similarity < policy.min_relevance
+            (low if below else candidates).append(cand)
+        self.excluded += [_out(c, "low_relevance") for c in low]
+        while True:
+            chosen, left = pack(candidates, available - used, self.frames)
+            self.chosen = chosen
+            # A recent turn that is there only for its recency serves continuity: without the
+            # turns between it and the window it is noise. Leave it out and pack again.
+            _, rest = self._history_units()
+            gaps = [c for c in rest if isinstance(c.body, _Unit) and not c.body.relevance]
+            if not gaps:
+                break
+            candidates = [c for c in candidates if c not in gaps]
+            self.excluded += [_out(c, "budget") for c in gaps]
+        self.excluded += [_out(c, "budget") for c in left]
+
+    def _candidates(self, available: int) -> list[Candidate]:
+        inputs, w, count = self.inputs, self.weights, self.count
+        taken = {m.id for u in self.guaranteed for m in u.turns}
+        relevance = {m.id: score for m, score in inputs.recalled}
+        out: list[Candidate] = []
+        recent_ids: set[str] = set()
+        for unit in self.units:
+            ids = [m.id for m in unit.turns]
+            recent_ids.update(ids)
+            if ids[0] in taken:
+                continue
+            decay = 0.5 ** (unit.distance / w.half_life)
+            unit.relevance = max((relevance.get(i, 0.0) for i in ids), default=0.0)
+            section = "recall" if unit.orphan else "history"
+            cost = sum(
+                count(_recall_line(m)) if unit.orphan else self._turn_tokens(m) for m in unit.turns
+            )
+            value = w.recalled * unit.relevance + w.recent * decay
+            # Recent turns carry no relevance floor: they are the conversation itself.
+            out.append(Candidate("message", unit.id, cost, value, section, None, None, unit))
+        recalled = [(m, s) for m, s in inputs.recalled if m.id not in recent_ids]
+        for message, score, boost in _hit_recency(recalled, inputs.policy.hit_recency):
+            value = w.recalled * score * boost
+            cost = count(_recall_line(message))
+            out.append(
+                Candidate("message", message.id, cost, value, "recall", score, None, message)
+            )
+        for fact, score in inputs.facts:
+            cost = count(_fact_line(fact))
+            body = fact
+            out.append(
+                Candidate(
+                    "fact", fact.id, cost, w.fact * score, "facts", score, str(fact.version), body
+                )
+            )
+        for chunk, score in inputs.retrieved:
+            cost = count(_chunk_line(chunk))
+            out.append(
+                Candidate(
+                    "chunk",
+                    f"{chunk.doc_id}#{chunk.chunk}",
+                    cost,
+                    w.chunk * score,
+                    "retrieved",
+                    score,
+                    chunk.version,
+                    chunk,
+                )
+            )
+        s = inputs.summary
+        if s is not None:
+            cost = count("\n" + s.text)
+            cand = Candidate(
+                "summary",
+                f"summary:{s.version}",
+                cost,
+                w.summary * inputs.summary_relevance,
+                "summary",
+                inputs.summary_relevance,
+                str(s.version),
+                s,
+            )
+            if cost + self.frames["summary"] <= inputs.policy.summary_share * available:
+                out.append(cand)
+            else:
+                self.excluded.append(_out(cand, "budget"))
+        return out
+
+    # -- rendering and trimming -----------------------------------------------------------
+
+    def _history_units(self) -> tuple[list[_Unit], list[Candidate]]:
+        """The units rendered as chat messages (guaranteed, then chosen recent units that
+        continue them back in time, newest first) and the chosen candidates rendered elsewhere."""
+        chosen_units = {c.id: c for c in self.chosen if isinstance(c.body, _Unit)}
+        window = list(self.guaranteed)
+        rest = [c for c in self.chosen if not isinstance(c.body, _Unit)]
+        start = len(window)
+        contiguous = True
+        for unit in self.units[start:]:
+            cand = chosen_units.get(unit.id)
+            if cand is None:
+                contiguous = False
+                continue
+            if contiguous and not unit.orphan and cand.section == "history":
+                window.append(unit)
+            else:
+                contiguous = False
+                rest.append(cand)
+        return window, rest
+
+    def render(self) -> tuple[list[ChatMessage], dict[str, int], list[dict[str, Any]]]:
+        """The chat messages, exactly what each component's messages cost, and the items in
+        the order their content appears."""
+        count = self.count
+        window, rest = self._history_units()
+        by_section: dict[str, list[Candidate]] = {}
+        for cand in rest:
+            by_section.setdefault(cand.section, []).append(cand)
+        sections: list[tuple[str, ChatMessage]] = []
+        items: list[dict[str, Any]] = []
+        if self.system is not None:
+            sections.append(("system", _system(self.inputs.system_prompt or "")))
+            items.append(_item(self.system, "system"))
+        if self.state is not None:
+            text = STATE_HEADER + "\n" + _state_text(self.state.body)
+            sections.append(("state", _system(text)))
+            items.append(_item(self.state, "state"))
+        for summary in by_section.get("summary", []):
+            sections.append(("summary", _system(SUMMARY_HEADER + "\n" + summary.body.text)))
+            items.append(_item(summary, "summary"))
+        for name, line in (("facts", _fact_line), ("retrieved", _chunk_line)):
+            chosen = by_section.get(name, [])
+            if chosen:
+                text = HEADERS[name] + "".join(line(c.body) for c in chosen)
+                sections.append((name, _system(text)))
+                items += [_item(c, name) for c in chosen]
+        recalled = self._recalled_turns(
+            by_section.get("recall", []) + by_section.get("history", [])
+        )
+        if recalled:
+            text = RECALL_HEADER + "".join(_recall_line(m) for m, _ in recalled)
+            sections.append(("recall", _system(text)))
+            items += [_turn_item(m, "recall", c) for m, c in recalled]
+        per_component = dict.fromkeys(COMPONENTS, 0)
+        for name, message in sections:
+            # Joined text can tokenize differently from its parts: count the rendered message.
+            per_component[name] = message_tokens(message, count)
+        turns = [m for unit in reversed(window) for m in unit.turns]
+        per_component["history"] = sum(self._turn_tokens(m) for m in turns)
+        guaranteed = {id(u) for u in self.guaranteed}
+        by_unit = {id(u): u for u in window}
+        owner = {m.id: uid for uid, u in by_unit.items() for m in u.turns}
+        chosen_by_id = {c.id: c for c in self.chosen}
+        for m in turns:
+            unit = by_unit[owner[m.id]]
+            picked = None if owner[m.id] in guaranteed else chosen_by_id.get(unit.id)
+            items.append(_turn_item(m, "history", picked, self._turn_tokens(m)))
+        messages = [m for _, m in sections] + [history_message(m) for m in turns]
+        return messages, per_component, items
+
+    def _recalled_turns(self, chosen: list[Candidate]) -> list[tuple[Message, Candidate]]:
+        """Turns rendered in the recalled section, in time order."""
+        turns: list[tuple[Message, Candidate]] = []
+        for cand in chosen:
+            body = cand.body
+            members = body.turns if isinstance(body, _Unit) else [body]
+            turns += [(m, cand) for m in members]
+        return sorted(turns, key=lambda t: (t[0].created_at, t[0].session_id, t[0].seq))
+
+    def drop_least_valuable(self) -> None:
+        """The rendered count went over: give up the least valuable item (a flexible one,
+        then the oldest tail turn, then working memory)."""
+        if self.chosen:
+            worst = min(self.chosen, key=density)
+            self.chosen.remove(worst)
+            self.excluded.append(_out(worst, "budget"))
+            return
+        if len(self.guaranteed) > 1:
+            unit = self.guaranteed.pop()
+            self.excluded += [
+                {"kind": "message", "id": m.id, "reason": "budget"} for m in unit.turns
+            ]
+            return
+        if self.state is not None:
+            self.excluded.append(_out(self.state, "budget"))
+            self.state = None
+            return
+        if self.guaranteed:
+            unit = self.guaranteed.pop()
+            self.excluded += [
+                {"kind": "message", "id": m.id, "reason": "budget"} for m in unit.turns
+            ]
+            return
+        raise InvalidInput("the system prompt alone exceeds the budget", field="system_prompt")
+
+    def _turn_tokens(self, message: Message) -> int:
+        if self.inputs.encoding and message.tokens_encoding == self.inputs.encoding:
+            return message.tokens
+        return message_tokens(history_message(message), self.count)
 
 
-def _turn_tokens(message: Message, inputs: Inputs, count: CountFn) -> int:
-    if inputs.encoding and message.tokens_encoding == inputs.encoding:
-        return message.tokens
-    return message_tokens(history_message(message), count)
+# --- helpers -------------------------------------------------------------------------------
 
 
-def _render(by_name: dict[str, Packed], count: CountFn) -> tuple[list[ChatMessage], dict[str, int]]:
-    """The chat messages, and exactly what each component's messages cost."""
-    sections: list[tuple[str, ChatMessage]] = []
-    system = by_name["system"].items
-    if system:
-        sections.append(("system", _system(system[0].body)))
-    state = by_name["state"].items
-    if state:
-        sections.append(("state", _system(STATE_HEADER + "\n" + _state_text(state[0].body))))
-    summary = by_name["summary"].items
-    if summary:
-        sections.append(("summary", _system(SUMMARY_HEADER + "\n" + summary[0].body.text)))
-    for name, header, line in (
-        ("facts", FACTS_HEADER, _fact_line),
-        ("retrieved", RETRIEVED_HEADER, _chunk_line),
-        ("recall", RECALL_HEADER, _recall_line),
-    ):
-        items = by_name[name].items
-        if items:
-            sections.append((name, _system(header + "".join(line(i.body) for i in items))))
-    per_component = dict.fromkeys(COMPONENTS, 0)
-    for name, message in sections:
-        # Joined text can tokenize differently from its parts: count the rendered message.
-        per_component[name] = message_tokens(message, count)
-    history = by_name["history"].items
-    # Each turn is its own message, so its candidate cost is already exact.
-    per_component["history"] = sum(i.tokens for i in history)
-    messages = [m for _, m in sections] + [history_message(i.body) for i in reversed(history)]
-    return messages, per_component
+def _hit_recency(
+    hits: list[tuple[Message, float]], weight: float
+) -> list[tuple[Message, float, float]]:
+    """Each hit with a factor (1 + weight * r), r in [0, 1] its place in time among the hits:
+    a tie-breaker towards the newer turn (a correction over what it corrects), never more."""
+    if weight <= 0 or len(hits) < 2:
+        return [(m, s, 1.0) for m, s in hits]
+    times = [m.created_at.timestamp() for m, _ in hits]
+    lo, span = min(times), (max(times) - min(times)) or 1.0
+    return [(m, s, 1 + weight * (t - lo) / span) for (m, s), t in zip(hits, times, strict=True)]
 
 
-def _cut_at_segment(history: Packed, inputs: Inputs) -> list[Candidate]:
-    """When older turns were evicted, start the window at a topic boundary rather than in the
-    middle of a topic, if the partial topic's turns are a small share of the window."""
-    if not history.items or (inputs.history_complete and not history.excluded):
-        return []
-    oldest_first = [c.body for c in reversed(history.items)]
-    slack = int(inputs.segment_slack * sum(c.tokens for c in history.items))
-    n = partial_head(oldest_first, slack)
-    return [history.items.pop() for _ in range(n)]
+def _out(cand: Candidate, reason: str) -> dict[str, Any]:
+    body = cand.body
+    if isinstance(body, _Unit):
+        # A unit leaves as its turns; report the unit's first turn, which names it.
+        return {"kind": "message", "id": body.id, "reason": reason}
+    return {"kind": cand.kind, "id": cand.id, "reason": reason}
 
 
-def _drop_orphan_tool_results(history: Packed) -> list[Candidate]:
-    """The window may not start with tool results whose assistant tool call fell outside it:
-    chat APIs reject a tool message that answers no visible call."""
-    dropped = []
-    while history.items and history.items[-1].body.role == "tool":
-        dropped.append(history.items.pop())
-    return dropped
+def _item(cand: Candidate, component: str) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "kind": cand.kind,
+        "id": cand.id,
+        "component": component,
+        "tokens": cand.tokens,
+    }
+    if cand.score is not None:
+        item["score"] = round(cand.score, 6)
+    if cand.version is not None:
+        item["version"] = cand.version
+    body = cand.body
+    if isinstance(body, Summary):
+        item["covers"] = {
+            "first_id": body.first_id,
+            "last_id": body.last_id,
+            "first_seq": body.first_seq,
+            "last_seq": body.last_seq,
+            "messages": body.messages,
+        }
+    if isinstance(body, ChunkHit):
+        item["doc_id"], item["chunk"] = body.doc_id, body.chunk
+        if body.stale_s is not None:
+            item["stale_s"] = round(body.stale_s, 3)
+    return item
 
 
-def _drop_lowest(by_name: dict[str, Packed]) -> Candidate:
-    """Drop the least valuable included item: oldest history turn first, then recall, facts."""
-    for name in ("history", "recall", "retrieved", "facts", "summary", "state"):
-        items = by_name[name].items
-        if items:
-            return items.pop()
-    raise InvalidInput("the system prompt alone exceeds the budget", field="system_prompt")
-
-
-def _items(by_name: dict[str, Packed]) -> list[dict[str, Any]]:
-    """Included items in the order their content appears in `messages`."""
-    out: list[dict[str, Any]] = []
-    for name in COMPONENTS:
-        packed = by_name[name].items
-        for cand in reversed(packed) if name == "history" else packed:
-            item: dict[str, Any] = {
-                "kind": cand.kind,
-                "id": cand.id,
-                "component": name,
-                "tokens": cand.tokens,
-            }
-            if cand.score is not None:
-                item["score"] = round(cand.score, 6)
-            if cand.version is not None:
-                item["version"] = cand.version
-            if isinstance(cand.body, Summary):
-                s = cand.body
-                item["covers"] = {
-                    "first_id": s.first_id,
-                    "last_id": s.last_id,
-                    "first_seq": s.first_seq,
-                    "last_seq": s.last_seq,
-                    "messages": s.messages,
-                }
-            if isinstance(cand.body, ChunkHit):
-                item["doc_id"], item["chunk"] = cand.body.doc_id, cand.body.chunk
-                if cand.body.stale_s is not None:
-                    item["stale_s"] = round(cand.body.stale_s, 3)
-            out.append(item)
-    return out
-
-
-def _excluded(
-    by_name: dict[str, Packed], trimmed: list[Candidate], duplicates: list[Candidate]
-) -> list[dict[str, Any]]:
-    out = [{"kind": c.kind, "id": c.id, "reason": "duplicate"} for c in duplicates]
-    for name in COMPONENTS:
-        out += [{"kind": c.kind, "id": c.id, "reason": "budget"} for c in by_name[name].excluded]
-    out += [{"kind": c.kind, "id": c.id, "reason": "budget"} for c in trimmed]
-    return out
+def _turn_item(
+    message: Message, component: str, cand: Candidate | None, tokens: int | None = None
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "kind": "message",
+        "id": message.id,
+        "component": component,
+        "tokens": tokens if tokens is not None else (cand.tokens if cand else 0),
+    }
+    if cand is not None and cand.score is not None:
+        item["score"] = round(cand.score, 6)
+    return item
 
 
 def _system(content: str) -> ChatMessage:
@@ -353,5 +565,5 @@ def _chunk_line(chunk: ChunkHit) -> str:
 
 
 def _recall_line(message: Message) -> str:
-    when = message.created_at.strftime("%Y-%m-%d %H:%M")
-    return f"\n- [{when}] {message.role}: {message.content}"
+    """A recalled turn with when and who: questions about the past are about both."""
+    return f"\n[{message.created_at:%Y-%m-%d}] {message.name or message.role}: {message.content}"

@@ -122,12 +122,15 @@ class VectorPoint:
 
 @dataclass(frozen=True, slots=True)
 class VectorQuery:
-    """One search of a batch: its own vector, filter and limit; hybrid when `sparse` is set."""
+    """One search of a batch: its own vector, filter and limit. Dense alone when `sparse` is
+    None; sparse alone when `vector` is empty; both, fused by rank in the store, otherwise.
+    Without payload, hits carry id and score only (fetch the few you keep with `retrieve`)."""
 
     vector: Sequence[float]
     where: VectorFilter
     limit: int
     sparse: SparseVector | None = None
+    with_payload: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 RRF_K = 60  # as Qdrant's own fusion
 
@@ -30,3 +31,29 @@ def fuse_rounds(first: Sequence[str], follow_ups: Sequence[Sequence[str]]) -> di
     if first:
         scores[first[0]] = max(scores.values()) * (1 + LEAD_MARGIN)
     return scores
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A hit of a hybrid search: where the fused ranks put it, and how similar it is."""
+
+    id: str
+    # Fused reciprocal ranks over the dense and the sparse list, normalized so that first in
+    # both is 1.0: the same scale for every source searched this way.
+    relevance: float
+    # Cosine similarity to the query. A hit outside the dense list gets that list's lowest
+    # score, which bounds its own from above.
+    similarity: float
+
+
+def fuse_hybrid(
+    dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]], limit: int
+) -> list[Ranked]:
+    """The best `limit` hits of a dense and a sparse ranking (id, score; best first)."""
+    lists = [[i for i, _ in dense], [i for i, _ in sparse]]
+    scores = fuse(lists, [1.0, 1.0])
+    best = 2.0 / (RRF_K + 1)
+    cosine = dict(dense)
+    floor = dense[-1][1] if dense else 0.0
+    ranked = sorted(scores, key=lambda i: -scores[i])[:limit]
+    return [Ranked(i, scores[i] / best, cosine.get(i, floor)) for i in ranked]

@@ -1,9 +1,9 @@
 """Topic segments, pure: where a conversation changes topic, and cutting at those boundaries.
 
 A turn opens a new segment when its embedding's cosine similarity to the mean of the few turns
-before it drops below a threshold (the first turn always opens one). Eviction from the recent
-window and compaction then cut at a segment boundary rather than mid-topic, when the turns
-that moves costs only a small share of the budget.
+before it drops below a threshold (the first turn always opens one). Compaction then ends a
+fold at a segment boundary rather than mid-topic, when the turns that moves cost only a small
+share of the fold.
 """
 
 from __future__ import annotations
@@ -45,20 +45,6 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
     return dot / norm if norm else 0.0
-
-
-def partial_head(turns: Sequence[Segmented], slack_tokens: int) -> int:
-    """How many of the oldest `turns` (oldest first) to leave out so that they start at a
-    segment boundary: the tail of an earlier topic, if it costs at most `slack_tokens`.
-    0 when the turns already start a segment, or no boundary is near enough."""
-    if not turns or turns[0].segment_start:
-        return 0
-    cost = 0
-    for i, turn in enumerate(turns):
-        if turn.segment_start:
-            return i if cost <= slack_tokens else 0
-        cost += turn.tokens
-    return 0  # one topic throughout: nothing to gain by cutting
 
 
 def partial_tail(turns: Sequence[Segmented], slack_tokens: int, following: bool) -> int:

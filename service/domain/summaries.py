@@ -18,6 +18,7 @@ from typing import Literal
 from service.domain.chat_format import CountFn
 from service.domain.models import Message
 from service.domain.segments import partial_tail
+from service.domain.tool_calls import whole_units_end
 
 Fidelity = Literal["full", "balanced", "compact"]
 FIDELITIES: tuple[Fidelity, ...] = ("full", "balanced", "compact")
@@ -101,6 +102,9 @@ def foldable(
     slack = int(policy.segment_slack * sum(t.tokens for t in folded))
     following = cut >= len(turns) or turns[cut].segment_start
     folded = folded[: len(folded) - partial_tail(folded, slack, following)]
+    # Never between a call and its results: the result would stay in the window without its
+    # call (and be dropped from it) while the summary held only the call.
+    folded = folded[: whole_units_end(turns, len(folded))]
     if sum(t.tokens for t in folded) < policy.threshold_tokens:
         return []
     return folded

@@ -162,7 +162,7 @@ def test_hybrid_retrieval_finds_an_exact_identifier_dense_cannot_see(
         ctx = assemble_context(
             svc, "t", ContextRequest("s", "u", 2000, query="what happened with XK-9921?")
         )
-        served = [i["doc_id"] for i in ctx["items"] if i["kind"] == "chunk"]
+        served = [i["doc_id"] for i in ctx.items if i["kind"] == "chunk"]
         assert "doc23" in served
     finally:
         built.close()

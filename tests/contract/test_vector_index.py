@@ -219,3 +219,25 @@ def test_hybrid_with_empty_sparse_query_is_dense(index: VectorIndex) -> None:
     [dense] = index.query_many(query, [(where, 2)])
     [hybrid] = index.query_many(query, [(where, 2)], encode_query("the of and"))
     assert [h.id for h in hybrid] == [h.id for h in dense]
+
+
+def test_sparse_alone_and_without_payload(index: VectorIndex) -> None:
+    texts = ["invoice INV-4471 is overdue", "the weather is lovely", "pay INV-4471 today"]
+    index.upsert(_sparse_points("a", texts, EMB.embed(texts)))
+    where = VectorFilter(must={"tenant": "a"})
+    [query] = EMB.embed(["INV-4471"])
+    sparse, bare = index.query_batch(
+        [
+            VectorQuery((), where, 5, encode_query("INV-4471")),
+            VectorQuery(query, where, 3, with_payload=False),
+        ]
+    )
+    # Sparse alone: only the texts that share a term, scored by BM25 (> 0).
+    assert {h.payload["text"] for h in sparse} == {texts[0], texts[2]}
+    assert all(h.score > 0 for h in sparse)
+    # Without payload: ids and scores only; retrieve brings the payloads of the ones kept.
+    assert len(bare) == 3
+    assert all(h.payload == {} for h in bare)
+    dense = index.query(query, where, 3)
+    assert [h.id for h in bare] == [h.id for h in dense]
+    assert [round(h.score, 5) for h in bare] == [round(h.score, 5) for h in dense]

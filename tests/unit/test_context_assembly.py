@@ -1,9 +1,10 @@
-"""Pure assembly: exact totals for the target model, never over budget, every item accounted."""
+"""Pure assembly: exact totals for the target model, never over budget, every item accounted,
+one packing mechanism by value per token."""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -11,16 +12,35 @@ from hypothesis import strategies as st
 
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
 from service.domain.chat_format import message_tokens, messages_tokens
-from service.domain.context import ChunkHit, Inputs, assemble, history_message
+from service.domain.context import (
+    ChunkHit,
+    Inputs,
+    Policy,
+    assemble,
+    history_message,
+)
 from service.domain.errors import InvalidInput
 from service.domain.models import Fact, Message
+from service.domain.summaries import Summary
+from service.domain.tool_calls import tool_units
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 words = st.text(alphabet=st.sampled_from(list("ab cd\n\n ef.  gh!é中")), min_size=0, max_size=80)
 
 
-def _message(i: int, content: str, role: str = "user") -> Message:
-    return Message("t", "s", "u", f"m{i}", i, role, content, NOW, 0)  # type: ignore[arg-type]
+def _message(i: int, content: str, role: str = "user", **kw: object) -> Message:
+    return Message(
+        "t",
+        "s",
+        "u",
+        f"m{i}",
+        i,
+        role,
+        content,
+        NOW + timedelta(minutes=i),
+        0,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def _counted(m: Message, count, exact: bool) -> Message:  # type: ignore[no-untyped-def]
@@ -35,95 +55,202 @@ def _fact(i: int, text: str) -> Fact:
     return Fact("t", f"f{i}", "u", text or "x", None, "active", 1, NOW, NOW)
 
 
+def _call(i: int, call_id: str, arguments: str = "x") -> Message:
+    call = {"id": call_id, "type": "function", "function": {"name": "f", "arguments": arguments}}
+    return _message(i, "", role="assistant", tool_calls=[call])
+
+
+def _result(i: int, call_id: str, content: str) -> Message:
+    return _message(i, content, role="tool", tool_call_id=call_id)
+
+
 @pytest.fixture(scope="module")
 def count(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     tok = TiktokenTokenizer(tmp_path_factory.mktemp("tt"), "gpt-4o")
     return lambda text: tok.count(text, "gpt-4o")
 
 
+def _history(items: list[dict]) -> list[str]:  # type: ignore[type-arg]
+    return [i["id"] for i in items if i["component"] == "history"]
+
+
 @settings(max_examples=150, deadline=None)
 @given(
-    history=st.lists(words, max_size=30),
+    history=st.lists(st.tuples(words, st.sampled_from(["user", "assistant", "tool"])), max_size=30),
     facts=st.lists(words, max_size=10),
     recalled=st.lists(words, max_size=10),
     chunks=st.lists(words, max_size=8),
     system=st.one_of(st.none(), words),
     state=st.one_of(st.none(), st.dictionaries(st.text(max_size=5), words, max_size=3)),
+    summary=st.one_of(st.none(), words),
     available=st.integers(min_value=60, max_value=600),
     stored_exact=st.booleans(),
+    strategy=st.sampled_from(["balanced", "recent", "recall"]),
+    min_relevance=st.sampled_from([0.0, 0.5]),
 )
-def test_total_is_exact_and_within_budget(  # type: ignore[no-untyped-def]
-    count, history, facts, recalled, chunks, system, state, available, stored_exact
+def test_total_is_exact_within_budget_and_every_turn_accounted(  # type: ignore[no-untyped-def]
+    count,
+    history,
+    facts,
+    recalled,
+    chunks,
+    system,
+    state,
+    summary,
+    available,
+    stored_exact,
+    strategy,
+    min_relevance,
 ) -> None:
+    turns = []
+    for i, (text, role) in enumerate(history):
+        extra: dict[str, object] = {}
+        if role == "tool":
+            extra["tool_call_id"] = f"c{i - 1}"
+        elif role == "assistant" and i % 2:
+            extra["tool_calls"] = [{"id": f"c{i}", "type": "function", "function": {}}]
+        turns.append(_counted(_message(i, text, role, **extra), count, stored_exact))
     inputs = Inputs(
         available=available,
         system_prompt=system,
         state=state,
+        recent=list(reversed(turns)),
         facts=[(_fact(i, t), 1.0 - i / 100) for i, t in enumerate(facts)],
-        recalled=[(_message(1000 + i, t), 0.5) for i, t in enumerate(recalled)],
-        history=[
-            _counted(_message(i, t), count, stored_exact)
-            for i, t in reversed(list(enumerate(history)))
-        ],
-        encoding="o200k_base",
+        recalled=[(_message(1000 + i, t), 0.9 - i / 20) for i, t in enumerate(recalled)],
         retrieved=[(ChunkHit("doc", "v1", i, t or "x"), 0.9) for i, t in enumerate(chunks)],
+        summary=None if summary is None else _summary(summary),
+        summary_relevance=0.5,
+        encoding="o200k_base",
+        policy=Policy(strategy=strategy, min_relevance=min_relevance),
     )
     try:
         result = assemble(inputs, count)
     except InvalidInput:
-        # Only a system prompt that cannot fit may refuse.
-        assert system
+        assert system  # only a system prompt that cannot fit may refuse
         return
     assert result.total == messages_tokens(result.messages, count)
     assert result.total <= available
     assert result.total == (3 if result.messages else 0) + sum(result.by_component.values())
-    included = [m for m in result.messages if m["role"] != "system"]
-    in_window = [i["id"] for i in result.items if i["component"] == "history"]
-    assert in_window == [f"m{i}" for i in range(len(history) - len(included), len(history))]
-    # History is in chronological order and is the newest suffix of the conversation.
-    assert [m["content"] for m in included] == history[len(history) - len(included) :]
+    ids = [i["id"] for i in result.items if i["kind"] == "message"]
+    assert len(ids) == len(set(ids)), "a turn entered twice"
+    # History is a chronological, contiguous newest suffix of the log, and the chat messages
+    # never hold a tool result without its call, nor a call without its results.
+    window = _history(result.items)
+    assert window == [f"m{i}" for i in range(len(turns) - len(window), len(turns))]
+    chat = result.messages[len(result.messages) - len(window) :] if window else []
+    answered = {m.get("tool_call_id") for m in chat if m["role"] == "tool"}
+    called = {c["id"] for m in chat for c in m.get("tool_calls") or []}
+    assert answered <= called
+    for m in chat:
+        calls = {c["id"] for c in m.get("tool_calls") or []}
+        later = {t.tool_call_id for t in turns if t.role == "tool"}
+        assert calls & later <= answered
     accounted = {(i["kind"], i["id"]) for i in result.items + result.excluded}
-    assert {("message", f"m{i}") for i in range(len(history))} <= accounted
+    for unit in tool_units(turns):
+        assert ("message", unit[0].id) in accounted
 
 
-def test_recalled_turn_already_in_the_window_is_a_duplicate(count) -> None:  # type: ignore[no-untyped-def]
-    turns = [_message(i, f"turn {i}") for i in range(3)]
-    result = assemble(Inputs(1000, None, None, [], [(turns[1], 0.9)], list(reversed(turns))), count)
-    assert {"kind": "message", "id": "m1", "reason": "duplicate"} in result.excluded
-    assert [i["component"] for i in result.items] == ["history"] * 3
+def _summary(text: str, tokens: int = 0) -> Summary:
+    return Summary("t", "s", text or "x", "m0", "m1", 0, 1, 3, 2, tokens, "extractive", "")
+
+
+def test_recent_turns_compete_with_recalled_ones_by_strategy(count) -> None:  # type: ignore[no-untyped-def]
+    recent = [_message(100 + i, f"small talk about the weather number {i}") for i in range(12)]
+    old = _message(3, "The wifi password at the cabin is heron-4471.")
+    base = Inputs(120, None, None, list(reversed(recent)), recalled=[(old, 0.9)])
+    recall = assemble(dataclasses.replace(base, policy=Policy(strategy="recall")), count)
+    lively = assemble(dataclasses.replace(base, policy=Policy(strategy="recent")), count)
+    assert "m3" in [i["id"] for i in recall.items]
+    assert "m3" not in [i["id"] for i in lively.items]
+    assert len(_history(lively.items)) > len(_history(recall.items))
+
+
+def test_latest_exchange_is_guaranteed_even_against_relevant_items(count) -> None:  # type: ignore[no-untyped-def]
+    recent = [
+        _message(10, "what did we decide about the venue?"),
+        _message(9, "earlier", "assistant"),
+    ]
+    hits = [(_message(i, f"The venue decision number {i} was final."), 1.0) for i in range(8)]
+    result = assemble(Inputs(80, None, None, recent, recalled=hits), count)
+    assert "m10" in _history(result.items)
+
+
+def test_min_relevance_keeps_unrelated_items_out_when_budget_is_free(count) -> None:  # type: ignore[no-untyped-def]
+    recent = [_message(5, "Thanks!")]
+    unrelated = (ChunkHit("manual", "v1", 0, "Replace the filter every six months."), 0.9)
+    # First in its own search (relevance 0.9), but hardly similar to the query at all.
+    free = Inputs(2000, None, None, recent, retrieved=[unrelated], similarity={"manual#0": 0.05})
+    assert [i["kind"] for i in assemble(free, count).items] == ["chunk", "message"]
+    strict = dataclasses.replace(free, policy=Policy(min_relevance=0.3))
+    result = assemble(strict, count)
+    assert [i["kind"] for i in result.items] == ["message"]
+    assert {"kind": "chunk", "id": "manual#0", "reason": "low_relevance"} in result.excluded
+
+
+def test_summary_competes_and_at_a_tight_budget_gives_way(count) -> None:  # type: ignore[no-untyped-def]
+    summary = _summary("Maya: we chose Lisbon for the offsite. " * 20)
+    recent = [_message(50, "Where was the offsite again?")]
+    hit = (_message(7, "Final answer: the offsite is in Lisbon."), 0.9)
+    roomy = assemble(
+        Inputs(2000, None, None, recent, [hit], summary=summary, summary_relevance=0.8), count
+    )
+    assert [i["kind"] for i in roomy.items][:1] == ["summary"]
+    assert roomy.items[0]["covers"]["last_seq"] == 1
+    tight = assemble(
+        Inputs(200, None, None, recent, [hit], summary=summary, summary_relevance=0.8), count
+    )
+    assert "summary" not in [i["kind"] for i in tight.items]
+    assert "m7" in [i["id"] for i in tight.items]
+    assert {"kind": "summary", "id": "summary:3", "reason": "budget"} in tight.excluded
+
+
+def test_recalled_turns_render_in_time_order_with_date_and_speaker(count) -> None:  # type: ignore[no-untyped-def]
+    later = dataclasses.replace(_message(9, "I moved to Porto."), name="Maya")
+    earlier = dataclasses.replace(_message(2, "I live in Lyon.", "assistant"))
+    recent = [_message(40, "where does Maya live?")]
+    result = assemble(Inputs(500, None, None, recent, [(later, 0.9), (earlier, 0.8)]), count)
+    recall = next(m["content"] for m in result.messages if "earlier turns" in m["content"])
+    assert recall.index("Lyon") < recall.index("Porto")
+    assert "\n[2026-01-01] Maya: I moved to Porto." in recall
+    assert "\n[2026-01-01] assistant: I live in Lyon." in recall
+    assert result.total == messages_tokens(result.messages, count)
+
+
+def test_a_tool_call_and_its_results_enter_and_leave_together(count) -> None:  # type: ignore[no-untyped-def]
+    question = _message(3, "thanks, and the weather?")
+    call = _call(1, "c1", "x " * 200)
+    result_turn = _result(2, "c1", "21 degrees")
+    recent = [question, result_turn, call, _message(0, "hi")]  # newest first
+    small = assemble(Inputs(60, None, None, recent), count)
+    assert [m["role"] for m in small.messages] == ["user"]
+    roomy = assemble(Inputs(2000, None, None, recent), count)
+    assert [m["role"] for m in roomy.messages] == ["user", "assistant", "tool", "user"]
+
+
+def test_a_tool_result_whose_call_was_folded_is_served_as_a_recalled_line(count) -> None:  # type: ignore[no-untyped-def]
+    # The call is in the summary; its result is the oldest turn after it (a fold that split
+    # them, as releases before this one could): never a chat message without its call, but
+    # still in the context when it answers the question.
+    recent = [_message(6, "what was the temperature?"), _result(5, "c1", "21 degrees")]
+    result = assemble(Inputs(500, None, None, recent, [(recent[1], 0.9)]), count)
+    assert [m["role"] for m in result.messages] == ["system", "user"]
+    assert "21 degrees" in result.messages[0]["content"]
 
 
 def test_system_prompt_that_cannot_fit_is_an_input_error(count) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInput) as err:
-        assemble(Inputs(20, "word " * 100, None, [], [], []), count)
+        assemble(Inputs(20, "word " * 100, None, []), count)
     assert err.value.field == "system_prompt"
 
 
 def test_context_hash_changes_with_content(count) -> None:  # type: ignore[no-untyped-def]
-    a = assemble(Inputs(100, None, None, [], [], [_message(0, "hello")]), count)
-    b = assemble(Inputs(100, None, None, [], [], [_message(0, "hullo")]), count)
-    again = assemble(Inputs(100, None, None, [], [], [_message(0, "hello")]), count)
+    a = assemble(Inputs(100, None, None, [_message(0, "hello")]), count)
+    b = assemble(Inputs(100, None, None, [_message(0, "hullo")]), count)
+    again = assemble(Inputs(100, None, None, [_message(0, "hello")]), count)
     assert a.context_hash != b.context_hash
     assert a.context_hash == again.context_hash
 
 
-def test_window_never_starts_with_an_orphan_tool_result(count) -> None:  # type: ignore[no-untyped-def]
-    call = dataclasses.replace(
-        _message(0, "", role="assistant"),
-        tool_calls=[
-            {
-                "id": "c1",
-                "type": "function",
-                "function": {"name": "lookup", "arguments": "x " * 200},
-            }
-        ],
-    )
-    result_turn = dataclasses.replace(_message(1, "42", role="tool"), tool_call_id="c1")
-    question = _message(2, "thanks, and the weather?")
-    history = [question, result_turn, call]  # newest first
-    small = assemble(Inputs(60, None, None, [], [], history), count)
-    assert [m["role"] for m in small.messages] == ["user"]
-    assert {"kind": "message", "id": "m1", "reason": "incomplete_tool_call"} in small.excluded
-    assert small.total == messages_tokens(small.messages, count)
-    roomy = assemble(Inputs(2000, None, None, [], [], history), count)
-    assert [m["role"] for m in roomy.messages] == ["assistant", "tool", "user"]
+def test_tool_units_group_a_call_with_its_results() -> None:
+    turns = [_message(0, "q"), _call(1, "c1"), _result(2, "c1", "a"), _result(3, "cX", "b")]
+    assert [[m.id for m in u] for u in tool_units(turns)] == [["m0"], ["m1", "m2"], ["m3"]]

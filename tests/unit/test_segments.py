@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
-from service.domain.context import Inputs, assemble
 from service.domain.models import Message
-from service.domain.segments import partial_head, partial_tail, segment_starts
+from service.domain.segments import partial_tail, segment_starts
 from service.domain.summaries import CompactionPolicy, foldable
 
 A, B = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
@@ -44,14 +43,6 @@ def test_compared_with_the_mean_of_the_last_turns_not_only_the_previous_one() ->
     assert segment_starts([A, A, A], [mixed, A], 0.7) == [True, False]
 
 
-def test_window_head_cut_only_when_cheap() -> None:
-    turns = [turn(0), turn(1), turn(2, start=True), turn(3), turn(4)]
-    assert partial_head(turns, slack_tokens=20) == 2  # the tail of the earlier topic goes
-    assert partial_head(turns, slack_tokens=19) == 0  # too dear: keep the window as it is
-    assert partial_head([turn(0, start=True), turn(1)], 100) == 0  # starts a segment already
-    assert partial_head([turn(0), turn(1)], 100) == 0  # one topic throughout
-
-
 def test_fold_tail_held_back_only_when_cheap_and_mid_topic() -> None:
     turns = [turn(0, start=True), turn(1), turn(2), turn(3, start=True), turn(4)]
     assert partial_tail(turns, slack_tokens=20, following=False) == 2
@@ -68,24 +59,3 @@ def test_compaction_ends_at_a_topic_boundary_when_cheap() -> None:
     turns[9] = turn(9)  # now the topic m6.. runs on into the window
     assert [t.seq for t in foldable(turns, slack, set())] == list(range(6))
     assert [t.seq for t in foldable(turns, policy, set())] == list(range(9))  # slack 0: no cut
-
-
-def test_window_starts_at_a_topic_boundary_after_eviction() -> None:
-    history = [turn(i, tokens=20, start=i in (0, 5)) for i in range(12)][::-1]  # newest first
-    inputs = Inputs(
-        available=190,
-        system_prompt=None,
-        state=None,
-        facts=[],
-        recalled=[],
-        history=history,
-        encoding="x",  # the stored counts are exact
-        segment_slack=0.3,
-    )
-    counted = assemble(inputs, lambda text: len(text.split()))
-    kept = [i["id"] for i in counted.items if i["component"] == "history"]
-    cut = [e["id"] for e in counted.excluded if e["reason"] == "topic_boundary"]
-    assert kept == [f"m{i}" for i in range(5, 12)]
-    assert cut == ["m3", "m4"]  # the tail of the earlier topic went: no window mid-topic
-    no_slack = assemble(dataclasses.replace(inputs, segment_slack=0.0), lambda t: len(t.split()))
-    assert len([i for i in no_slack.items if i["component"] == "history"]) > len(kept)

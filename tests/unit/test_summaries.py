@@ -41,8 +41,18 @@ def test_never_folds_past_an_unanswered_tool_call() -> None:
     turns = [turn(i) for i in range(10)]
     turns[4] = turn(4, "assistant", tool_calls=[call])
     assert [t.seq for t in foldable(turns, POLICY, set())] == [0, 1, 2, 3]
+    # Answered, but the result lies in the window: the call stays with it (a fold that took
+    # the call alone left "21 degrees" nowhere in the context: out of the window as an
+    # orphan, out of recall as a duplicate).
     answered = [*turns[:5], turn(5, "tool", tool_call_id="c1"), *turns[6:]]
-    assert [t.seq for t in foldable(answered, POLICY, set())] == [0, 1, 2, 3, 4]
+    assert [t.seq for t in foldable(answered, POLICY, set())] == [0, 1, 2, 3]
+    # Call and result both outside the window: they fold together.
+    early = [
+        *turns[:3],
+        turn(3, "assistant", tool_calls=[call]),
+        turn(4, "tool", tool_call_id="c1"),
+    ]
+    assert [t.seq for t in foldable([*early, *turns[5:]], POLICY, set())] == [0, 1, 2, 3, 4]
 
 
 def test_never_folds_past_a_turn_not_yet_indexed() -> None:

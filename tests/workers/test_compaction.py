@@ -23,8 +23,7 @@ from service.domain.models import NewMessage, VectorFilter
 from service.domain.summaries import Summary
 from service.runtime.container import Container, build_container
 from service.settings import Settings
-from service.usecases import context as context_usecase
-from service.usecases import sessions
+from service.usecases import recall, sessions
 from service.usecases.admin import run_invalidation
 from service.usecases.compaction import compact_session
 from service.usecases.context import ContextRequest, assemble_context
@@ -154,7 +153,7 @@ def test_the_summary_enters_the_context_with_its_range_and_history_starts_after_
     summary = small.summaries.get("acme", "s")
     assert summary is not None
     ctx = assemble_context(small, "acme", ContextRequest("s", "u", 3000, query="what did Ana pay"))
-    [item] = [i for i in ctx["items"] if i["kind"] == "summary"]
+    [item] = [i for i in ctx.items if i["kind"] == "summary"]
     assert item["component"] == "summary"
     assert item["covers"] == {
         "first_id": "m0",
@@ -163,11 +162,11 @@ def test_the_summary_enters_the_context_with_its_range_and_history_starts_after_
         "last_seq": summary.last_seq,
         "messages": summary.last_seq + 1,
     }
-    history = [i["id"] for i in ctx["items"] if i["component"] == "history"]
+    history = [i["id"] for i in ctx.items if i["component"] == "history"]
     assert history
     assert all(int(h[1:]) > summary.last_seq for h in history)
-    assert ctx["usage"]["by_component"]["summary"] > 0
-    assert ctx["usage"]["total"] == sum(ctx["usage"]["by_component"].values()) + 3
+    assert ctx.by_component["summary"] > 0
+    assert ctx.total == sum(ctx.by_component.values()) + 3
 
 
 def test_full_fidelity_never_compacts(
@@ -300,7 +299,7 @@ def test_history_message_cap(
     )
     _append(built.services, 10, 0)
     ctx = assemble_context(built.services, "acme", ContextRequest("s", "u", 3000, query="x"))
-    history = [i["id"] for i in ctx["items"] if i["component"] == "history"]
+    history = [i["id"] for i in ctx.items if i["component"] == "history"]
     assert history == ["m7", "m8", "m9"]
     built.redis.close()
 
@@ -321,7 +320,7 @@ def _story(svc: Services, session_id: str = "s", user: str = "u", n: int = 30) -
 
 def _recalled(svc: Services, query: str, **extra: Any) -> list[str]:
     ctx = assemble_context(svc, "acme", ContextRequest("s", "u", 3000, query=query, **extra))
-    return [i["id"] for i in ctx["items"] if i["component"] == "recall"]
+    return [i["id"] for i in ctx.items if i["component"] == "recall"]
 
 
 def test_trimmed_turns_are_recalled_from_their_vectors_with_their_neighbours(
@@ -358,13 +357,13 @@ def test_a_turn_trimmed_while_the_context_is_assembled_is_not_called_stale(
     [vector] = small.embedder.embed(["the cabin wifi password"])
     where = VectorFilter(must={"tenant": "acme", "kind": "message", "session_id": "s"})
     hits = [h for h in small.index.query(vector, where, 30) if h.payload["message_id"] == "m5"]
-    found, excluded = context_usecase._check_session_hits(small, "acme", "u", before, hits)
+    found, excluded = recall._check_session_hits(small, "acme", "u", before, hits)
     assert [m.id for m, _ in found] == ["m5"]
     assert found[0][0].content == "The cabin wifi password is kestrel-4471."
     assert excluded == []
     # A session deleted meanwhile (new epoch) still makes the hit stale.
     sessions.delete_session(small, "acme", "s")
-    found, excluded = context_usecase._check_session_hits(small, "acme", "u", before, hits)
+    found, excluded = recall._check_session_hits(small, "acme", "u", before, hits)
     assert (found, [e["reason"] for e in excluded]) == ([], ["stale"])
 
 
@@ -420,9 +419,9 @@ def test_user_wide_recall_finds_other_sessions_but_not_deleted_or_foreign_ones(
         "acme",
         ContextRequest("s", "u", 3000, query="cabin wifi password kestrel", recall_scope="user"),
     )
-    recalled = [i for i in ctx["items"] if i["component"] == "recall"]
+    recalled = [i for i in ctx.items if i["component"] == "recall"]
     assert "m5" in [i["id"] for i in recalled]
-    text = next(m["content"] for m in ctx["messages"] if "kestrel" in m["content"])
+    text = next(m["content"] for m in ctx.messages if "kestrel" in m["content"])
     # The "old" session's turn, once: not the deleted session's, not another user's.
     assert text.count("kestrel-4471") == 1
 
@@ -432,10 +431,10 @@ def test_a_hit_that_is_also_a_neighbour_keeps_its_own_score(small: Services) -> 
     m5, m6 = small.sessions.by_ids("acme", "s", ["m5", "m6"])
     assert m5 is not None
     assert m6 is not None
-    ranked = context_usecase._with_neighbours(small, "acme", [(m6, 0.03), (m5, 0.02)], 1, {"s": 0})
+    ranked = recall._with_neighbours(small, "acme", [(m6, 0.03), (m5, 0.02)], 1, {"s": 0})
     scores = {m.id: score for m, score in ranked}
     assert scores["m5"] == 0.02  # not demoted to a neighbour of m6 (a regression)
-    assert scores["m7"] < 0.001  # a neighbour: below every hit
+    assert scores["m7"] == 0.03 * recall.NEIGHBOUR_WEIGHT  # a share of the hit it stands by
     assert [m.id for m, _ in ranked][:2] == ["m6", "m5"]
 
 
@@ -479,7 +478,7 @@ def test_a_second_round_finds_the_second_hop(
         "acme",
         ContextRequest("ask", "u", 3000, query=question, recall_scope="user"),
     )
-    recalled = [i["id"] for i in ctx["items"] if i["component"] == "recall"]
+    recalled = [i["id"] for i in ctx.items if i["component"] == "recall"]
     assert "hop1" in recalled
     assert ("hop2" in recalled) == (hops == 2)
     built.redis.close()

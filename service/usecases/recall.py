@@ -1,0 +1,321 @@
+"""Retrieval for a context: facts, document chunks and earlier turns, each checked against the
+truth, each with a relevance on one scale.
+
+Every source is searched the same way: a dense and a sparse (BM25) ranking, each `DEPTH` deep,
+fused by reciprocal rank in `domain.ranking.fuse_hybrid` (normalized: first in both lists is
+1.0). All of them go to the vector store in one batched call without payloads; the payloads of
+the hits kept come back in one more call. Turns then get a second round (two-hop questions)
+and their neighbours (a question and its answer belong together).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from service.domain.context import ChunkHit
+from service.domain.models import Fact, Message, SessionInfo, VectorFilter, VectorHit, VectorQuery
+from service.domain.points import (
+    chunk_ref,
+    fact_ref,
+    message_from_payload,
+    message_ref,
+    session_recall_filter,
+    user_recall_filter,
+)
+from service.domain.ranking import RRF_K, Ranked, fuse_hybrid
+from service.domain.sparse import SparseVector, encode_query
+from service.usecases.embedding import embed_cached
+from service.usecases.facts import check_fact_hits
+from service.usecases.services import Services
+from service.usecases.sessions import turns_from_index
+
+DEPTH = 100  # each ranking's depth before fusion: a hit deep in one list can still win
+HOP_SEEDS = 2  # the best turns that each seed a second-round search
+HOP_WEIGHT = 0.8  # a second-round hit's relevance, against the first round's
+NEIGHBOUR_WEIGHT = 0.2  # a neighbour's relevance, against the hit it stands next to
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """One source to search: its filter and how many fused hits to keep."""
+
+    name: Literal["facts", "chunks", "recall"]
+    where: VectorFilter
+    keep: int
+
+
+@dataclass(slots=True)
+class Retrieved:
+    """What the searches found, checked against the truth, and what they left out. Relevance
+    in [0, 1] on one scale; `similarity`: each item's cosine similarity to the query, by id."""
+
+    facts: list[tuple[Fact, float]] = field(default_factory=list)
+    chunks: list[tuple[ChunkHit, float]] = field(default_factory=list)
+    recalled: list[tuple[Message, float]] = field(default_factory=list)
+    similarity: dict[str, float] = field(default_factory=dict)
+    excluded: list[dict[str, Any]] = field(default_factory=list)
+
+
+def recall_filter(
+    tenant: str, user_id: str, scope: Literal["session", "user"], info: SessionInfo | None
+) -> VectorFilter | None:
+    """Turns of this session (its current epoch), or of all the user's sessions."""
+    if scope == "user":
+        # Each hit's epoch is checked against its own session afterwards.
+        return user_recall_filter(tenant, user_id)
+    return None if info is None else session_recall_filter(tenant, info.session_id, info.epoch)
+
+
+def retrieve(
+    svc: Services,
+    tenant: str,
+    user_id: str,
+    info: SessionInfo | None,
+    searches: Sequence[Search],
+    query: str,
+    vector: list[float],
+) -> Retrieved:
+    """Search every source in one store call, fetch the kept hits' payloads in another, check
+    each against its store of truth."""
+    terms = encode_query(query)  # exact terms (names, codes, numbers) next to meaning
+    ranked = _hybrid(svc, searches, vector, terms)
+    hits = _with_payloads(svc, ranked)
+    found = Retrieved()
+    for search in searches:
+        cosine = {r.id: r.similarity for r in ranked[search.name]}
+        found.similarity.update(
+            {_item_id(search.name, h.payload): cosine[h.id] for h in hits[search.name]}
+        )
+        if search.name == "facts":
+            found.facts, excluded = check_fact_hits(svc, tenant, hits[search.name])
+        elif search.name == "chunks":
+            chunks, excluded = check_chunk_hits(svc, tenant, hits[search.name])
+            found.chunks = chunks[: svc.settings.context_retrieved_limit]
+        else:
+            turns = hits[search.name]
+            if svc.settings.context_recall_hops > 1 and turns:
+                # A hit outside the dense ranking is at most as similar as its last one.
+                floor = min(cosine.values())
+                added = _second_round(svc, tenant, query, vector, search, turns)
+                found.similarity.update({_item_id("recall", h.payload): floor for h in added})
+                turns = turns + added
+            found.recalled, excluded = _check_recall_hits(svc, tenant, user_id, info, turns)
+        found.excluded += excluded
+    return found
+
+
+def _item_id(source: str, payload: dict[str, Any]) -> str:
+    """The id the context gives the item a point stands for."""
+    if source == "facts":
+        return fact_ref(payload).fact_id
+    if source == "chunks":
+        ref = chunk_ref(payload)
+        return f"{ref.doc_id}#{ref.chunk}"
+    return message_ref(payload).message_id
+
+
+def _hybrid(
+    svc: Services, searches: Sequence[Search], vector: list[float], terms: SparseVector
+) -> dict[str, list[Ranked]]:
+    """Each source's dense and sparse rankings, all in one batch, fused per source."""
+    queries: list[VectorQuery] = []
+    for s in searches:
+        queries.append(VectorQuery(vector, s.where, DEPTH, with_payload=False))
+        if terms:
+            queries.append(VectorQuery((), s.where, DEPTH, terms, with_payload=False))
+    results = iter(svc.index.query_batch(queries))
+    out: dict[str, list[Ranked]] = {}
+    for s in searches:
+        dense = [(h.id, h.score) for h in next(results)]
+        sparse = [(h.id, h.score) for h in next(results)] if terms else []
+        out[s.name] = fuse_hybrid(dense, sparse, s.keep)
+    return out
+
+
+def _with_payloads(svc: Services, ranked: dict[str, list[Ranked]]) -> dict[str, list[VectorHit]]:
+    """The kept hits with their payloads (one store call), scored by relevance, best first. A
+    point deleted between the two calls is simply not there."""
+    ids = list({r.id for hits in ranked.values() for r in hits})
+    payloads = {h.id: h.payload for h in svc.index.retrieve(ids)} if ids else {}
+    return {
+        name: [VectorHit(r.id, r.relevance, payloads[r.id]) for r in hits if r.id in payloads]
+        for name, hits in ranked.items()
+    }
+
+
+def _second_round(
+    svc: Services,
+    tenant: str,
+    query: str,
+    vector: list[float],
+    search: Search,
+    first: list[VectorHit],
+) -> list[VectorHit]:
+    """A second round for questions that take two hops ("where is Lena's manager based?": one
+    turn names the manager, another says where that person is). Each of the best hits seeds one
+    search: the question plus that hit's text (its vector from the embedding cache). Returns
+    the hits new to this round: they add turns below the first round's, they do not reorder."""
+    seeds = [c for c in (message_ref(h.payload).content for h in first[:HOP_SEEDS]) if c]
+    if not seeds:
+        return []
+    seed_vectors, _ = embed_cached(svc, tenant, seeds)
+    queries = []
+    for seed, seed_vector in zip(seeds, seed_vectors, strict=True):
+        mixed = np.add(vector, seed_vector)
+        mixed /= np.linalg.norm(mixed) or 1.0
+        terms = encode_query(f"{query} {seed}") or None
+        queries.append(VectorQuery(mixed.tolist(), search.where, max(1, search.keep // 4), terms))
+    have = {h.id for h in first}
+    best = 2.0 / (RRF_K + 1)  # the store fuses hybrid searches by RRF: normalize alike
+    extra: dict[str, VectorHit] = {}
+    for hits in svc.index.query_batch(queries):  # the seeds' searches: one call
+        for h in hits:
+            if h.id in have:
+                continue
+            score = HOP_WEIGHT * min(1.0, h.score / best)
+            if h.id not in extra or extra[h.id].score < score:
+                extra[h.id] = dataclasses.replace(h, score=score)
+    return sorted(extra.values(), key=lambda h: -h.score)[: search.keep // 2]
+
+
+def check_chunk_hits(
+    svc: Services, tenant: str, hits: Sequence[VectorHit]
+) -> tuple[list[tuple[ChunkHit, float]], list[dict[str, Any]]]:
+    """Rule 1: a chunk is served only if its version is its document's live one, unexpired.
+
+    One round trip to the live-version map, so a half-finished cleanup can never leak.
+    """
+    refs = [chunk_ref(h.payload) for h in hits]
+    live = svc.documents.live(tenant, [r.doc_id for r in refs])
+    now = svc.clock().timestamp()
+    found: list[tuple[ChunkHit, float]] = []
+    excluded: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for hit, p in zip(hits, refs, strict=True):
+        current = live.get(p.doc_id)
+        behind = current.pending_since if current is not None else None
+        chunk = ChunkHit(
+            p.doc_id,
+            p.version,
+            p.chunk,
+            p.text,
+            None if behind is None else max(0.0, now - behind),
+        )
+        item_id = f"{chunk.doc_id}#{chunk.chunk}"
+        if current is None or current.version != chunk.version:
+            excluded.append(
+                {"kind": "chunk", "id": item_id, "version": chunk.version, "reason": "stale"}
+            )
+        elif current.expired(now):
+            excluded.append(
+                {"kind": "chunk", "id": item_id, "version": chunk.version, "reason": "expired"}
+            )
+        elif item_id not in seen:
+            seen.add(item_id)
+            found.append((chunk, hit.score))
+    return found, excluded
+
+
+def _check_recall_hits(
+    svc: Services,
+    tenant: str,
+    user_id: str,
+    info: SessionInfo | None,
+    hits: Sequence[VectorHit],
+) -> tuple[list[tuple[Message, float]], list[dict[str, Any]]]:
+    """Keep the hits whose turn is still its session's (same epoch, in the log or trimmed from
+    it after summary and indexing), unless invalidated after; add the turns around each hit."""
+    by_session: dict[str, list[VectorHit]] = {}
+    for hit in hits:
+        by_session.setdefault(message_ref(hit.payload).session_id, []).append(hit)
+    found: list[tuple[Message, float]] = []
+    excluded: list[dict[str, Any]] = []
+    epochs: dict[str, int] = {}
+    for session_id, session_hits in by_session.items():
+        known = info if info is not None and info.session_id == session_id else None
+        current = known or svc.sessions.info(tenant, session_id)
+        kept, dropped = _check_session_hits(svc, tenant, user_id, current, session_hits)
+        found += kept
+        excluded += dropped
+        if current is not None:
+            epochs[session_id] = current.epoch
+    found.sort(key=lambda f: -f[1])
+    radius = svc.settings.context_recall_neighbours
+    return (_with_neighbours(svc, tenant, found, radius, epochs) if radius else found), excluded
+
+
+def _check_session_hits(
+    svc: Services,
+    tenant: str,
+    user_id: str,
+    info: SessionInfo | None,
+    hits: Sequence[VectorHit],
+) -> tuple[list[tuple[Message, float]], list[dict[str, Any]]]:
+    """The hits of one session (`info`: its header, None when it is gone)."""
+    refs = [message_ref(h.payload) for h in hits]
+    session_id = refs[0].session_id
+    messages = svc.sessions.by_ids(tenant, session_id, [r.message_id for r in refs])
+    cutoff = svc.cutoffs.get(tenant, "session", session_id)
+    trimmed = info.trimmed if info else 0
+    if info is not None and any(
+        m is None and r.seq >= trimmed for r, m in zip(refs, messages, strict=True)
+    ):
+        # A turn gone from the log that `info` still counts as there: a compaction trimmed it
+        # since `info` was read (trimming only grows within an epoch), or the session went.
+        # Read the header again rather than call a summarized, indexed turn stale.
+        fresh = svc.sessions.info(tenant, session_id)
+        info = fresh if fresh is not None and fresh.epoch == info.epoch else None
+        trimmed = info.trimmed if info else 0
+    found: list[tuple[Message, float]] = []
+    excluded: list[dict[str, Any]] = []
+    for hit, p, message in zip(hits, refs, messages, strict=True):
+        current = info is not None and info.user_id == user_id and p.epoch == info.epoch
+        if message is None and current and p.seq < trimmed:
+            message = message_from_payload(tenant, hit.payload)  # trimmed: summarized, indexed
+        if p.indexed_at < cutoff:
+            excluded.append({"kind": "message", "id": p.message_id, "reason": "invalidated"})
+        elif message is None or not current:
+            excluded.append({"kind": "message", "id": p.message_id, "reason": "stale"})
+        else:
+            found.append((message, hit.score))
+    return found, excluded
+
+
+def _with_neighbours(
+    svc: Services,
+    tenant: str,
+    found: list[tuple[Message, float]],
+    radius: int,
+    epochs: dict[str, int],
+) -> list[tuple[Message, float]]:
+    """Each hit followed by the turns around it (a question and its answer belong together),
+    at a share of its relevance; each turn once, at its best. `epochs`: each session's current
+    epoch, for turns trimmed from the log (they come from their recall vectors)."""
+    seqs: dict[str, list[int]] = {}
+    for m, _ in found:
+        seqs.setdefault(m.session_id, []).append(m.seq)
+    have = {m.id for m, _ in found}
+    near: dict[str, Message] = {}
+    for session_id, wanted in seqs.items():
+        pairs = svc.sessions.around(tenant, session_id, wanted, radius)
+        trimmed = {i for i, m in pairs if m is None and i not in have}
+        near.update({m.id: m for _, m in pairs if m is not None})
+        if trimmed:
+            turns = turns_from_index(svc, tenant, session_id, epochs[session_id], trimmed)
+            near.update({m.id: m for m in turns})
+    by_place = {(m.session_id, m.seq): m for m in near.values()}
+    best: dict[str, tuple[Message, float]] = {}
+    for message, score in found:
+        for seq in range(message.seq - radius, message.seq + radius + 1):
+            turn = by_place.get((message.session_id, seq))
+            if turn is None or turn.id in have or not turn.content.strip():
+                continue
+            share = score * NEIGHBOUR_WEIGHT
+            if turn.id not in best or best[turn.id][1] < share:
+                best[turn.id] = (turn, share)
+    return sorted([*found, *best.values()], key=lambda f: -f[1])
