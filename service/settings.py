@@ -85,6 +85,7 @@ class Settings(BaseSettings):
 
     context_strategy: Literal["balanced", "recent", "recall"] = "balanced"
     context_min_relevance: float = Field(0.0, ge=0, le=1)
+    context_latest_share: float = Field(0.25, ge=0, le=1)
     context_tail_turns: int = Field(2, ge=0, le=50)
     context_tail_share: float = Field(0.1, ge=0, le=1)
     context_summary_share: float = Field(0.25, ge=0, le=1)

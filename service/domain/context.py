@@ -24,6 +24,7 @@ from service.domain.budget import Candidate, density, pack
 from service.domain.chat_format import (
     REPLY_PRIMING,
     TOKENS_PER_MESSAGE,
+    TOKENS_PER_NAME,
     ChatMessage,
     CountFn,
     message_tokens,
@@ -79,6 +80,7 @@ class Policy:
 
     strategy: Strategy = "balanced"
     min_relevance: float = 0.0
+    latest_share: float = 0.25  # the latest exchange is guaranteed within this share
     tail_turns: int = 2  # guaranteed turns before the latest exchange ...
     tail_share: float = 0.1  # ... within this share of the budget
     summary_share: float = 0.25  # the summary competes only while it costs at most this share
@@ -230,7 +232,7 @@ class _Plan:
     # -- guaranteed -----------------------------------------------------------------------
 
     def take_guaranteed(self, available: int) -> None:
-        inputs, count = self.inputs, self.count
+        inputs, count, policy = self.inputs, self.count, self.inputs.policy
         left = available
         if inputs.system_prompt:
             cost = self.frames["system"] + count(inputs.system_prompt)
@@ -248,22 +250,23 @@ class _Plan:
                 left -= cost
             else:
                 self.excluded.append({"kind": "state", "id": "state", "reason": "budget"})
-        latest = self._latest_exchange()
-        tail_left = int(inputs.policy.tail_share * available)
-        tail_turns = inputs.policy.tail_turns
-        for n, unit in enumerate(self.units):
-            if unit.orphan:
-                break  # the window may not start with a result whose call is not in it
+        latest = self.units[: self._latest_exchange()]
+        cost = sum(self._turn_tokens(m) for u in latest for m in u.turns)
+        # Bounded: an exchange longer than its share is not guaranteed; its turns compete
+        # with the rest (as the newest turns, they are worth the most recency).
+        if any(u.orphan for u in latest) or cost > min(left, policy.latest_share * available):
+            return
+        self.guaranteed = list(latest)
+        left -= cost
+        tail_left = min(left, int(policy.tail_share * available))
+        tail_turns = policy.tail_turns
+        for unit in self.units[len(latest) :]:
             cost = sum(self._turn_tokens(m) for m in unit.turns)
-            if n >= latest:
-                if tail_turns <= 0 or cost > tail_left:
-                    break
-                tail_turns -= len(unit.turns)
-                tail_left -= cost
-            if cost > left:
-                break
+            if unit.orphan or tail_turns <= 0 or cost > tail_left:
+                break  # the window may not start with a result whose call is not in it
             self.guaranteed.append(unit)
-            left -= cost
+            tail_turns -= len(unit.turns)
+            tail_left -= cost
 
     def _latest_exchange(self) -> int:
         """How many of the newest units reach back to the last user turn (all, if none)."""
@@ -318,7 +321,7 @@ class _Plan:
             unit.relevance = max((relevance.get(i, 0.0) for i in ids), default=0.0)
             section = "recall" if unit.orphan else "history"
             cost = sum(
-                count(_recall_line(m)) if unit.orphan else self._turn_tokens(m) for m in unit.turns
+                self._line_tokens(m) if unit.orphan else self._turn_tokens(m) for m in unit.turns
             )
             value = w.recalled * unit.relevance + w.recent * decay
             # Recent turns carry no relevance floor: they are the conversation itself.
@@ -326,7 +329,7 @@ class _Plan:
         recalled = [(m, s) for m, s in inputs.recalled if m.id not in recent_ids]
         for message, score, boost in _hit_recency(recalled, inputs.policy.hit_recency):
             value = w.recalled * score * boost
-            cost = count(_recall_line(message))
+            cost = self._line_tokens(message)
             out.append(
                 Candidate("message", message.id, cost, value, "recall", score, None, message)
             )
@@ -478,6 +481,20 @@ class _Plan:
             return
         raise InvalidInput("the system prompt alone exceeds the budget", field="system_prompt")
 
+    def _line_tokens(self, message: Message) -> int:
+        """What a turn costs as a recalled line, for packing: from its stored count when that
+        was made with the target encoding (its content is not encoded again), else counted.
+        The rendered section is counted exactly before anything is served."""
+        prefix = _recall_prefix(message)
+        if not (self.inputs.encoding and message.tokens_encoding == self.inputs.encoding):
+            return self.count(prefix + message.content)
+        framing = TOKENS_PER_MESSAGE + self.count(message.role)
+        if message.name:
+            framing += TOKENS_PER_NAME + self.count(message.name)
+        if message.tool_calls or message.tool_call_id:
+            return self.count(prefix + message.content)  # the stored count includes the call
+        return max(1, message.tokens - framing) + self.count(prefix)
+
     def _turn_tokens(self, message: Message) -> int:
         if self.inputs.encoding and message.tokens_encoding == self.inputs.encoding:
             return message.tokens
@@ -566,4 +583,8 @@ def _chunk_line(chunk: ChunkHit) -> str:
 
 def _recall_line(message: Message) -> str:
     """A recalled turn with when and who: questions about the past are about both."""
-    return f"\n[{message.created_at:%Y-%m-%d}] {message.name or message.role}: {message.content}"
+    return _recall_prefix(message) + message.content
+
+
+def _recall_prefix(message: Message) -> str:
+    return f"\n[{message.created_at:%Y-%m-%d}] {message.name or message.role}: "

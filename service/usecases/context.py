@@ -137,6 +137,7 @@ def _policy(svc: Services, req: ContextRequest) -> Policy:
     return Policy(
         strategy=strategy,  # narrowed to a Strategy by the check above
         min_relevance=floor,
+        latest_share=s.context_latest_share,
         tail_turns=s.context_tail_turns,
         tail_share=s.context_tail_share,
         summary_share=s.context_summary_share,

@@ -36,8 +36,10 @@ from service.usecases.sessions import turns_from_index
 
 DEPTH = 100  # each ranking's depth before fusion: a hit deep in one list can still win
 HOP_SEEDS = 2  # the best turns that each seed a second-round search
+HOP_DENSE = True
 HOP_WEIGHT = 0.8  # a second-round hit's relevance, against the first round's
 NEIGHBOUR_WEIGHT = 0.2  # a neighbour's relevance, against the hit it stands next to
+NEIGHBOUR_HITS = 10  # the best hits whose neighbours are offered (lower ones' rarely enter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,13 +165,22 @@ def _second_round(
     seeds = [c for c in (message_ref(h.payload).content for h in first[:HOP_SEEDS]) if c]
     if not seeds:
         return []
-    seed_vectors, _ = embed_cached(svc, tenant, seeds)
     queries = []
-    for seed, seed_vector in zip(seeds, seed_vectors, strict=True):
-        mixed = np.add(vector, seed_vector)
-        mixed /= np.linalg.norm(mixed) or 1.0
-        terms = encode_query(f"{query} {seed}") or None
-        queries.append(VectorQuery(mixed.tolist(), search.where, max(1, search.keep // 4), terms))
+    if HOP_DENSE:
+        seed_vectors, _ = embed_cached(svc, tenant, seeds)
+        for seed, seed_vector in zip(seeds, seed_vectors, strict=True):
+            mixed = np.add(vector, seed_vector)
+            mixed /= np.linalg.norm(mixed) or 1.0
+            terms = encode_query(f"{query} {seed}") or None
+            queries.append(
+                VectorQuery(mixed.tolist(), search.where, max(1, search.keep // 4), terms)
+            )
+    else:
+        for seed in seeds:
+            if terms := encode_query(f"{query} {seed}"):
+                queries.append(VectorQuery((), search.where, max(1, search.keep // 4), terms))
+    if not queries:
+        return []
     have = {h.id for h in first}
     best = 2.0 / (RRF_K + 1)  # the store fuses hybrid searches by RRF: normalize alike
     extra: dict[str, VectorHit] = {}
@@ -246,7 +257,10 @@ def _check_recall_hits(
             epochs[session_id] = current.epoch
     found.sort(key=lambda f: -f[1])
     radius = svc.settings.context_recall_neighbours
-    return (_with_neighbours(svc, tenant, found, radius, epochs) if radius else found), excluded
+    if not radius:
+        return found, excluded
+    near = _with_neighbours(svc, tenant, found[:NEIGHBOUR_HITS], radius, epochs)
+    return sorted([*near, *found[NEIGHBOUR_HITS:]], key=lambda f: -f[1]), excluded
 
 
 def _check_session_hits(
