@@ -3,8 +3,8 @@
 Every flexible item (a recalled or recent turn, the summary, a fact, a document chunk) carries a
 value on one scale and its cost in tokens. Items are taken in order of
 `value / tokens ** DENSITY_EXPONENT`, each that still fits (a section's header is paid once, by
-its first item), so a cheap item still fills a gap a dearer one leaves. Guaranteed items are not packed here: the caller takes them
-first and packs the rest into what they leave.
+its first item), so a cheap item still fills a gap a dearer one leaves. Guaranteed items are
+not packed here: the caller takes them first and packs the rest into what they leave.
 """
 
 from __future__ import annotations

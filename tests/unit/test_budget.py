@@ -41,9 +41,9 @@ def test_pack_never_exceeds_budget_and_accounts_for_every_candidate(
 def test_value_decides_and_what_is_left_is_filled() -> None:
     long_strong = Candidate("x", "long", 90, 1.0, "recall")
     short_good = [Candidate("x", f"s{i}", 10, 0.6, "recall") for i in range(9)]
-    chosen, left = pack([long_strong, *short_good], 95, {})
+    chosen, _ = pack([long_strong, *short_good], 95, {})
     assert [c.id for c in chosen] == ["long"]  # the strong item first, whatever its length
-    chosen, left = pack([long_strong, *short_good], 100, {})
+    chosen, _ = pack([long_strong, *short_good], 100, {})
     assert [c.id for c in chosen] == ["long", "s0"]  # then whatever still fits
     chosen, _ = pack([long_strong, *short_good], 80, {})
     assert len(chosen) == 8  # the strong item does not fit: the gap is filled
