@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     summary_fidelity: Literal["full", "balanced", "compact"] = "balanced"
     summary_window_tokens: int = Field(2048, ge=1)
     summary_threshold_tokens: int = Field(1024, ge=1)
-    summary_target_tokens: int = Field(400, ge=32)
+    summary_target_tokens: int = Field(200, ge=32)
     segment_threshold: float = Field(0.2, ge=0, le=1)
     segment_slack_share: float = Field(0.2, ge=0, le=1)
     summarizer_base_url: str = ""

@@ -201,6 +201,11 @@ class ContextIn(Body):
     doc_ids: list[str] | None = Field(None, max_length=256)
     recall_scope: Literal["session", "user"] = "session"  # recall old turns of all the user's
     # sessions, not only this one
+    # What competes for the budget is valued for: "balanced" (the question first, then the
+    # recent turns), "recent" (chat in the present), "recall" (questions about the past).
+    strategy: Literal["balanced", "recent", "recall"] | None = None
+    # Items less similar to the query than this (cosine) stay out even when budget is free.
+    min_relevance: float | None = Field(None, ge=0, le=1)
 
 
 class ContextUsage(BaseModel):
@@ -217,6 +222,8 @@ class ContextItem(BaseModel):
     version: str | None = None
     doc_id: str | None = None
     chunk: int | None = None
+    stale_s: float | None = None  # a chunk whose newer write is pending (write-behind)
+    covers: dict[str, Any] | None = None  # a summary: the turns it covers
 
 
 class ContextExcluded(BaseModel):

@@ -31,7 +31,7 @@ from service.domain.chat_format import (
 )
 from service.domain.errors import InvalidInput
 from service.domain.models import Fact, Message
-from service.domain.summaries import Summary
+from service.domain.summaries import Summary, SummaryPiece
 from service.domain.tool_calls import tool_units
 
 COMPONENTS = ("system", "state", "summary", "facts", "retrieved", "recall", "history")
@@ -110,8 +110,10 @@ class Inputs:
     recalled: list[tuple[Message, float]] = field(default_factory=list)
     facts: list[tuple[Fact, float]] = field(default_factory=list)
     retrieved: list[tuple[ChunkHit, float]] = field(default_factory=list)
-    summary: Summary | None = None  # covers the log before `recent`
+    summary: Summary | None = None  # the gist: covers the log before `recent`
     summary_relevance: float = 0.0
+    # The summary's second layer: topic pieces found by relevance (on the turns' scale).
+    pieces: list[tuple[SummaryPiece, float]] = field(default_factory=list)
     # Cosine similarity to the query by item id (message, fact, chunk id, "summary:<v>"):
     # what `min_relevance` is compared with. An item without one is not held to it.
     similarity: dict[str, float] = field(default_factory=dict)
@@ -300,11 +302,33 @@ class _Plan:
             # turns between it and the window it is noise. Leave it out and pack again.
             _, rest = self._history_units()
             gaps = [c for c in rest if isinstance(c.body, _Unit) and not c.body.relevance]
-            if not gaps:
+            covered = self._covered_pieces()
+            if not gaps and not covered:
                 break
-            candidates = [c for c in candidates if c not in gaps]
+            candidates = [c for c in candidates if c not in gaps and c not in covered]
             self.excluded += [_out(c, "budget") for c in gaps]
+            self.excluded += [_out(c, "duplicate") for c in covered]
         self.excluded += [_out(c, "budget") for c in left]
+
+    def _covered_pieces(self) -> list[Candidate]:
+        """Chosen topic pieces whose every turn is in the context verbatim: they would only
+        say again what is there."""
+        pieces = [c for c in self.chosen if isinstance(c.body, SummaryPiece)]
+        if not pieces:
+            return []
+        present = {(m.session_id, m.seq) for u in self.guaranteed for m in u.turns}
+        for c in self.chosen:
+            body = c.body
+            turns = body.turns if isinstance(body, _Unit) else [body]
+            present |= {(m.session_id, m.seq) for m in turns if isinstance(m, Message)}
+        return [
+            c
+            for c in pieces
+            if all(
+                (c.body.session_id, seq) in present
+                for seq in range(c.body.first_seq, c.body.last_seq + 1)
+            )
+        ]
 
     def _candidates(self, available: int) -> list[Candidate]:
         inputs, w, count = self.inputs, self.weights, self.count
@@ -318,7 +342,12 @@ class _Plan:
             if ids[0] in taken:
                 continue
             decay = 0.5 ** (unit.distance / w.half_life)
-            unit.relevance = max((relevance.get(i, 0.0) for i in ids), default=0.0)
+            # Relevance below the floor does not count: the turn is then only a recent turn.
+            floor = inputs.policy.min_relevance
+            unit.relevance = max(
+                (relevance.get(i, 0.0) for i in ids if inputs.similarity.get(i, 1.0) >= floor),
+                default=0.0,
+            )
             section = "recall" if unit.orphan else "history"
             cost = sum(
                 self._line_tokens(m) if unit.orphan else self._turn_tokens(m) for m in unit.turns
@@ -355,6 +384,10 @@ class _Plan:
                     chunk,
                 )
             )
+        for piece, score in inputs.pieces:
+            cost = count(_piece_line(piece))
+            value = w.summary * score
+            out.append(Candidate("summary", piece.id, cost, value, "summary", score, None, piece))
         s = inputs.summary
         if s is not None:
             cost = count("\n" + s.text)
@@ -413,9 +446,19 @@ class _Plan:
             text = STATE_HEADER + "\n" + _state_text(self.state.body)
             sections.append(("state", _system(text)))
             items.append(_item(self.state, "state"))
-        for summary in by_section.get("summary", []):
-            sections.append(("summary", _system(SUMMARY_HEADER + "\n" + summary.body.text)))
-            items.append(_item(summary, "summary"))
+        chosen = by_section.get("summary", [])
+        if chosen:
+            # The gist first, then the topic pieces in time order.
+            gists = [c for c in chosen if isinstance(c.body, Summary)]
+            pieces = sorted(
+                (c for c in chosen if isinstance(c.body, SummaryPiece)),
+                key=lambda c: c.body.first_seq,
+            )
+            text = "".join(
+                ["\n" + c.body.text for c in gists] + [_piece_line(c.body) for c in pieces]
+            )
+            sections.append(("summary", _system(SUMMARY_HEADER + text)))
+            items += [_item(c, "summary") for c in gists + pieces]
         for name, line in (("facts", _fact_line), ("retrieved", _chunk_line)):
             chosen = by_section.get(name, [])
             if chosen:
@@ -544,6 +587,14 @@ def _item(cand: Candidate, component: str) -> dict[str, Any]:
             "last_seq": body.last_seq,
             "messages": body.messages,
         }
+    if isinstance(body, SummaryPiece):
+        item["covers"] = {
+            "first_id": body.first_id,
+            "last_id": body.last_id,
+            "first_seq": body.first_seq,
+            "last_seq": body.last_seq,
+            "messages": body.messages,
+        }
     if isinstance(body, ChunkHit):
         item["doc_id"], item["chunk"] = body.doc_id, body.chunk
         if body.stale_s is not None:
@@ -584,6 +635,13 @@ def _chunk_line(chunk: ChunkHit) -> str:
 def _recall_line(message: Message) -> str:
     """A recalled turn with when and who: questions about the past are about both."""
     return _recall_prefix(message) + message.content
+
+
+def _piece_line(piece: SummaryPiece) -> str:
+    """A topic piece with the days it spans."""
+    first, last = f"{piece.started_at:%Y-%m-%d}", f"{piece.ended_at:%Y-%m-%d}"
+    when = first if first == last else f"{first} to {last}"
+    return f"\n[{when}] {piece.text}"
 
 
 def _recall_prefix(message: Message) -> str:

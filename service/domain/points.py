@@ -14,10 +14,12 @@ from typing import Any
 
 from service.domain.chunking import Chunk
 from service.domain.models import Fact, Message, VectorFilter
+from service.domain.summaries import SummaryPiece
 
 _MESSAGES = uuid.UUID("6f1d2a8e-4c1b-4f0e-9a7d-3b5c2e1f0a9d")
 _FACTS = uuid.UUID("0b7f3c55-2f64-4d8c-8a57-5d0f9e6c1b42")
 _CHUNKS = uuid.UUID("3c1f6f0e-8a7b-4d55-9d3e-2a6b1f0c9e71")
+_SEGMENTS = uuid.UUID("8d2e4b71-5a3c-4f19-b6e0-71c9a2d4e85f")
 
 # The payload fields every vector store indexes (what filters and lookups go by).
 KEYWORD_FIELDS = (
@@ -50,6 +52,11 @@ def chunk_point_id(tenant: str, doc_id: str, version: str, index: int) -> str:
     return str(uuid.uuid5(_CHUNKS, f"{tenant}/chunk/{doc_id}/{version}/{index}"))
 
 
+def segment_point_id(tenant: str, session_id: str, epoch: int, first_seq: int) -> str:
+    """A topic piece of a session's summary: its epoch and the first turn it covers."""
+    return str(uuid.uuid5(_SEGMENTS, f"{tenant}/segment/{session_id}/{epoch}/{first_seq}"))
+
+
 # Scopes: one indexed keyword per hot read. A search with several conditions checks each on
 # every point (several times slower on a freshly written segment). Ids (tenants too) hold no
 # "/", so every value is unambiguous.
@@ -68,7 +75,7 @@ def facts_scope(tenant: str, user_id: str, status: str) -> str:
 def scope_of(payload: dict[str, Any]) -> str:
     """The `scope` a turn's or fact's payload belongs in (for points written before it)."""
     tenant = str(payload["tenant"])
-    if payload["kind"] == "message":
+    if payload["kind"] in ("message", "segment"):
         return session_scope(tenant, str(payload["session_id"]), int(payload["epoch"]))
     return facts_scope(tenant, str(payload["user_id"]), str(payload["status"]))
 
@@ -100,6 +107,49 @@ def message_payload(m: Message, epoch: int, indexed_at: int) -> dict[str, Any]:
         "tokens": m.tokens,
         "enc": m.tokens_encoding,
     }
+
+
+def segment_payload(
+    tenant: str, user_id: str, piece: SummaryPiece, epoch: int, indexed_at: int
+) -> dict[str, Any]:
+    """A topic piece's point: in its session's scope (recall finds it with the turns)."""
+    return {
+        "tenant": tenant,
+        "kind": "segment",
+        "session_id": piece.session_id,
+        "user_id": user_id,
+        "epoch": epoch,
+        "scope": session_scope(tenant, piece.session_id, epoch),
+        "first_seq": piece.first_seq,
+        "last_seq": piece.last_seq,
+        "first_id": piece.first_id,
+        "last_id": piece.last_id,
+        "version": piece.version,
+        "started_at": int(piece.started_at.timestamp()),
+        "ended_at": int(piece.ended_at.timestamp()),
+        "indexed_at": indexed_at,  # an operator invalidation cutoff hides older vectors
+        "content": piece.text,
+    }
+
+
+def is_segment(p: dict[str, Any]) -> bool:
+    return p.get("kind") == "segment"
+
+
+def piece_from_payload(p: dict[str, Any]) -> tuple[SummaryPiece, int]:
+    """A topic piece and its `indexed_at`, from its point's payload."""
+    piece = SummaryPiece(
+        session_id=str(p.get("session_id")),
+        text=str(p.get("content") or ""),
+        first_id=str(p.get("first_id")),
+        last_id=str(p.get("last_id")),
+        first_seq=int(p.get("first_seq", -1)),
+        last_seq=int(p.get("last_seq", -1)),
+        version=int(p.get("version", 0)),
+        started_at=datetime.fromtimestamp(int(p.get("started_at") or 0), UTC),
+        ended_at=datetime.fromtimestamp(int(p.get("ended_at") or 0), UTC),
+    )
+    return piece, int(p.get("indexed_at") or 0)
 
 
 def fact_payload(fact: Fact, embedded_at: int) -> dict[str, Any]:

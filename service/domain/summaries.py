@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from service.domain.chat_format import CountFn
@@ -108,6 +109,46 @@ def foldable(
     if sum(t.tokens for t in folded) < policy.threshold_tokens:
         return []
     return folded
+
+
+# --- topic pieces: the summary's second layer --------------------------------------------
+
+PIECE_MAX_TURNS = 24  # a topic longer than this is summarized in several pieces
+PIECE_TARGET_TOKENS = 80
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryPiece:
+    """The summary of one topic segment of a fold: indexed for search, it competes for the
+    budget by relevance like a turn; `first_seq`..`last_seq` are the turns it covers."""
+
+    session_id: str
+    text: str
+    first_id: str
+    last_id: str
+    first_seq: int
+    last_seq: int
+    version: int  # the summary version whose fold made it
+    started_at: datetime
+    ended_at: datetime
+
+    @property
+    def id(self) -> str:
+        return f"segment:{self.first_seq}-{self.last_seq}"
+
+    @property
+    def messages(self) -> int:
+        return self.last_seq - self.first_seq + 1
+
+
+def topic_pieces(folded: Sequence[Message]) -> list[list[Message]]:
+    """The folded turns split where a topic segment starts, and every PIECE_MAX_TURNS turns."""
+    pieces: list[list[Message]] = []
+    for turn in folded:
+        if not pieces or turn.segment_start or len(pieces[-1]) >= PIECE_MAX_TURNS:
+            pieces.append([])
+        pieces[-1].append(turn)
+    return pieces
 
 
 # --- the extractive summarizer -----------------------------------------------------------

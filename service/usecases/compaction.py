@@ -11,9 +11,21 @@ from __future__ import annotations
 
 import structlog
 
-from service.domain.models import SessionInfo
-from service.domain.summaries import FIDELITIES, CompactionPolicy, Fidelity, Summary, foldable
+from service.domain.models import Message, SessionInfo, VectorPoint
+from service.domain.points import segment_payload, segment_point_id
+from service.domain.sparse import encode_document
+from service.domain.summaries import (
+    FIDELITIES,
+    PIECE_TARGET_TOKENS,
+    CompactionPolicy,
+    Fidelity,
+    Summary,
+    SummaryPiece,
+    foldable,
+    topic_pieces,
+)
 from service.tasks import COMPACT
+from service.usecases.embedding import embed_cached
 from service.usecases.services import Services
 
 log = structlog.get_logger()
@@ -78,6 +90,10 @@ def _fold(
         summarizer=svc.summarizer.name,
         created_at=svc.clock().isoformat(),
     )
+    # Before the compare-and-set: a store outage fails the step (retried), it does not leave a
+    # summary without its pieces. A lost race leaves pieces of turns folded anyway (readers
+    # serve a piece only within the summary's range).
+    pieces = _index_pieces(svc, tenant, session_id, epoch, folded, summary.version)
     expected = current.version if current else 0
     if not svc.summaries.put(summary, expected, epoch):
         log.info("sessions.compaction_lost_race", tenant=tenant, session_id=session_id)
@@ -94,5 +110,50 @@ def _fold(
         last_seq=summary.last_seq,
         tokens=summary.tokens,
         summarizer=summary.summarizer,
+        pieces=pieces,
     )
     return {"status": "compacted", "version": summary.version, "folded": len(folded)}
+
+
+def _index_pieces(
+    svc: Services,
+    tenant: str,
+    session_id: str,
+    epoch: int,
+    folded: list[Message],
+    version: int,
+) -> int:
+    """The summary's second layer: one short summary per topic segment of the fold, embedded
+    and indexed in the session's scope, so that it competes by relevance like a turn."""
+    user_id = folded[0].user_id
+    pieces = [
+        SummaryPiece(
+            session_id=session_id,
+            text=svc.summarizer.summarize("", turns, PIECE_TARGET_TOKENS),
+            first_id=turns[0].id,
+            last_id=turns[-1].id,
+            first_seq=turns[0].seq,
+            last_seq=turns[-1].seq,
+            version=version,
+            started_at=turns[0].created_at,
+            ended_at=turns[-1].created_at,
+        )
+        for turns in topic_pieces(folded)
+    ]
+    pieces = [p for p in pieces if p.text.strip()]
+    if not pieces:
+        return 0
+    vectors, _ = embed_cached(svc, tenant, [p.text for p in pieces])
+    now = svc.now_ms()
+    svc.index.upsert(
+        [
+            VectorPoint(
+                segment_point_id(tenant, session_id, epoch, p.first_seq),
+                vector,
+                segment_payload(tenant, user_id, p, epoch, now),
+                encode_document(p.text),
+            )
+            for p, vector in zip(pieces, vectors, strict=True)
+        ]
+    )
+    return len(pieces)

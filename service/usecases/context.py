@@ -21,7 +21,7 @@ from service.domain.context import STRATEGY_NAMES, Assembly, Inputs, Policy, ass
 from service.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from service.domain.models import Message, SessionInfo
 from service.domain.points import chunk_filter, facts_filter
-from service.domain.summaries import Summary
+from service.domain.summaries import Summary, SummaryPiece
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
 from service.usecases.recall import Retrieved, Search, recall_filter, retrieve
@@ -110,6 +110,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> Assembl
             facts=got.found.facts,
             retrieved=got.found.chunks,
             summary=got.summary,
+            pieces=_pieces(got),
             summary_relevance=got.summary_relevance,
             similarity=got.found.similarity,
             encoding=encoding,
@@ -120,6 +121,13 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> Assembl
     got.timings["pack"] = (time.perf_counter() - t0) * 1000
     got.timings["total"] = (time.perf_counter() - started) * 1000
     return _record(svc, tenant, req, model, got, result)
+
+
+def _pieces(got: _Gathered) -> list[tuple[SummaryPiece, float]]:
+    """Topic pieces within the summary's range (a piece of a fold that lost its race may reach
+    past it: its turns are still in the log)."""
+    last = got.summary.last_seq if got.summary is not None else -1
+    return [(p, score) for p, score in got.found.pieces if p.last_seq <= last]
 
 
 def _policy(svc: Services, req: ContextRequest) -> Policy:

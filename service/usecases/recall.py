@@ -22,13 +22,16 @@ from service.domain.models import Fact, Message, SessionInfo, VectorFilter, Vect
 from service.domain.points import (
     chunk_ref,
     fact_ref,
+    is_segment,
     message_from_payload,
     message_ref,
+    piece_from_payload,
     session_recall_filter,
     user_recall_filter,
 )
 from service.domain.ranking import RRF_K, Ranked, fuse_hybrid
 from service.domain.sparse import SparseVector, encode_query
+from service.domain.summaries import SummaryPiece
 from service.usecases.embedding import embed_cached
 from service.usecases.facts import check_fact_hits
 from service.usecases.services import Services
@@ -59,6 +62,7 @@ class Retrieved:
     facts: list[tuple[Fact, float]] = field(default_factory=list)
     chunks: list[tuple[ChunkHit, float]] = field(default_factory=list)
     recalled: list[tuple[Message, float]] = field(default_factory=list)
+    pieces: list[tuple[SummaryPiece, float]] = field(default_factory=list)  # topic summaries
     similarity: dict[str, float] = field(default_factory=dict)
     excluded: list[dict[str, Any]] = field(default_factory=list)
 
@@ -99,14 +103,23 @@ def retrieve(
             chunks, excluded = check_chunk_hits(svc, tenant, hits[search.name])
             found.chunks = chunks[: svc.settings.context_retrieved_limit]
         else:
-            turns = hits[search.name]
+            turns = [h for h in hits[search.name] if not is_segment(h.payload)]
+            pieces = [h for h in hits[search.name] if is_segment(h.payload)]
+            found.pieces, excluded = _check_pieces(svc, tenant, pieces)
+            found.excluded += excluded
+            # A turn outside the dense ranking is at most as similar as its last one.
+            floor = min(cosine.values(), default=0.0)
             if svc.settings.context_recall_hops > 1 and turns:
-                # A hit outside the dense ranking is at most as similar as its last one.
-                floor = min(cosine.values())
-                added = _second_round(svc, tenant, query, vector, search, turns)
+                added = [
+                    h
+                    for h in _second_round(svc, tenant, query, vector, search, turns)
+                    if not is_segment(h.payload)
+                ]
                 found.similarity.update({_item_id("recall", h.payload): floor for h in added})
                 turns = turns + added
             found.recalled, excluded = _check_recall_hits(svc, tenant, user_id, info, turns)
+            for message, _ in found.recalled:  # neighbours: held to the floor like any turn
+                found.similarity.setdefault(message.id, floor)
         found.excluded += excluded
     return found
 
@@ -118,7 +131,28 @@ def _item_id(source: str, payload: dict[str, Any]) -> str:
     if source == "chunks":
         ref = chunk_ref(payload)
         return f"{ref.doc_id}#{ref.chunk}"
+    if is_segment(payload):
+        return piece_from_payload(payload)[0].id
     return message_ref(payload).message_id
+
+
+def _check_pieces(
+    svc: Services, tenant: str, hits: Sequence[VectorHit]
+) -> tuple[list[tuple[SummaryPiece, float]], list[dict[str, Any]]]:
+    """Topic pieces of the session's summary (the scope holds the current epoch's only), unless
+    an operator invalidated the session after they were indexed."""
+    if not hits:
+        return [], []
+    found: list[tuple[SummaryPiece, float]] = []
+    excluded: list[dict[str, Any]] = []
+    pieces = [(piece_from_payload(h.payload), h.score) for h in hits]
+    cutoff = svc.cutoffs.get(tenant, "session", pieces[0][0][0].session_id)
+    for (piece, indexed_at), score in pieces:
+        if indexed_at < cutoff:
+            excluded.append({"kind": "summary", "id": piece.id, "reason": "invalidated"})
+        else:
+            found.append((piece, score))
+    return found, excluded
 
 
 def _hybrid(

@@ -52,7 +52,10 @@ def test_context_is_within_budget_and_accounts_for_everything(api: TestClient) -
     assert ctx["usage"]["total"] <= 250
     assert ctx["usage"]["total"] == 3 + sum(ctx["usage"]["by_component"].values())
     components = {i["component"] for i in ctx["items"]}
-    assert {"system", "state", "facts", "recall", "history"} <= components
+    assert {"system", "state", "recall", "history"} <= components
+    # The trip fact does not answer this question: it competed and lost, it did not get a share.
+    accounted = ctx["items"] + ctx["excluded"]
+    assert [i for i in accounted if i["kind"] == "fact"]
     recalled = [i["id"] for i in ctx["items"] if i["component"] == "recall"]
     assert "m0" in recalled  # the old turn with the answer came back by relevance
     assert ctx["messages"][0] == {"role": "system", "content": "You are a travel agent."}
@@ -128,3 +131,27 @@ def test_token_counts_follow_the_model(api: TestClient) -> None:
         json={"session_id": "s", "user_id": "u", "budget_tokens": 100, "model": "gpt-4o"},
     ).json()
     assert a["usage"]["total"] != b["usage"]["total"]
+
+
+def test_strategy_and_min_relevance_per_request(api: TestClient) -> None:
+    _setup(api)
+    base = {"session_id": "s", "user_id": "u", "budget_tokens": 200}
+    # "Thanks": nothing relates to it. Everything searched stays out at a floor of 0.5,
+    # recent turns still come (they are the conversation itself).
+    r = api.post("/v1/context", json={**base, "query": "Thanks!", "min_relevance": 0.5})
+    assert r.status_code == 200, r.text
+    ctx = r.json()
+    assert {i["component"] for i in ctx["items"]} <= {"state", "history"}
+    assert any(e["reason"] == "low_relevance" for e in ctx["excluded"])
+    # The passport turn is old: "recall" brings it back at a budget that "recent" spends on
+    # the newest turns.
+    ask = {**base, "query": "what is my passport number"}
+    recall = api.post("/v1/context", json={**ask, "strategy": "recall"}).json()
+    lively = api.post("/v1/context", json={**ask, "strategy": "recent"}).json()
+    assert "m0" in [i["id"] for i in recall["items"]]
+    history = [i for i in lively["items"] if i["component"] == "history"]
+    assert len(history) > len([i for i in recall["items"] if i["component"] == "history"])
+    for bad in ({"strategy": "loud"}, {"min_relevance": 1.5}):
+        r = api.post("/v1/context", json={**ask, **bad})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["field"] in ("strategy", "min_relevance")

@@ -21,7 +21,7 @@ from service.domain.context import (
 )
 from service.domain.errors import InvalidInput
 from service.domain.models import Fact, Message
-from service.domain.summaries import Summary
+from service.domain.summaries import Summary, SummaryPiece
 from service.domain.tool_calls import tool_units
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -254,3 +254,52 @@ def test_context_hash_changes_with_content(count) -> None:  # type: ignore[no-un
 def test_tool_units_group_a_call_with_its_results() -> None:
     turns = [_message(0, "q"), _call(1, "c1"), _result(2, "c1", "a"), _result(3, "cX", "b")]
     assert [[m.id for m in u] for u in tool_units(turns)] == [["m0"], ["m1", "m2"], ["m3"]]
+
+
+def _piece(first: int, last: int, text: str) -> SummaryPiece:
+    return SummaryPiece(
+        "s", text, f"m{first}", f"m{last}", first, last, 2, NOW, NOW + timedelta(days=2)
+    )
+
+
+def test_topic_pieces_compete_by_relevance_and_render_after_the_gist(count) -> None:  # type: ignore[no-untyped-def]
+    gist = _summary("We planned a trip.")
+    lisbon = _piece(0, 9, "Maya booked the Lisbon flat for the offsite.")
+    garden = _piece(10, 19, "Tom asked about tomato seedlings.")
+    recent = [_message(50, "Which flat did we book?")]
+    inputs = Inputs(
+        2000,
+        None,
+        None,
+        recent,
+        summary=gist,
+        summary_relevance=0.9,
+        pieces=[(lisbon, 0.9), (garden, 0.1)],
+    )
+    result = assemble(inputs, count)
+    summary = result.messages[0]["content"]
+    assert summary.startswith("Summary of the earlier conversation:\nWe planned a trip.")
+    assert "\n[2026-01-01 to 2026-01-03] Maya booked the Lisbon flat" in summary
+    [item] = [i for i in result.items if i["id"] == "segment:0-9"]
+    assert item["covers"] == {
+        "first_id": "m0",
+        "last_id": "m9",
+        "first_seq": 0,
+        "last_seq": 9,
+        "messages": 10,
+    }
+    # At a tight budget the relevant turn and piece win, the unrelated piece does not.
+    tight = assemble(dataclasses.replace(inputs, available=60), count)
+    ids = [i["id"] for i in tight.items]
+    assert "segment:0-9" in ids
+    assert "segment:10-19" not in ids
+
+
+def test_a_piece_whose_turns_are_all_verbatim_does_not_pay_again(count) -> None:  # type: ignore[no-untyped-def]
+    turns = [_message(i, f"turn {i} about the Lisbon flat") for i in range(3)]
+    piece = _piece(0, 2, "Talk about the Lisbon flat.")
+    recent = [_message(9, "and the flat?")]
+    hits = [(t, 0.9) for t in turns]
+    result = assemble(Inputs(2000, None, None, recent, hits, pieces=[(piece, 0.5)]), count)
+    assert {"kind": "summary", "id": "segment:0-2", "reason": "duplicate"} in result.excluded
+    assert "segment:0-2" not in [i["id"] for i in result.items]

@@ -493,3 +493,51 @@ def test_a_backlog_of_thousands_of_turns_compacts(small: Services) -> None:
     result = compact_session(small, "acme", "s", 0)
     assert result["status"] == "compacted"
     assert 0 < int(str(result["folded"])) < 8500  # bounded: the rest follows in later steps
+
+
+def test_a_fold_indexes_topic_pieces_that_compete_and_obey_invalidation(small: Services) -> None:
+    msgs = [
+        NewMessage(role="user", content=f"Filler turn {i} about the weather and lunch.", id=f"m{i}")
+        for i in range(30)
+    ]
+    for i in range(8, 12):  # a topic of its own, opened by a similarity drop
+        msgs[i] = NewMessage(
+            role="user", content=f"The Lisbon offsite flat {i} has a balcony.", id=f"m{i}"
+        )
+    sessions.append_messages(small, "acme", "s", "u", msgs)
+    index_messages(small, "acme", "s", 0, [m.id or "" for m in msgs])
+    assert compact_session(small, "acme", "s", 0)["status"] == "compacted"
+    summary = small.summaries.get("acme", "s")
+    assert summary is not None
+    where = VectorFilter(must={"tenant": "acme", "kind": "segment", "session_id": "s"})
+    pieces, _ = small.index.scroll(where, 100)
+    assert pieces, "a fold writes its topic pieces"
+    covered = sorted((h.payload["first_seq"], h.payload["last_seq"]) for h in pieces)
+    # The pieces tile the fold: contiguous, from its first turn to its last.
+    assert covered[0][0] == 0
+    assert covered[-1][1] == summary.last_seq
+    assert all(a[1] + 1 == b[0] for a, b in zip(covered, covered[1:], strict=False))
+
+    roomy = assemble_context(
+        small, "acme", ContextRequest("s", "u", 3000, query="the Lisbon offsite flat balcony")
+    )
+    # Room for every turn verbatim: the pieces would only say it again.
+    assert not [i for i in roomy.items if i["id"].startswith("segment:")]
+    assert any(e["kind"] == "summary" and e["reason"] == "duplicate" for e in roomy.excluded)
+    ctx = assemble_context(
+        small, "acme", ContextRequest("s", "u", 200, query="the Lisbon offsite flat balcony")
+    )
+    # Found by the same search as the turns, on their scale: it competed (in, or out for
+    # budget or because its turns are there verbatim).
+    served = [i for i in ctx.items if i["id"].startswith("segment:")]
+    weighed = [e for e in ctx.excluded if e["id"].startswith("segment:")]
+    assert served or {e["reason"] for e in weighed} <= {"budget", "duplicate"}
+    assert served + weighed
+    assert all(i["component"] == "summary" and "covers" in i for i in served)
+
+    small.cutoffs.set("acme", "session", "s", small.now_ms())  # an operator invalidation
+    ctx = assemble_context(
+        small, "acme", ContextRequest("s", "u", 200, query="the Lisbon offsite flat balcony")
+    )
+    assert not [i for i in ctx.items if i["id"].startswith("segment:")]
+    assert any(e["kind"] == "summary" and e["reason"] == "invalidated" for e in ctx.excluded)
