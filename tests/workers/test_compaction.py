@@ -5,6 +5,7 @@ summarizer speaks the OpenAI protocol and falls back to the extractive one."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import random
 import threading
@@ -516,7 +517,7 @@ def test_a_fold_indexes_topic_pieces_that_compete_and_obey_invalidation(small: S
     # The pieces tile the fold: contiguous, from its first turn to its last.
     assert covered[0][0] == 0
     assert covered[-1][1] == summary.last_seq
-    assert all(a[1] + 1 == b[0] for a, b in zip(covered, covered[1:], strict=False))
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(covered))
 
     roomy = assemble_context(
         small, "acme", ContextRequest("s", "u", 3000, query="the Lisbon offsite flat balcony")
