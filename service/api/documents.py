@@ -5,33 +5,42 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
-from service.api.schemas import DocumentIn, DocumentOut, DocumentsOut, MaxOffset
+from service.api.errors import responses
+from service.api.schemas import DocumentIn, DocumentOut, DocumentsOut, DocumentWriteOut, MaxOffset
+from service.domain import errors as e
 from service.usecases import documents, jobs
 
 router = APIRouter(tags=["documents"])
 
 
-@router.put("/v1/documents/{doc_id}")
-async def put(doc_id: str, body: DocumentIn, svc: Svc, caller: Caller) -> JSONResponse:
-    status, result = await run_in_threadpool(
+@router.put(
+    "/v1/documents/{doc_id}",
+    response_model_exclude_none=True,
+    responses={202: {"model": DocumentWriteOut, "description": "Queued: built by a job"}},
+)
+async def put(
+    doc_id: str, body: DocumentIn, svc: Svc, caller: Caller, response: Response
+) -> DocumentWriteOut:
+    result = await run_in_threadpool(
         documents.ingest_document,
         svc,
         caller.tenant,
         doc_id,
         body.text,
-        body.tags,
-        body.metadata,
-        body.policy,
-        body.ttl_s,
+        tags=body.tags,
+        metadata=body.metadata,
+        policy=body.policy,
+        ttl_s=body.ttl_s,
     )
-    return JSONResponse(result, status)
+    if result.status == "pending":
+        response.status_code = 202
+    return DocumentWriteOut.model_validate(result)
 
 
-@router.get("/v1/documents/{doc_id}")
+@router.get("/v1/documents/{doc_id}", responses=responses(e.NotFound))
 async def get(doc_id: str, svc: Svc, caller: Caller) -> DocumentOut:
     document = await run_in_threadpool(documents.get_document, svc, caller.tenant, doc_id)
     return DocumentOut.of(document)
@@ -52,12 +61,12 @@ async def list_documents(
     return DocumentsOut(documents=[DocumentOut.of(d) for d in found])
 
 
-@router.delete("/v1/documents/{doc_id}", status_code=204)
+@router.delete("/v1/documents/{doc_id}", status_code=204, responses=responses(e.NotFound))
 async def delete(doc_id: str, svc: Svc, caller: Caller) -> Response:
     await run_in_threadpool(documents.delete_document, svc, caller.tenant, doc_id)
     return Response(status_code=204)
 
 
-@router.get("/v1/jobs/{job_id}", tags=["jobs"])
+@router.get("/v1/jobs/{job_id}", tags=["jobs"], responses=responses(e.NotFound))
 async def job(job_id: str, svc: Svc, caller: Caller) -> dict[str, Any]:
     return await run_in_threadpool(jobs.get_job, svc, caller.tenant, job_id)

@@ -252,6 +252,22 @@ class DocumentIn(Body):
     ttl_s: int | None = Field(None, gt=0)
 
 
+class DocumentWriteOut(BaseModel):
+    """A write built and live (200, with its chunk counts), unchanged (200, nothing done), or
+    queued (202, with `job_id`); fields that do not apply are left out."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    doc_id: str
+    version: str
+    status: Literal["live", "superseded", "deleted", "unchanged", "pending"]
+    sequence: int | None = None
+    chunks: int | None = None
+    embedded: int | None = None
+    reused: int | None = None
+    job_id: str | None = None
+
+
 class DocumentVersionOut(BaseModel):
     version: str
     sequence: int

@@ -9,8 +9,9 @@ half-finished cleanup never leaks. Chunks whose content was embedded before reus
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
@@ -45,17 +46,33 @@ def chunker(svc: Services) -> ChunkerConfig:
     return ChunkerConfig(s.chunk_max_tokens, s.chunk_overlap_tokens, s.chunk_encoding)
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentResult:
+    """What a write did: built now (`live`, `superseded` by a newer write, or `deleted`
+    meanwhile), nothing (`unchanged`), or queued (`pending`, as job `job_id`)."""
+
+    doc_id: str
+    version: str
+    status: Literal["live", "superseded", "deleted", "unchanged", "pending"]
+    sequence: int | None = None  # the write's place in the document's order (none: unchanged)
+    chunks: int | None = None  # built writes only, as are embedded and reused
+    embedded: int | None = None
+    reused: int | None = None
+    job_id: str | None = None  # pending writes only
+
+
 def ingest_document(
     svc: Services,
     tenant: str,
     doc_id: str,
     text: str,
+    *,
     tags: list[str] | None = None,
     metadata: dict[str, Any] | None = None,
     policy: str | None = None,
     ttl_s: int | None = None,
-) -> tuple[int, dict[str, Any]]:
-    """Write a document; returns (HTTP-like status, body): 200 live or unchanged, 202 queued."""
+) -> DocumentResult:
+    """Write a document by policy: built and live on return (`write_through`), or queued."""
     check_id(doc_id, "doc_id")
     tags = [check_id(t, "tags") for t in (tags or [])]
     policy = policy or svc.settings.document_write_policy
@@ -73,13 +90,7 @@ def ingest_document(
     version = document_version(text, chunker(svc), svc.embedder.model_name)
     live = svc.documents.live(tenant, [doc_id]).get(doc_id)
     if live is not None and live.version == version and ttl_s is None:
-        return 200, {
-            "doc_id": doc_id,
-            "version": version,
-            "status": "unchanged",
-            "embedded": 0,
-            "reused": 0,
-        }
+        return DocumentResult(doc_id, version, "unchanged", embedded=0, reused=0)
     chunks = chunks_of(svc, text)
     now = svc.clock()
     expires_at = int(now.timestamp()) + ttl_s if ttl_s else 0
@@ -87,8 +98,8 @@ def ingest_document(
         svc, tenant, doc_id, version, text, len(chunks), tags, metadata or {}, now
     )
     if policy == "write_through":
-        result = build_version(svc, tenant, doc_id, version, sequence, expires_at, chunks=chunks)
-        return 200, result
+        built = build_version(svc, tenant, doc_id, version, sequence, expires_at, chunks=chunks)
+        return DocumentResult(**built)
     if policy == "invalidate":
         # Strict: the old version stops serving now, before the new one is built.
         stop_serving(svc, tenant, doc_id, sequence, now)
@@ -112,13 +123,7 @@ def ingest_document(
         policy=policy,
         job_id=job_id,
     )
-    return 202, {
-        "doc_id": doc_id,
-        "version": version,
-        "sequence": sequence,
-        "status": "pending",
-        "job_id": job_id,
-    }
+    return DocumentResult(doc_id, version, "pending", sequence, job_id=job_id)
 
 
 def add_pending_version(

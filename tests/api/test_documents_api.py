@@ -103,3 +103,31 @@ def test_list_filters_by_tag(api: TestClient) -> None:
         "a",
         "b",
     }
+
+
+def test_a_write_answers_with_its_status_and_only_the_fields_that_apply(api: TestClient) -> None:
+    built = api.put("/v1/documents/d6", json={"text": _doc(2)})
+    assert built.status_code == 200
+    assert set(built.json()) == {
+        "doc_id",
+        "version",
+        "sequence",
+        "status",
+        "chunks",
+        "embedded",
+        "reused",
+    }
+    same = api.put("/v1/documents/d6", json={"text": _doc(2)})
+    assert same.status_code == 200
+    assert same.json() == {
+        "doc_id": "d6",
+        "version": built.json()["version"],
+        "status": "unchanged",
+        "embedded": 0,
+        "reused": 0,
+    }
+    queued = api.put("/v1/documents/d6", json={"text": _doc(3), "policy": "write_behind"})
+    assert queued.status_code == 202
+    body = queued.json()
+    assert set(body) == {"doc_id", "version", "sequence", "status", "job_id"}
+    assert (body["doc_id"], body["status"], body["sequence"]) == ("d6", "pending", 2)

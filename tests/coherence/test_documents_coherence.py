@@ -122,7 +122,7 @@ def test_random_interleavings_stay_coherent(container: Container, seed: int) -> 
             tenant,
             ContextRequest(session_id="s", user_id="u", budget_tokens=2000, query=" ".join(WORDS)),
         )
-        chunks = [i for i in ctx["items"] if i["kind"] == "chunk"]
+        chunks = [i for i in ctx.items if i["kind"] == "chunk"]
         live = svc.documents.live(tenant, list(DOCS))
         for doc in DOCS:
             actual = live[doc].version if doc in live and live[doc].version else None
@@ -144,18 +144,18 @@ def test_random_interleavings_stay_coherent(container: Container, seed: int) -> 
         if action == "write":
             revision += 1
             policy = rng.choice(["write_through", "write_behind", "invalidate"])
-            _, body = documents.ingest_document(
+            written = documents.ingest_document(
                 svc, tenant, doc, _text(rng, doc, revision), policy=policy
             )
             sequence = model.next(doc)
-            assert body["sequence"] == sequence
+            assert written.sequence == sequence
             if policy == "write_through":
-                model.apply(doc, sequence, body["version"])
+                model.apply(doc, sequence, written.version)
             elif policy == "invalidate":
                 model.apply(doc, sequence, "")  # the old version stops serving now
-            latest[doc] = body["version"]
+            latest[doc] = written.version
             deleted_since.discard(doc)
-            read((doc, body["version"]) if policy == "write_through" else None)
+            read((doc, written.version) if policy == "write_through" else None)
         elif action == "delete" and latest.get(doc):
             documents.delete_document(svc, tenant, doc)
             model.deleted[doc] = model.next(doc)
@@ -192,17 +192,19 @@ def test_a_failed_ingest_attempt_is_not_reported_failed_while_it_is_retried(
     still lands."""
     index = WritesFail(container.services.index)
     svc = dataclasses.replace(container.services, index=index)
-    status, body = documents.ingest_document(
+    queued = documents.ingest_document(
         svc, "acme", "doc", "Refunds take 14 days.", policy="write_behind"
     )
-    assert status == 202
+    assert queued.status == "pending"
+    assert queued.job_id is not None
+    assert queued.sequence is not None
 
     index.down = True
-    job = {k: body[k] for k in ("job_id", "version", "sequence")}
+    job = {"job_id": queued.job_id, "version": queued.version, "sequence": queued.sequence}
     with pytest.raises(StoreUnavailable):
         documents.run_ingest_job(svc, tenant="acme", doc_id="doc", expires_at=0, **job)
-    assert svc.job_states.get("acme", body["job_id"])["state"] == "running"  # type: ignore[index]
+    assert svc.job_states.get("acme", queued.job_id)["state"] == "running"  # type: ignore[index]
     index.down = False
     documents.run_ingest_job(svc, tenant="acme", doc_id="doc", expires_at=0, **job)  # the retry
-    assert svc.job_states.get("acme", body["job_id"])["state"] == "done"  # type: ignore[index]
-    assert svc.documents.live("acme", ["doc"])["doc"].version == body["version"]
+    assert svc.job_states.get("acme", queued.job_id)["state"] == "done"  # type: ignore[index]
+    assert svc.documents.live("acme", ["doc"])["doc"].version == queued.version

@@ -52,7 +52,7 @@ def rechunked(
 
 def _ingest(svc: Services, n: int, tenant: str = "acme") -> dict[str, str]:
     return {
-        f"doc{i:03d}": documents.ingest_document(svc, tenant, f"doc{i:03d}", _text(i))[1]["version"]
+        f"doc{i:03d}": documents.ingest_document(svc, tenant, f"doc{i:03d}", _text(i)).version
         for i in range(n)
     }
 
@@ -64,7 +64,7 @@ def _target(svc: Services, i: int) -> str:
 def _served_versions(svc: Services, query: str) -> dict[str, set[str]]:
     ctx = assemble_context(svc, "acme", ContextRequest("s", "u", 4000, query=query))
     served: dict[str, set[str]] = {}
-    for item in ctx["items"]:
+    for item in ctx.items:
         if item["kind"] == "chunk":
             served.setdefault(item["doc_id"], set()).add(item["version"])
     return served
@@ -150,8 +150,8 @@ def test_a_crashed_reindex_resumes_at_its_cursor_and_finishes_interrupted_builds
 
 def test_sweep_removes_stale_chunks_only_after_the_grace_period(container: Container) -> None:
     svc = container.services
-    first = documents.ingest_document(svc, "acme", "d", _text(1))[1]
-    second = documents.ingest_document(svc, "acme", "d", _text(2))[1]
+    first = documents.ingest_document(svc, "acme", "d", _text(1))
+    second = documents.ingest_document(svc, "acme", "d", _text(2))
 
     def chunks(version: str, status: str | None = None) -> int:
         must: dict[str, str | int | list[str]] = {"tenant": "acme", "version": version}
@@ -159,28 +159,30 @@ def test_sweep_removes_stale_chunks_only_after_the_grace_period(container: Conta
             must["status"] = status
         return svc.index.count(VectorFilter(must=must))
 
-    stale = chunks(first["version"], "stale")
-    assert stale == first["chunks"] > 0
+    stale = chunks(first.version, "stale")
+    assert stale == first.chunks
+    assert stale > 0
     assert documents.sweep_stale(svc, 300) == {"removed": 0, "revived": 0}  # within grace
     later = dataclasses.replace(svc, clock=lambda: container.services.clock() + timedelta(hours=1))
     assert documents.sweep_stale(later, 300) == {"removed": stale, "revived": 0}
-    assert chunks(first["version"]) == 0
-    assert chunks(second["version"], "live") == second["chunks"]
+    assert chunks(first.version) == 0
+    assert chunks(second.version, "live") == second.chunks
 
 
 def test_sweep_never_removes_a_version_that_went_live_again(container: Container) -> None:
     svc = container.services
-    first = documents.ingest_document(svc, "acme", "d", _text(1))[1]
+    first = documents.ingest_document(svc, "acme", "d", _text(1))
+    assert first.chunks is not None
     documents.ingest_document(svc, "acme", "d", _text(2))
     # Written back to the first content: same version id, chunks re-marked by the rebuild...
     documents.ingest_document(svc, "acme", "d", _text(1))
     # ...but a racing marker can still say "stale" (the race the sweep must survive).
-    ids = [chunk_point_id("acme", "d", first["version"], i) for i in range(first["chunks"])]
+    ids = [chunk_point_id("acme", "d", first.version, i) for i in range(first.chunks)]
     svc.index.set_payload(ids, {"status": "stale", "stale_at": 0})
     counts = documents.sweep_stale(svc, 0)
-    assert counts["revived"] == first["chunks"]
+    assert counts["revived"] == first.chunks
     served = _served_versions(svc, "warehouse city 1 ships orders")
-    assert served == {"d": {first["version"]}}
+    assert served == {"d": {first.version}}
 
 
 def test_reindex_over_http_with_the_cli_progress(
