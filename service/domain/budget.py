@@ -2,9 +2,10 @@
 
 Every flexible item (a recalled or recent turn, the summary, a fact, a document chunk) carries a
 value on one scale and its cost in tokens. Items are taken in order of
-`value / tokens ** DENSITY_EXPONENT`, each that still fits (a section's header is paid once, by
-its first item), so a cheap item still fills a gap a dearer one leaves. Guaranteed items are
-not packed here: the caller takes them first and packs the rest into what they leave.
+`value / tokens ** DENSITY_EXPONENT`, each that still fits (a section's header, and a group's
+within it, is paid once, by its first item), so a cheap item still fills a gap a dearer one
+leaves. Guaranteed items are not packed here: the caller takes them first and packs the rest
+into what they leave.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Candidate:
     score: float | None = None  # its relevance to the query, as reported in `items`
     version: str | None = None
     body: Any = None
+    group: str = ""  # a sub-header within its section (a day of recalled turns), paid once too
 
 
 def density(cand: Candidate) -> float:
@@ -54,10 +56,12 @@ def pack(
     opened: set[str] = set()
     used = 0
     for cand in ranked:
-        cost = cand.tokens + (0 if cand.section in opened else frames.get(cand.section, 0))
+        cost = cand.tokens + sum(
+            frames.get(key, 0) for key in (cand.section, cand.group) if key not in opened
+        )
         if used + cost <= available:
             chosen.append(cand)
-            opened.add(cand.section)
+            opened.update((cand.section, cand.group))
             used += cost
         else:
             left.append(cand)

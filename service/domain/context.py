@@ -349,18 +349,20 @@ class _Plan:
                 default=0.0,
             )
             section = "recall" if unit.orphan else "history"
+            group = self._day_group(unit.turns[0]) if unit.orphan else ""
             cost = sum(
                 self._line_tokens(m) if unit.orphan else self._turn_tokens(m) for m in unit.turns
             )
             value = w.recalled * unit.relevance + w.recent * decay
             # Recent turns carry no relevance floor: they are the conversation itself.
-            out.append(Candidate("message", unit.id, cost, value, section, None, None, unit))
+            out.append(Candidate("message", unit.id, cost, value, section, None, None, unit, group))
         recalled = [(m, s) for m, s in inputs.recalled if m.id not in recent_ids]
         for message, score, boost in _hit_recency(recalled, inputs.policy.hit_recency):
             value = w.recalled * score * boost
             cost = self._line_tokens(message)
+            group = self._day_group(message)
             out.append(
-                Candidate("message", message.id, cost, value, "recall", score, None, message)
+                Candidate("message", message.id, cost, value, "recall", score, None, message, group)
             )
         for fact, score in inputs.facts:
             cost = count(_fact_line(fact))
@@ -469,7 +471,7 @@ class _Plan:
             by_section.get("recall", []) + by_section.get("history", [])
         )
         if recalled:
-            text = RECALL_HEADER + "".join(_recall_line(m) for m, _ in recalled)
+            text = RECALL_HEADER + _recall_lines([m for m, _ in recalled])
             sections.append(("recall", _system(text)))
             items += [_turn_item(m, "recall", c) for m, c in recalled]
         per_component = dict.fromkeys(COMPONENTS, 0)
@@ -523,6 +525,13 @@ class _Plan:
             ]
             return
         raise InvalidInput("the system prompt alone exceeds the budget", field="system_prompt")
+
+    def _day_group(self, message: Message) -> str:
+        """The day line a recalled turn renders under (its cost is paid by the day's first)."""
+        key = "day:" + _day(message)
+        if key not in self.frames:
+            self.frames[key] = self.count(_day_line(_day(message)))
+        return key
 
     def _line_tokens(self, message: Message) -> int:
         """What a turn costs as a recalled line, for packing: from its stored count when that
@@ -632,9 +641,29 @@ def _chunk_line(chunk: ChunkHit) -> str:
     return f"\n- [{chunk.doc_id}] {chunk.text}"
 
 
-def _recall_line(message: Message) -> str:
-    """A recalled turn with when and who: questions about the past are about both."""
-    return _recall_prefix(message) + message.content
+def _recall_lines(turns: list[Message]) -> str:
+    """Recalled turns in time order under a line per day: questions about the past are about
+    when and who, and a day's turns share its date."""
+    out: list[str] = []
+    day = ""
+    for m in turns:
+        if _day(m) != day:
+            day = _day(m)
+            out.append(_day_line(day))
+        out.append(_recall_prefix(m) + m.content)
+    return "".join(out)
+
+
+def _day(message: Message) -> str:
+    return f"{message.created_at:%Y-%m-%d}"
+
+
+def _day_line(day: str) -> str:
+    return f"\n[{day}]"
+
+
+def _recall_prefix(message: Message) -> str:
+    return f"\n{message.name or message.role}: "
 
 
 def _piece_line(piece: SummaryPiece) -> str:
@@ -642,7 +671,3 @@ def _piece_line(piece: SummaryPiece) -> str:
     first, last = f"{piece.started_at:%Y-%m-%d}", f"{piece.ended_at:%Y-%m-%d}"
     when = first if first == last else f"{first} to {last}"
     return f"\n[{when}] {piece.text}"
-
-
-def _recall_prefix(message: Message) -> str:
-    return f"\n[{message.created_at:%Y-%m-%d}] {message.name or message.role}: "

@@ -67,6 +67,11 @@ def session_scope(tenant: str, session_id: str, epoch: int) -> str:
     return f"{tenant}/session/{session_id}/{epoch}"
 
 
+def summary_scope(tenant: str, session_id: str, epoch: int) -> str:
+    """The `scope` of one epoch of a session's summary pieces (searched apart from turns)."""
+    return f"{tenant}/summary/{session_id}/{epoch}"
+
+
 def facts_scope(tenant: str, user_id: str, status: str) -> str:
     """The `scope` of a user's facts of one status (context reads the active ones by it)."""
     return f"{tenant}/facts/{user_id}/{status}"
@@ -75,8 +80,10 @@ def facts_scope(tenant: str, user_id: str, status: str) -> str:
 def scope_of(payload: dict[str, Any]) -> str:
     """The `scope` a turn's or fact's payload belongs in (for points written before it)."""
     tenant = str(payload["tenant"])
-    if payload["kind"] in ("message", "segment"):
+    if payload["kind"] == "message":
         return session_scope(tenant, str(payload["session_id"]), int(payload["epoch"]))
+    if payload["kind"] == "segment":
+        return summary_scope(tenant, str(payload["session_id"]), int(payload["epoch"]))
     return facts_scope(tenant, str(payload["user_id"]), str(payload["status"]))
 
 
@@ -112,14 +119,14 @@ def message_payload(m: Message, epoch: int, indexed_at: int) -> dict[str, Any]:
 def segment_payload(
     tenant: str, user_id: str, piece: SummaryPiece, epoch: int, indexed_at: int
 ) -> dict[str, Any]:
-    """A topic piece's point: in its session's scope (recall finds it with the turns)."""
+    """A topic piece's point: in its session's summary scope."""
     return {
         "tenant": tenant,
         "kind": "segment",
         "session_id": piece.session_id,
         "user_id": user_id,
         "epoch": epoch,
-        "scope": session_scope(tenant, piece.session_id, epoch),
+        "scope": summary_scope(tenant, piece.session_id, epoch),
         "first_seq": piece.first_seq,
         "last_seq": piece.last_seq,
         "first_id": piece.first_id,
@@ -130,10 +137,6 @@ def segment_payload(
         "indexed_at": indexed_at,  # an operator invalidation cutoff hides older vectors
         "content": piece.text,
     }
-
-
-def is_segment(p: dict[str, Any]) -> bool:
-    return p.get("kind") == "segment"
 
 
 def piece_from_payload(p: dict[str, Any]) -> tuple[SummaryPiece, int]:
@@ -297,6 +300,11 @@ def message_from_payload(tenant: str, p: dict[str, Any]) -> Message | None:
 def session_recall_filter(tenant: str, session_id: str, epoch: int) -> VectorFilter:
     """The turns of one epoch of a session: recall's hot read, by scope alone."""
     return VectorFilter(must={"scope": session_scope(tenant, session_id, epoch)})
+
+
+def summary_scope_filter(tenant: str, session_id: str, epoch: int) -> VectorFilter:
+    """The summary pieces of one epoch of a session, by scope alone."""
+    return VectorFilter(must={"scope": summary_scope(tenant, session_id, epoch)})
 
 
 def user_recall_filter(tenant: str, user_id: str) -> VectorFilter:

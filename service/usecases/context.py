@@ -20,7 +20,7 @@ from service.domain.chat_format import ChatMessage
 from service.domain.context import STRATEGY_NAMES, Assembly, Inputs, Policy, assemble
 from service.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from service.domain.models import Message, SessionInfo
-from service.domain.points import chunk_filter, facts_filter
+from service.domain.points import chunk_filter, facts_filter, summary_scope_filter
 from service.domain.summaries import Summary, SummaryPiece
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
@@ -179,7 +179,7 @@ def _gather(
         [vector] = svc.embedder.embed([query])
         t1 = time.perf_counter()
         got.timings["embed_query"] = (t1 - t0) * 1000
-        searches = _searches(svc, tenant, req, info)
+        searches = _searches(svc, tenant, req, info, available)
         if searches:
             got.found = retrieve(svc, tenant, req.user_id, info, searches, query, vector)
         if summary is not None:
@@ -194,7 +194,7 @@ def _gather(
 
 
 def _searches(
-    svc: Services, tenant: str, req: ContextRequest, info: SessionInfo | None
+    svc: Services, tenant: str, req: ContextRequest, info: SessionInfo | None, available: int
 ) -> list[Search]:
     s = svc.settings
     out: list[Search] = []
@@ -209,8 +209,16 @@ def _searches(
         )
     where = recall_filter(tenant, req.user_id, req.recall_scope, info)
     if where is not None and s.context_recall_limit > 0:
-        out.append(Search("recall", where, s.context_recall_limit))
+        # Enough turns to fill the budget when that takes more than the configured limit.
+        keep = max(s.context_recall_limit, available // TOKENS_PER_TURN)
+        out.append(Search("recall", where, min(keep, MAX_RECALL)))
+    if info is not None and req.recall_scope == "session":
+        out.append(Search("pieces", summary_scope_filter(tenant, info.session_id, info.epoch), 8))
     return out
+
+
+TOKENS_PER_TURN = 32  # a typical recalled line, for how many turns a budget can hold
+MAX_RECALL = 400
 
 
 # Cosine similarity of the summary to the query mapped onto the relevance scale: about 0.1 is

@@ -22,7 +22,6 @@ from service.domain.models import Fact, Message, SessionInfo, VectorFilter, Vect
 from service.domain.points import (
     chunk_ref,
     fact_ref,
-    is_segment,
     message_from_payload,
     message_ref,
     piece_from_payload,
@@ -49,7 +48,7 @@ NEIGHBOUR_HITS = 10  # the best hits whose neighbours are offered (lower ones' r
 class Search:
     """One source to search: its filter and how many fused hits to keep."""
 
-    name: Literal["facts", "chunks", "recall"]
+    name: Literal["facts", "chunks", "recall", "pieces"]
     where: VectorFilter
     keep: int
 
@@ -70,7 +69,9 @@ class Retrieved:
 def recall_filter(
     tenant: str, user_id: str, scope: Literal["session", "user"], info: SessionInfo | None
 ) -> VectorFilter | None:
-    """Turns of this session (its current epoch), or of all the user's sessions."""
+    """Turns of this session (its current epoch), or of all the user's sessions. The session's
+    summary pieces are searched apart (`pieces_filter`): long and similar to much, they would
+    take the places of turns in one ranking."""
     if scope == "user":
         # Each hit's epoch is checked against its own session afterwards.
         return user_recall_filter(tenant, user_id)
@@ -102,19 +103,14 @@ def retrieve(
         elif search.name == "chunks":
             chunks, excluded = check_chunk_hits(svc, tenant, hits[search.name])
             found.chunks = chunks[: svc.settings.context_retrieved_limit]
+        elif search.name == "pieces":
+            found.pieces, excluded = _check_pieces(svc, tenant, hits[search.name])
         else:
-            turns = [h for h in hits[search.name] if not is_segment(h.payload)]
-            pieces = [h for h in hits[search.name] if is_segment(h.payload)]
-            found.pieces, excluded = _check_pieces(svc, tenant, pieces)
-            found.excluded += excluded
+            turns = hits[search.name]
             # A turn outside the dense ranking is at most as similar as its last one.
             floor = min(cosine.values(), default=0.0)
             if svc.settings.context_recall_hops > 1 and turns:
-                added = [
-                    h
-                    for h in _second_round(svc, tenant, query, vector, search, turns)
-                    if not is_segment(h.payload)
-                ]
+                added = _second_round(svc, tenant, query, vector, search, turns)
                 found.similarity.update({_item_id("recall", h.payload): floor for h in added})
                 turns = turns + added
             found.recalled, excluded = _check_recall_hits(svc, tenant, user_id, info, turns)
@@ -131,7 +127,7 @@ def _item_id(source: str, payload: dict[str, Any]) -> str:
     if source == "chunks":
         ref = chunk_ref(payload)
         return f"{ref.doc_id}#{ref.chunk}"
-    if is_segment(payload):
+    if source == "pieces":
         return piece_from_payload(payload)[0].id
     return message_ref(payload).message_id
 
@@ -161,9 +157,10 @@ def _hybrid(
     """Each source's dense and sparse rankings, all in one batch, fused per source."""
     queries: list[VectorQuery] = []
     for s in searches:
-        queries.append(VectorQuery(vector, s.where, DEPTH, with_payload=False))
+        depth = max(DEPTH, s.keep)
+        queries.append(VectorQuery(vector, s.where, depth, with_payload=False))
         if terms:
-            queries.append(VectorQuery((), s.where, DEPTH, terms, with_payload=False))
+            queries.append(VectorQuery((), s.where, depth, terms, with_payload=False))
     results = iter(svc.index.query_batch(queries))
     out: dict[str, list[Ranked]] = {}
     for s in searches:

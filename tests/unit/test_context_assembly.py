@@ -211,8 +211,14 @@ def test_recalled_turns_render_in_time_order_with_date_and_speaker(count) -> Non
     result = assemble(Inputs(500, None, None, recent, [(later, 0.9), (earlier, 0.8)]), count)
     recall = next(m["content"] for m in result.messages if "earlier turns" in m["content"])
     assert recall.index("Lyon") < recall.index("Porto")
-    assert "\n[2026-01-01] Maya: I moved to Porto." in recall
-    assert "\n[2026-01-01] assistant: I live in Lyon." in recall
+    # One line per day, then each turn with its speaker.
+    assert recall.endswith("\n[2026-01-01]\nassistant: I live in Lyon.\nMaya: I moved to Porto.")
+    weeks = dataclasses.replace(later, id="w", seq=30, created_at=NOW + timedelta(days=15))
+    hits = [(later, 0.9), (earlier, 0.8), (weeks, 0.7)]
+    result = assemble(Inputs(500, None, None, recent, hits), count)
+    recall = next(m["content"] for m in result.messages if "earlier turns" in m["content"])
+    assert recall.endswith("Porto.\n[2026-01-16]\nMaya: I moved to Porto.")
+    assert result.total == messages_tokens(result.messages, count)
     assert result.total == messages_tokens(result.messages, count)
 
 

@@ -477,7 +477,8 @@ def test_a_second_round_finds_the_second_hop(
     ctx = assemble_context(
         built.services,
         "acme",
-        ContextRequest("ask", "u", 3000, query=question, recall_scope="user"),
+        # A budget the top hits fill: room for every turn would hold hop2 either way.
+        ContextRequest("ask", "u", 400, query=question, recall_scope="user"),
     )
     recalled = [i["id"] for i in ctx.items if i["component"] == "recall"]
     assert "hop1" in recalled

@@ -135,7 +135,7 @@ def test_turns_indexed_before_the_scope_field_are_recalled_after_the_backfill(
     def recalled() -> list[str]:
         request = ContextRequest("s", "u", 120, query="what is the boat called")
         ctx = assemble_context(svc, tenant, request)
-        return [i["id"] for i in ctx["items"] if i["component"] == "recall"]
+        return [i["id"] for i in ctx.items if i["component"] == "recall"]
 
     assert "boat" not in recalled()  # recall filters on `scope` alone
     runner = WorkerRunner(create_worker_app(svc, redis_url), container.heartbeat, 1)

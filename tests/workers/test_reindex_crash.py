@@ -135,7 +135,7 @@ def test_sigkill_mid_reindex_then_restart_ends_every_document_at_its_latest_vers
             assert points == target_points == live[0].chunks, doc_id  # no mixed versions
         for q in ("depot 17 dispatches parcel", "batch 9 before 15 o'clock", "depot 150"):
             ctx = assemble_context(check, "acme", ContextRequest("s", "u", 3000, query=q))
-            served = [i for i in ctx["items"] if i["kind"] == "chunk"]
+            served = [i for i in ctx.items if i["kind"] == "chunk"]
             assert served
             for item in served:
                 n = int(item["doc_id"][3:])
