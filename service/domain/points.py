@@ -155,6 +155,12 @@ def piece_from_payload(p: dict[str, Any]) -> tuple[SummaryPiece, int]:
     return piece, int(p.get("indexed_at") or 0)
 
 
+def searchable_text(m: Message) -> str:
+    """What a turn's exact terms are: its text and its speaker's name ("what did Tom cook?"
+    names the speaker, whose turns rarely name themselves)."""
+    return f"{m.name} {m.content}" if m.name else m.content
+
+
 def fact_payload(fact: Fact, embedded_at: int) -> dict[str, Any]:
     """A fact's point: ids and status only; the record holds the text and is the truth."""
     payload: dict[str, Any] = {

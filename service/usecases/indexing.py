@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import structlog
 
 from service.domain.models import Message, VectorPoint
-from service.domain.points import message_payload, message_point_id
+from service.domain.points import message_payload, message_point_id, searchable_text
 from service.domain.segments import SPAN, segment_starts
 from service.domain.sparse import SHORT_TEXT, encode_document
 from service.tasks import COMPACT, INDEX_MESSAGES
@@ -42,7 +42,7 @@ def index_messages(
     # The turns just before the batch, to tell where a new topic starts (cache hits mostly).
     before = _preceding(svc, tenant, session_id, textual)
     vectors, computed = embed_cached(
-        svc, tenant, [m.content for m in before + textual], reuse=reuse_vectors
+        svc, tenant, [searchable_text(m) for m in before + textual], reuse=reuse_vectors
     )
     starts = segment_starts(
         vectors[: len(before)], vectors[len(before) :], svc.settings.segment_threshold
@@ -84,7 +84,7 @@ def _point(m: Message, epoch: int, vector: list[float], indexed_at: int) -> Vect
         id=message_point_id(m.tenant, m.session_id, epoch, m.id),
         vector=vector,
         payload=message_payload(m, epoch, indexed_at),
-        sparse=encode_document(m.content, SHORT_TEXT),
+        sparse=encode_document(searchable_text(m), SHORT_TEXT),
     )
 
 

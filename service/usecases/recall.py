@@ -25,6 +25,7 @@ from service.domain.points import (
     message_from_payload,
     message_ref,
     piece_from_payload,
+    searchable_text,
     session_recall_filter,
     user_recall_filter,
 )
@@ -193,7 +194,9 @@ def _second_round(
     turn names the manager, another says where that person is). Each of the best hits seeds one
     search: the question plus that hit's text (its vector from the embedding cache). Returns
     the hits new to this round: they add turns below the first round's, they do not reorder."""
-    seeds = [c for c in (message_ref(h.payload).content for h in first[:HOP_SEEDS]) if c]
+    # As the turns were embedded (with their speaker): their vectors come from the cache.
+    turns = [message_from_payload(tenant, h.payload) for h in first[:HOP_SEEDS]]
+    seeds = [searchable_text(m) for m in turns if m is not None and m.content.strip()]
     if not seeds:
         return []
     queries = []

@@ -543,3 +543,22 @@ def test_a_fold_indexes_topic_pieces_that_compete_and_obey_invalidation(small: S
     )
     assert not [i for i in ctx.items if i["id"].startswith("segment:")]
     assert any(e["kind"] == "summary" and e["reason"] == "invalidated" for e in ctx.excluded)
+
+
+def test_a_question_naming_the_speaker_finds_their_turns(small: Services) -> None:
+    """Turns rarely name their own speaker; "what did Priya cook?" does."""
+    msgs = [
+        NewMessage(
+            role="user", name="Tom", content=f"Cooked dinner number {i} tonight.", id=f"t{i}"
+        )
+        for i in range(20)
+    ]
+    msgs[13] = NewMessage(
+        role="user", name="Priya", content="Cooked dinner number 13 tonight.", id="priya"
+    )
+    sessions.append_messages(small, "acme", "s", "u", msgs)
+    index_messages(small, "acme", "s", 0, [m.id or "" for m in msgs])
+    ctx = assemble_context(
+        small, "acme", ContextRequest("s", "u", 60, query="What did Priya cook?")
+    )
+    assert "priya" in [i["id"] for i in ctx.items]
