@@ -222,6 +222,8 @@ class _Plan:
         self.guaranteed: list[_Unit] = []  # newest first, contiguous
         self.chosen: list[Candidate] = []
         self.excluded: list[dict[str, Any]] = []
+        # (role, name): the chat framing a stored count includes, and a recalled line's prefix.
+        self.speakers: dict[tuple[str, str | None], tuple[int, int]] = {}
         oldest_first = list(reversed(inputs.recent))
         units = tool_units(oldest_first)
         after = len(oldest_first)
@@ -537,15 +539,18 @@ class _Plan:
         """What a turn costs as a recalled line, for packing: from its stored count when that
         was made with the target encoding (its content is not encoded again), else counted.
         The rendered section is counted exactly before anything is served."""
-        prefix = _recall_prefix(message)
-        if not (self.inputs.encoding and message.tokens_encoding == self.inputs.encoding):
-            return self.count(prefix + message.content)
-        framing = TOKENS_PER_MESSAGE + self.count(message.role)
-        if message.name:
-            framing += TOKENS_PER_NAME + self.count(message.name)
-        if message.tool_calls or message.tool_call_id:
-            return self.count(prefix + message.content)  # the stored count includes the call
-        return max(1, message.tokens - framing) + self.count(prefix)
+        exact = self.inputs.encoding and message.tokens_encoding == self.inputs.encoding
+        if not exact or message.tool_calls or message.tool_call_id:
+            # Counted: another encoding, or a stored count that includes the call's JSON.
+            return self.count(_recall_prefix(message) + message.content)
+        speaker = (message.role, message.name)
+        if speaker not in self.speakers:
+            framing = TOKENS_PER_MESSAGE + self.count(message.role)
+            if message.name:
+                framing += TOKENS_PER_NAME + self.count(message.name)
+            self.speakers[speaker] = (framing, self.count(_recall_prefix(message)))
+        framing, prefix = self.speakers[speaker]
+        return max(1, message.tokens - framing) + prefix
 
     def _turn_tokens(self, message: Message) -> int:
         if self.inputs.encoding and message.tokens_encoding == self.inputs.encoding:

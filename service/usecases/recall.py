@@ -39,7 +39,7 @@ from service.usecases.sessions import turns_from_index
 
 DEPTH = 100  # each ranking's depth before fusion: a hit deep in one list can still win
 HOP_SEEDS = 2  # the best turns that each seed a second-round search
-HOP_DENSE = True
+HOP_LIMIT = 10  # hits per second-round search (whatever the budget: they are few by nature)
 HOP_WEIGHT = 0.8  # a second-round hit's relevance, against the first round's
 NEIGHBOUR_WEIGHT = 0.2  # a neighbour's relevance, against the hit it stands next to
 NEIGHBOUR_HITS = 10  # the best hits whose neighbours are offered (lower ones' rarely enter)
@@ -199,20 +199,13 @@ def _second_round(
     seeds = [searchable_text(m) for m in turns if m is not None and m.content.strip()]
     if not seeds:
         return []
+    seed_vectors, _ = embed_cached(svc, tenant, seeds)
     queries = []
-    if HOP_DENSE:
-        seed_vectors, _ = embed_cached(svc, tenant, seeds)
-        for seed, seed_vector in zip(seeds, seed_vectors, strict=True):
-            mixed = np.add(vector, seed_vector)
-            mixed /= np.linalg.norm(mixed) or 1.0
-            terms = encode_query(f"{query} {seed}") or None
-            queries.append(
-                VectorQuery(mixed.tolist(), search.where, max(1, search.keep // 4), terms)
-            )
-    else:
-        for seed in seeds:
-            if terms := encode_query(f"{query} {seed}"):
-                queries.append(VectorQuery((), search.where, max(1, search.keep // 4), terms))
+    for seed, seed_vector in zip(seeds, seed_vectors, strict=True):
+        mixed = np.add(vector, seed_vector)
+        mixed /= np.linalg.norm(mixed) or 1.0
+        terms = encode_query(f"{query} {seed}") or None
+        queries.append(VectorQuery(mixed.tolist(), search.where, HOP_LIMIT, terms))
     if not queries:
         return []
     have = {h.id for h in first}
@@ -225,7 +218,7 @@ def _second_round(
             score = HOP_WEIGHT * min(1.0, h.score / best)
             if h.id not in extra or extra[h.id].score < score:
                 extra[h.id] = dataclasses.replace(h, score=score)
-    return sorted(extra.values(), key=lambda h: -h.score)[: search.keep // 2]
+    return sorted(extra.values(), key=lambda h: -h.score)[: HOP_SEEDS * HOP_LIMIT]
 
 
 def check_chunk_hits(
