@@ -85,9 +85,9 @@ class Settings(BaseSettings):
 
     context_strategy: Literal["balanced", "recent", "recall"] = "balanced"
     context_min_relevance: float = Field(0.0, ge=0, le=1)
-    context_latest_share: float = Field(0.25, ge=0, le=1)
+    context_latest_share: float = Field(0.15, ge=0, le=1)
     context_tail_turns: int = Field(2, ge=0, le=50)
-    context_tail_share: float = Field(0.1, ge=0, le=1)
+    context_tail_share: float = Field(0.05, ge=0, le=1)
     context_summary_share: float = Field(0.25, ge=0, le=1)
     context_facts_limit: int = Field(20, ge=0, le=200)
     context_retrieved_limit: int = Field(10, ge=0, le=200)

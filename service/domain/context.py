@@ -66,7 +66,7 @@ class Weights:
 
 STRATEGIES: dict[Strategy, Weights] = {
     # Answer the question: what it is about first, the recent turns next.
-    "balanced": Weights(recalled=1.0, recent=0.3, half_life=6, summary=0.5, fact=0.9, chunk=0.8),
+    "balanced": Weights(recalled=1.0, recent=0.3, half_life=6, summary=0.3, fact=0.9, chunk=0.8),
     # Chat that lives in the present: the recent window first, then what relates to it.
     "recent": Weights(recalled=0.5, recent=1.0, half_life=30, summary=0.7, fact=0.6, chunk=0.5),
     # Questions about the past: relevance almost alone.
@@ -80,9 +80,9 @@ class Policy:
 
     strategy: Strategy = "balanced"
     min_relevance: float = 0.0
-    latest_share: float = 0.25  # the latest exchange is guaranteed within this share
+    latest_share: float = 0.15  # the latest exchange is guaranteed within this share
     tail_turns: int = 2  # guaranteed turns before the latest exchange ...
-    tail_share: float = 0.1  # ... within this share of the budget
+    tail_share: float = 0.05  # ... within this share of the budget
     summary_share: float = 0.25  # the summary competes only while it costs at most this share
     hit_recency: float = 0.1  # among recalled turns, the newest counts up to 10% more
 
@@ -257,8 +257,14 @@ class _Plan:
         latest = self.units[: self._latest_exchange()]
         cost = sum(self._turn_tokens(m) for u in latest for m in u.turns)
         # Bounded: an exchange longer than its share is not guaranteed; its turns compete
-        # with the rest (as the newest turns, they are worth the most recency).
+        # with the rest (as the newest turns, they are worth the most recency). A user turn
+        # that is the newest of all (the question the model is about to answer) always is.
         if any(u.orphan for u in latest) or cost > min(left, policy.latest_share * available):
+            newest = self.units[0].turns if self.units else []
+            cost = sum(self._turn_tokens(m) for m in newest)
+            if [m.role for m in newest] == ["user"] and cost <= left:
+                self.guaranteed = [self.units[0]]
+                left -= cost
             return
         self.guaranteed = list(latest)
         left -= cost
