@@ -10,14 +10,16 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
+from service.api.errors import responses
 from service.api.schemas import ContextIn, ContextOut
+from service.domain import errors as e
 from service.metrics import Metrics
 from service.usecases.context import ContextRequest, assemble_context, get_snapshot
 
 router = APIRouter(tags=["context"])
 
 
-@router.post("/v1/context", response_model=ContextOut)
+@router.post("/v1/context", response_model=ContextOut, responses=responses(e.Conflict))
 async def context(body: ContextIn, svc: Svc, caller: Caller, request: Request) -> Response:
     result = await run_in_threadpool(
         assemble_context, svc, caller.tenant, ContextRequest(**body.model_dump())
@@ -43,6 +45,6 @@ async def context(body: ContextIn, svc: Svc, caller: Caller, request: Request) -
     )
 
 
-@router.get("/v1/snapshots/{snapshot_id}")
+@router.get("/v1/snapshots/{snapshot_id}", responses=responses(e.NotFound))
 async def snapshot(snapshot_id: str, svc: Svc, caller: Caller) -> dict[str, Any]:
     return await run_in_threadpool(get_snapshot, svc, caller.tenant, snapshot_id)

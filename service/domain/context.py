@@ -30,7 +30,7 @@ from service.domain.chat_format import (
     message_tokens,
 )
 from service.domain.errors import InvalidInput
-from service.domain.models import Fact, Message
+from service.domain.models import Excluded, ExclusionReason, Fact, Message, excluded
 from service.domain.summaries import Summary, SummaryPiece
 from service.domain.tool_calls import tool_units
 
@@ -130,7 +130,7 @@ class Assembly:
     total: int
     by_component: dict[str, int]
     items: list[dict[str, Any]]
-    excluded: list[dict[str, Any]]
+    excluded: list[Excluded]
     context_hash: str
 
 
@@ -221,7 +221,7 @@ class _Plan:
         self.state: Candidate | None = None
         self.guaranteed: list[_Unit] = []  # newest first, contiguous
         self.chosen: list[Candidate] = []
-        self.excluded: list[dict[str, Any]] = []
+        self.excluded: list[Excluded] = []
         # (role, name): the chat framing a stored count includes, and a recalled line's prefix.
         self.speakers: dict[tuple[str, str | None], tuple[int, int]] = {}
         oldest_first = list(reversed(inputs.recent))
@@ -253,7 +253,7 @@ class _Plan:
                 self.state = Candidate("state", "state", cost, section="state", body=inputs.state)
                 left -= cost
             else:
-                self.excluded.append({"kind": "state", "id": "state", "reason": "budget"})
+                self.excluded.append(excluded("state", "state", "budget"))
         latest = self.units[: self._latest_exchange()]
         cost = sum(self._turn_tokens(m) for u in latest for m in u.turns)
         # Bounded: an exchange longer than its share is not guaranteed; its turns compete
@@ -518,9 +518,7 @@ class _Plan:
             return
         if len(self.guaranteed) > 1:
             unit = self.guaranteed.pop()
-            self.excluded += [
-                {"kind": "message", "id": m.id, "reason": "budget"} for m in unit.turns
-            ]
+            self.excluded += [excluded("message", m.id, "budget") for m in unit.turns]
             return
         if self.state is not None:
             self.excluded.append(_out(self.state, "budget"))
@@ -528,9 +526,7 @@ class _Plan:
             return
         if self.guaranteed:
             unit = self.guaranteed.pop()
-            self.excluded += [
-                {"kind": "message", "id": m.id, "reason": "budget"} for m in unit.turns
-            ]
+            self.excluded += [excluded("message", m.id, "budget") for m in unit.turns]
             return
         raise InvalidInput("the system prompt alone exceeds the budget", field="system_prompt")
 
@@ -579,12 +575,12 @@ def _hit_recency(
     return [(m, s, 1 + weight * (t - lo) / span) for (m, s), t in zip(hits, times, strict=True)]
 
 
-def _out(cand: Candidate, reason: str) -> dict[str, Any]:
+def _out(cand: Candidate, reason: ExclusionReason) -> Excluded:
     body = cand.body
     if isinstance(body, _Unit):
         # A unit leaves as its turns; report the unit's first turn, which names it.
-        return {"kind": "message", "id": body.id, "reason": reason}
-    return {"kind": cand.kind, "id": cand.id, "reason": reason}
+        return excluded("message", body.id, reason)
+    return excluded(cand.kind, cand.id, reason)
 
 
 def _item(cand: Candidate, component: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 from service.domain.sparse import SparseVector
 
@@ -40,6 +40,38 @@ class NewMessage:
     tool_call_id: str | None = None
     created_at: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+# Why an item is not in a context; every exclusion in every context says one of these.
+ExclusionReason = Literal[
+    "budget",  # competed and lost
+    "low_relevance",  # under the request's min_relevance
+    "duplicate",  # says again what is there verbatim
+    "stale",  # not (or no longer) its source's current version
+    "expired",  # past its TTL
+    "invalidated",  # indexed before an operator invalidation
+    "superseded",  # a fact replaced by a newer one
+    "suspect",  # derived from a source that changed
+    "conflict",  # a fact in an unresolved conflict
+    "deleted",
+    "incomplete_tool_call",
+]
+
+
+class Excluded(TypedDict):
+    """An item left out of a context, and why (the one shape `excluded` has)."""
+
+    kind: str
+    id: str
+    reason: ExclusionReason
+    version: NotRequired[str]
+
+
+def excluded(kind: str, item_id: str, reason: ExclusionReason, version: str = "") -> Excluded:
+    out = Excluded(kind=kind, id=item_id, reason=reason)
+    if version:
+        out["version"] = version
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import structlog
 from service.domain.chat_format import ChatMessage
 from service.domain.context import STRATEGY_NAMES, Assembly, Inputs, Policy, assemble
 from service.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
-from service.domain.models import Message, SessionInfo
+from service.domain.models import Excluded, Message, SessionInfo
 from service.domain.points import chunk_filter, facts_filter, summary_scope_filter
 from service.domain.summaries import Summary, SummaryPiece
 from service.domain.validation import check_id
@@ -57,7 +57,7 @@ class AssembledContext:
     total: int
     by_component: dict[str, int]
     items: list[dict[str, Any]]
-    excluded: list[dict[str, Any]]
+    excluded: list[Excluded]
     context_hash: str
     snapshot_id: str
     degraded: list[str]

@@ -11,7 +11,8 @@ import structlog
 
 from service.domain.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, TooLarge
 from service.domain.facts import is_near_duplicate
-from service.domain.models import Fact, VectorHit, VectorPoint
+from service.domain.models import Excluded, ExclusionReason, Fact, VectorHit, VectorPoint
+from service.domain.models import excluded as excluded_item
 from service.domain.points import fact_payload, fact_point_id, fact_ref, fact_status, facts_filter
 from service.domain.sparse import SHORT_TEXT, encode_document
 from service.domain.validation import check_id
@@ -104,7 +105,7 @@ def remember_fact(
 
 def find_facts(
     svc: Services, tenant: str, user_id: str, vector: Sequence[float], limit: int
-) -> tuple[list[tuple[Fact, float]], list[dict[str, Any]]]:
+) -> tuple[list[tuple[Fact, float]], list[Excluded]]:
     """Active facts of a user nearest to `vector`, checked against their records.
 
     Returns (facts with scores, excluded hits with their reason).
@@ -118,7 +119,7 @@ def find_facts(
 
 def check_fact_hits(
     svc: Services, tenant: str, hits: Sequence[VectorHit]
-) -> tuple[list[tuple[Fact, float]], list[dict[str, Any]]]:
+) -> tuple[list[tuple[Fact, float]], list[Excluded]]:
     """Keep the hits whose record is active: the record, not the vector, is the truth.
 
     Vectors embedded before an operator invalidation of their user are not served either.
@@ -127,14 +128,14 @@ def check_fact_hits(
     records = svc.facts.get_many(tenant, [r.fact_id for r in refs])
     cutoffs = {u: svc.cutoffs.get(tenant, "user", u) for u in {r.user_id for r in refs}}
     found: list[tuple[Fact, float]] = []
-    excluded: list[dict[str, Any]] = []
+    excluded: list[Excluded] = []
     for hit, ref, fact in zip(hits, refs, records, strict=True):
         if ref.embedded_at < cutoffs[ref.user_id]:
-            excluded.append({"kind": "fact", "id": ref.fact_id, "reason": "invalidated"})
+            excluded.append(excluded_item("fact", ref.fact_id, "invalidated"))
         elif fact is None:
-            excluded.append({"kind": "fact", "id": ref.fact_id, "reason": "stale"})
+            excluded.append(excluded_item("fact", ref.fact_id, "stale"))
         elif fact.status != "active":
-            excluded.append({"kind": "fact", "id": fact.id, "reason": fact.status})
+            excluded.append(excluded_item("fact", fact.id, _status_reason(fact.status)))
         else:
             found.append((fact, hit.score))
     return found, excluded
@@ -189,3 +190,16 @@ def fact_point(svc: Services, fact: Fact, vector: list[float]) -> VectorPoint:
         fact_payload(fact, svc.now_ms()),
         encode_document(fact.text, SHORT_TEXT),
     )
+
+
+_STATUS_REASONS: dict[str, ExclusionReason] = {
+    "superseded": "superseded",
+    "suspect": "suspect",
+    "conflict": "conflict",
+    "deleted": "deleted",
+}
+
+
+def _status_reason(status: str) -> ExclusionReason:
+    """A fact that is not active is excluded for what it is."""
+    return _STATUS_REASONS.get(status, "stale")

@@ -18,7 +18,16 @@ from typing import Any, Literal
 import numpy as np
 
 from service.domain.context import ChunkHit
-from service.domain.models import Fact, Message, SessionInfo, VectorFilter, VectorHit, VectorQuery
+from service.domain.models import (
+    Excluded,
+    Fact,
+    Message,
+    SessionInfo,
+    VectorFilter,
+    VectorHit,
+    VectorQuery,
+)
+from service.domain.models import excluded as excluded_item
 from service.domain.points import (
     chunk_ref,
     fact_ref,
@@ -64,7 +73,7 @@ class Retrieved:
     recalled: list[tuple[Message, float]] = field(default_factory=list)
     pieces: list[tuple[SummaryPiece, float]] = field(default_factory=list)  # topic summaries
     similarity: dict[str, float] = field(default_factory=dict)
-    excluded: list[dict[str, Any]] = field(default_factory=list)
+    excluded: list[Excluded] = field(default_factory=list)
 
 
 def recall_filter(
@@ -135,18 +144,18 @@ def _item_id(source: str, payload: dict[str, Any]) -> str:
 
 def _check_pieces(
     svc: Services, tenant: str, hits: Sequence[VectorHit]
-) -> tuple[list[tuple[SummaryPiece, float]], list[dict[str, Any]]]:
+) -> tuple[list[tuple[SummaryPiece, float]], list[Excluded]]:
     """Topic pieces of the session's summary (the scope holds the current epoch's only), unless
     an operator invalidated the session after they were indexed."""
     if not hits:
         return [], []
     found: list[tuple[SummaryPiece, float]] = []
-    excluded: list[dict[str, Any]] = []
+    excluded: list[Excluded] = []
     pieces = [(piece_from_payload(h.payload), h.score) for h in hits]
     cutoff = svc.cutoffs.get(tenant, "session", pieces[0][0][0].session_id)
     for (piece, indexed_at), score in pieces:
         if indexed_at < cutoff:
-            excluded.append({"kind": "summary", "id": piece.id, "reason": "invalidated"})
+            excluded.append(excluded_item("summary", piece.id, "invalidated"))
         else:
             found.append((piece, score))
     return found, excluded
@@ -223,7 +232,7 @@ def _second_round(
 
 def check_chunk_hits(
     svc: Services, tenant: str, hits: Sequence[VectorHit]
-) -> tuple[list[tuple[ChunkHit, float]], list[dict[str, Any]]]:
+) -> tuple[list[tuple[ChunkHit, float]], list[Excluded]]:
     """Rule 1: a chunk is served only if its version is its document's live one, unexpired.
 
     One round trip to the live-version map, so a half-finished cleanup can never leak.
@@ -232,7 +241,7 @@ def check_chunk_hits(
     live = svc.documents.live(tenant, [r.doc_id for r in refs])
     now = svc.clock().timestamp()
     found: list[tuple[ChunkHit, float]] = []
-    excluded: list[dict[str, Any]] = []
+    excluded: list[Excluded] = []
     seen: set[str] = set()
     for hit, p in zip(hits, refs, strict=True):
         current = live.get(p.doc_id)
@@ -246,13 +255,9 @@ def check_chunk_hits(
         )
         item_id = f"{chunk.doc_id}#{chunk.chunk}"
         if current is None or current.version != chunk.version:
-            excluded.append(
-                {"kind": "chunk", "id": item_id, "version": chunk.version, "reason": "stale"}
-            )
+            excluded.append(excluded_item("chunk", item_id, "stale", chunk.version))
         elif current.expired(now):
-            excluded.append(
-                {"kind": "chunk", "id": item_id, "version": chunk.version, "reason": "expired"}
-            )
+            excluded.append(excluded_item("chunk", item_id, "expired", chunk.version))
         elif item_id not in seen:
             seen.add(item_id)
             found.append((chunk, hit.score))
@@ -265,14 +270,14 @@ def _check_recall_hits(
     user_id: str,
     info: SessionInfo | None,
     hits: Sequence[VectorHit],
-) -> tuple[list[tuple[Message, float]], list[dict[str, Any]]]:
+) -> tuple[list[tuple[Message, float]], list[Excluded]]:
     """Keep the hits whose turn is still its session's (same epoch, in the log or trimmed from
     it after summary and indexing), unless invalidated after; add the turns around each hit."""
     by_session: dict[str, list[VectorHit]] = {}
     for hit in hits:
         by_session.setdefault(message_ref(hit.payload).session_id, []).append(hit)
     found: list[tuple[Message, float]] = []
-    excluded: list[dict[str, Any]] = []
+    excluded: list[Excluded] = []
     epochs: dict[str, int] = {}
     for session_id, session_hits in by_session.items():
         known = info if info is not None and info.session_id == session_id else None
@@ -296,7 +301,7 @@ def _check_session_hits(
     user_id: str,
     info: SessionInfo | None,
     hits: Sequence[VectorHit],
-) -> tuple[list[tuple[Message, float]], list[dict[str, Any]]]:
+) -> tuple[list[tuple[Message, float]], list[Excluded]]:
     """The hits of one session (`info`: its header, None when it is gone)."""
     refs = [message_ref(h.payload) for h in hits]
     session_id = refs[0].session_id
@@ -313,15 +318,15 @@ def _check_session_hits(
         info = fresh if fresh is not None and fresh.epoch == info.epoch else None
         trimmed = info.trimmed if info else 0
     found: list[tuple[Message, float]] = []
-    excluded: list[dict[str, Any]] = []
+    excluded: list[Excluded] = []
     for hit, p, message in zip(hits, refs, messages, strict=True):
         current = info is not None and info.user_id == user_id and p.epoch == info.epoch
         if message is None and current and p.seq < trimmed:
             message = message_from_payload(tenant, hit.payload)  # trimmed: summarized, indexed
         if p.indexed_at < cutoff:
-            excluded.append({"kind": "message", "id": p.message_id, "reason": "invalidated"})
+            excluded.append(excluded_item("message", p.message_id, "invalidated"))
         elif message is None or not current:
-            excluded.append({"kind": "message", "id": p.message_id, "reason": "stale"})
+            excluded.append(excluded_item("message", p.message_id, "stale"))
         else:
             found.append((message, hit.score))
     return found, excluded
