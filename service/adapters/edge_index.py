@@ -218,7 +218,10 @@ class EdgeIndex:
         results = self._call(lambda s: s.query_batch(batch))
         return [
             [VectorHit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
-            for points in results
+            if q.with_payload
+            # Ids and scores only: hundreds of hits per context, no payload to copy.
+            else [VectorHit(str(p.id), p.score, {}) for p in points]
+            for q, points in zip(queries, results, strict=True)
         ]
 
     def scroll(
