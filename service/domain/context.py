@@ -595,15 +595,7 @@ def _item(cand: Candidate, component: str) -> dict[str, Any]:
     if cand.version is not None:
         item["version"] = cand.version
     body = cand.body
-    if isinstance(body, Summary):
-        item["covers"] = {
-            "first_id": body.first_id,
-            "last_id": body.last_id,
-            "first_seq": body.first_seq,
-            "last_seq": body.last_seq,
-            "messages": body.messages,
-        }
-    if isinstance(body, SummaryPiece):
+    if isinstance(body, Summary | SummaryPiece):  # the gist, or a topic piece: what it covers
         item["covers"] = {
             "first_id": body.first_id,
             "last_id": body.last_id,
