@@ -19,7 +19,6 @@ from service.domain.models import (
     VectorPoint,
     VectorQuery,
 )
-from service.domain.sparse import SparseVector
 from service.domain.summaries import Summary
 
 
@@ -35,18 +34,6 @@ class VectorIndex(Protocol):
 
     def delete_ids(self, ids: Sequence[str]) -> None: ...
     def delete(self, where: VectorFilter) -> None: ...
-    def query(
-        self, vector: Sequence[float], where: VectorFilter, limit: int
-    ) -> list[VectorHit]: ...
-    def query_many(
-        self,
-        vector: Sequence[float],
-        searches: Sequence[tuple[VectorFilter, int]],
-        sparse: SparseVector | None = None,
-    ) -> list[list[VectorHit]]:
-        """Dense search per filter; with a sparse query, dense and sparse fused by rank (RRF)."""
-        ...
-
     def query_batch(self, queries: Sequence[VectorQuery]) -> list[list[VectorHit]]:
         """Several searches, each with its own vector, in one call to the store."""
         ...

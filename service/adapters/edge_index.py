@@ -44,7 +44,6 @@ from service.domain.errors import StoreUnavailable
 from service.domain.models import VectorFilter, VectorHit, VectorPoint, VectorQuery
 from service.domain.points import INTEGER_FIELDS, KEYWORD_FIELDS
 from service.domain.ranking import RRF_K
-from service.domain.sparse import SparseVector as DomainSparse
 
 DENSE = "dense"
 SPARSE = "sparse"
@@ -171,18 +170,6 @@ class EdgeIndex:
 
     def delete(self, where: VectorFilter) -> None:
         self._update(UpdateOperation.delete_points_by_filter(to_filter(where)))
-
-    def query(self, vector: Sequence[float], where: VectorFilter, limit: int) -> list[VectorHit]:
-        return self.query_many(vector, [(where, limit)])[0]
-
-    def query_many(
-        self,
-        vector: Sequence[float],
-        searches: Sequence[tuple[VectorFilter, int]],
-        sparse: DomainSparse | None = None,
-    ) -> list[list[VectorHit]]:
-        """One query, several filtered searches, planned as one batch (one pass over segments)."""
-        return self.query_batch([VectorQuery(vector, w, n, sparse) for w, n in searches])
 
     def query_batch(self, queries: Sequence[VectorQuery]) -> list[list[VectorHit]]:
         """With a sparse query a search is hybrid: a dense and a sparse prefetch under the same

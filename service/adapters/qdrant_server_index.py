@@ -18,7 +18,6 @@ from service.domain.errors import StoreUnavailable
 from service.domain.models import VectorFilter, VectorHit, VectorPoint, VectorQuery
 from service.domain.points import INTEGER_FIELDS, KEYWORD_FIELDS
 from service.domain.ranking import RRF_K
-from service.domain.sparse import SparseVector
 
 DENSE = "dense"
 SPARSE = "sparse"
@@ -149,17 +148,6 @@ class QdrantServerIndex:
             self._c.delete(
                 self._name, points_selector=models.FilterSelector(filter=to_filter(where))
             )
-
-    def query(self, vector: Sequence[float], where: VectorFilter, limit: int) -> list[VectorHit]:
-        return self.query_many(vector, [(where, limit)])[0]
-
-    def query_many(
-        self,
-        vector: Sequence[float],
-        searches: Sequence[tuple[VectorFilter, int]],
-        sparse: SparseVector | None = None,
-    ) -> list[list[VectorHit]]:
-        return self.query_batch([VectorQuery(vector, w, n, sparse) for w, n in searches])
 
     def query_batch(self, queries: Sequence[VectorQuery]) -> list[list[VectorHit]]:
         def request(q: VectorQuery) -> models.QueryRequest:

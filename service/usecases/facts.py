@@ -11,7 +11,14 @@ import structlog
 
 from service.domain.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, TooLarge
 from service.domain.facts import is_near_duplicate
-from service.domain.models import Excluded, ExclusionReason, Fact, VectorHit, VectorPoint
+from service.domain.models import (
+    Excluded,
+    ExclusionReason,
+    Fact,
+    VectorHit,
+    VectorPoint,
+    VectorQuery,
+)
 from service.domain.models import excluded as excluded_item
 from service.domain.points import fact_payload, fact_point_id, fact_ref, fact_status, facts_filter
 from service.domain.sparse import SHORT_TEXT, encode_document
@@ -113,7 +120,9 @@ def find_facts(
     if limit <= 0:
         return [], []
     return check_fact_hits(
-        svc, tenant, svc.index.query(vector, facts_filter(tenant, user_id), limit)
+        svc,
+        tenant,
+        svc.index.query_batch([VectorQuery(vector, facts_filter(tenant, user_id), limit)])[0],
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,8 @@ from qdrant_client import QdrantClient
 from service.adapters.edge_index import EdgeIndex
 from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.qdrant_server_index import QdrantServerIndex
-from service.domain.models import VectorFilter, VectorPoint, VectorQuery
-from service.domain.sparse import encode_document, encode_query
+from service.domain.models import VectorFilter, VectorHit, VectorPoint, VectorQuery
+from service.domain.sparse import SparseVector, encode_document, encode_query
 from service.ports import VectorIndex
 
 EMB = HashingEmbedder(dimension=64)
@@ -40,6 +40,22 @@ def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorInde
     built.close()
 
 
+def _one(
+    index: VectorIndex, vector: Sequence[float], where: VectorFilter, limit: int
+) -> list[VectorHit]:
+    return index.query_batch([VectorQuery(vector, where, limit)])[0]
+
+
+def _many(
+    index: VectorIndex,
+    vector: Sequence[float],
+    searches: list[tuple[VectorFilter, int]],
+    sparse: SparseVector | None = None,
+) -> list[list[VectorHit]]:
+    """One vector, several filtered searches (hybrid with `sparse`), in one batch."""
+    return index.query_batch([VectorQuery(vector, w, n, sparse) for w, n in searches])
+
+
 def _points(tenant: str, texts: list[str], **payload: str | int) -> list[VectorPoint]:
     return [
         VectorPoint(
@@ -55,7 +71,7 @@ def test_query_finds_nearest_within_filter(index: VectorIndex) -> None:
     index.upsert(_points("a", ["green tea lover", "lives in berlin", "likes jazz"], user_id="u1"))
     index.upsert(_points("b", ["green tea lover"], user_id="u1"))
     [query] = EMB.embed(["green tea"])
-    hits = index.query(query, VectorFilter(must={"tenant": "a", "user_id": "u1"}), 2)
+    hits = _one(index, query, VectorFilter(must={"tenant": "a", "user_id": "u1"}), 2)
     assert hits[0].payload["text"] == "green tea lover"
     assert all(h.payload["tenant"] == "a" for h in hits)
     assert hits[0].score >= hits[1].score
@@ -130,8 +146,8 @@ def test_query_many_equals_separate_queries(index: VectorIndex) -> None:
         (VectorFilter(must={"tenant": "a", "user_id": "u2"}), 1),
         (VectorFilter(must={"tenant": "nobody"}), 5),
     ]
-    batched = index.query_many(query, searches)
-    separate = [index.query(query, where, limit) for where, limit in searches]
+    batched = _many(index, query, searches)
+    separate = [_one(index, query, where, limit) for where, limit in searches]
     assert [[h.id for h in hits] for hits in batched] == [[h.id for h in hits] for hits in separate]
     assert [len(hits) for hits in batched] == [2, 1, 0]
 
@@ -151,7 +167,7 @@ def test_query_batch_searches_each_with_its_own_vector(index: VectorIndex) -> No
     assert [h.payload["text"] for h in batched[0]] == ["green tea lover"]
     assert {h.payload["text"] for h in batched[1]} == {"likes jazz", "berlin jazz bars"}
     assert batched[2] == []
-    [alone] = index.query_many(jazz, [(where, 2)], encode_query("jazz"))
+    [alone] = _many(index, jazz, [(where, 2)], encode_query("jazz"))
     assert [h.id for h in alone] == [h.id for h in batched[1]]  # same as searched alone
     assert index.query_batch([]) == []
 
@@ -197,14 +213,14 @@ def test_hybrid_fuses_dense_and_sparse_by_rank(index: VectorIndex) -> None:
     index.upsert(_sparse_points("b", ["INV-4471 of another tenant"], [vectors[1]]))
     query = [1.0, 0.0] + [0.0] * 62
     where = VectorFilter(must={"tenant": "a"})
-    dense_only = [h.payload["text"] for h in index.query(query, where, 2)]
+    dense_only = [h.payload["text"] for h in _one(index, query, where, 2)]
     assert dense_only == ["alpha notes", "beta notes"]
-    [hybrid] = index.query_many(query, [(where, 2)], encode_query("INV-4471"))
+    [hybrid] = _many(index, query, [(where, 2)], encode_query("INV-4471"))
     texts_found = [h.payload["text"] for h in hybrid]
     # Dense ranks: alpha 1, beta 2; sparse ranks: the two INV-4471 points. RRF sums 1/(k+rank).
     assert "invoice INV-4471 overdue" in texts_found or "INV-4471 paid" in texts_found
     assert all(h.payload["tenant"] == "a" for h in hybrid)
-    [wide] = index.query_many(query, [(where, 4)], encode_query("INV-4471"))
+    [wide] = _many(index, query, [(where, 4)], encode_query("INV-4471"))
     order = [h.payload["text"] for h in wide]
     assert order[0] == "INV-4471 paid"  # in both lists: ranked first by fusion
     assert set(order) == set(texts)
@@ -216,8 +232,8 @@ def test_hybrid_with_empty_sparse_query_is_dense(index: VectorIndex) -> None:
     index.upsert(_points("a", ["green tea lover", "lives in berlin"]))
     [query] = EMB.embed(["green tea"])
     where = VectorFilter(must={"tenant": "a"})
-    [dense] = index.query_many(query, [(where, 2)])
-    [hybrid] = index.query_many(query, [(where, 2)], encode_query("the of and"))
+    [dense] = _many(index, query, [(where, 2)])
+    [hybrid] = _many(index, query, [(where, 2)], encode_query("the of and"))
     assert [h.id for h in hybrid] == [h.id for h in dense]
 
 
@@ -238,6 +254,6 @@ def test_sparse_alone_and_without_payload(index: VectorIndex) -> None:
     # Without payload: ids and scores only; retrieve brings the payloads of the ones kept.
     assert len(bare) == 3
     assert all(h.payload == {} for h in bare)
-    dense = index.query(query, where, 3)
+    dense = _one(index, query, where, 3)
     assert [h.id for h in bare] == [h.id for h in dense]
     assert [round(h.score, 5) for h in bare] == [round(h.score, 5) for h in dense]

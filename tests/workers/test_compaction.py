@@ -20,7 +20,7 @@ from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.summarizers import ExtractiveSummarizer, OpenAISummarizer
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
 from service.domain.errors import Conflict, InvalidInput
-from service.domain.models import NewMessage, VectorFilter
+from service.domain.models import NewMessage, VectorFilter, VectorQuery
 from service.domain.summaries import Summary
 from service.runtime.container import Container, build_container
 from service.settings import Settings
@@ -357,7 +357,11 @@ def test_a_turn_trimmed_while_the_context_is_assembled_is_not_called_stale(
     assert compact_session(small, "acme", "s", 0)["trimmed"] > 6
     [vector] = small.embedder.embed(["the cabin wifi password"])
     where = VectorFilter(must={"tenant": "acme", "kind": "message", "session_id": "s"})
-    hits = [h for h in small.index.query(vector, where, 30) if h.payload["message_id"] == "m5"]
+    hits = [
+        h
+        for h in small.index.query_batch([VectorQuery(vector, where, 30)])[0]
+        if h.payload["message_id"] == "m5"
+    ]
     found, excluded = recall._check_session_hits(small, "acme", "u", before, hits)
     assert [m.id for m, _ in found] == ["m5"]
     assert found[0][0].content == "The cabin wifi password is kestrel-4471."
