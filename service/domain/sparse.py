@@ -1,8 +1,9 @@
 """BM25-style sparse vectors: exact-term matching next to dense similarity.
 
-Documents carry BM25 term weights (saturated term frequency with length normalisation);
-queries carry 1.0 per distinct term. The vector store multiplies in the IDF (the collection's
-sparse vector has the IDF modifier), so score = sum over shared terms of idf * bm25-weight.
+Terms are Snowball-stemmed (Porter 2). Documents carry BM25 term weights (saturated term
+frequency with length normalisation); queries carry 1.0 per distinct term. The vector store
+multiplies in the IDF (the collection's sparse vector has the IDF modifier), so score = sum
+over shared terms of idf * bm25-weight.
 Terms hash to 32-bit indices (crc32): stable across processes and versions, no vocabulary to
 keep; a collision only ever merges two rare terms' weights.
 """
@@ -15,6 +16,8 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+
+import snowballstemmer
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MAX_TERM_CHARS = 40  # longer "words" are ids, hashes or base64: keep them, truncated
@@ -52,9 +55,18 @@ class Bm25:
 SHORT_TEXT = Bm25(avg_len=20.0)  # turns and facts; chunks use the default
 
 
+_SNOWBALL = snowballstemmer.stemmer("english")
+
+
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    """A light English suffix stripper: plural and common inflections, never below 3 chars."""
+    """Snowball's English stemmer (Porter 2), cached per word."""
+    return str(_SNOWBALL.stemWord(word))
+
+
+@lru_cache(maxsize=65536)
+def _light_stem(word: str) -> str:
+    """The plural stripper terms were stemmed with before Snowball (stored vectors keep it)."""
     for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("'s", ""), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) + len(replacement) >= 3:
             if suffix == "s" and word.endswith(("ss", "us", "is")):
@@ -63,14 +75,18 @@ def _stem(word: str) -> str:
     return word
 
 
-def terms(text: str) -> list[str]:
-    """Normalised terms in order: NFKC, case-folded, stopwords out, lightly stemmed."""
+def _words(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKC", text).casefold()
     return [
-        _stem(w[:_MAX_TERM_CHARS])
+        w[:_MAX_TERM_CHARS]
         for w in _WORD.findall(folded)
         if w not in STOPWORDS and not (len(w) == 1 and not w.isdigit())
     ]
+
+
+def terms(text: str) -> list[str]:
+    """Normalised terms in order: NFKC, case-folded, stopwords out, Snowball-stemmed."""
+    return [_stem(w) for w in _words(text)]
 
 
 @lru_cache(maxsize=65536)
@@ -97,5 +113,9 @@ def encode_document(text: str, params: Bm25 = Bm25()) -> SparseVector:
 
 
 def encode_query(text: str) -> SparseVector:
-    """1.0 per distinct query term: the store's IDF does the weighting."""
-    return _vector({term_index(t): 1.0 for t in terms(text)})
+    """1.0 per distinct query term: the store's IDF does the weighting. Each word is also
+    asked for in its light stem, as vectors stored before Snowball hold it (where the two
+    agree, that is one term)."""
+    words = _words(text)
+    found = {_stem(w) for w in words} | {_light_stem(w) for w in words}
+    return _vector({term_index(t): 1.0 for t in found})

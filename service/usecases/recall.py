@@ -292,7 +292,12 @@ def _check_recall_hits(
     if not radius:
         return found, excluded
     near = _with_neighbours(svc, tenant, found[:NEIGHBOUR_HITS], radius, epochs)
-    return sorted([*near, *found[NEIGHBOUR_HITS:]], key=lambda f: -f[1]), excluded
+    # A neighbour of a top hit may be a lower hit itself: each turn once, at its best.
+    best: dict[str, tuple[Message, float]] = {}
+    for message, score in [*near, *found[NEIGHBOUR_HITS:]]:
+        if message.id not in best or best[message.id][1] < score:
+            best[message.id] = (message, score)
+    return sorted(best.values(), key=lambda f: -f[1]), excluded
 
 
 def _check_session_hits(
