@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Admin, Svc
 from service.api.errors import responses
-from service.api.schemas import InvalidateIn, ReindexOut
+from service.api.schemas import InvalidatedOut, InvalidateIn, ReindexOut
 from service.domain import errors as e
 from service.usecases import admin
 from service.usecases import reindex as reindex_uc
@@ -18,8 +18,9 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=responses(e.For
 
 
 @router.post("/invalidate")
-async def invalidate(body: InvalidateIn, svc: Svc, caller: Admin) -> dict[str, Any]:
-    return await run_in_threadpool(admin.invalidate, svc, caller, body.scope, body.action)
+async def invalidate(body: InvalidateIn, svc: Svc, caller: Admin) -> InvalidatedOut:
+    done = await run_in_threadpool(admin.invalidate, svc, caller, body.scope, body.action)
+    return InvalidatedOut.model_validate(done)
 
 
 @router.post(

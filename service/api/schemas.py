@@ -318,6 +318,15 @@ class InvalidateIn(Body):
     action: Literal["drop", "reembed"]
 
 
+class InvalidatedOut(BaseModel):
+    """The invalidation is in effect; `job_id` finishes the cleanup (follow it at /v1/jobs)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    job_id: str
+    affected: dict[str, Any]
+
+
 class ReindexOut(BaseModel):
     """A queued re-index (202), or the one already open (200, without `documents`)."""
 

@@ -38,7 +38,15 @@ class Scope:
     caches: bool = False
 
 
-def invalidate(svc: Services, caller: Principal, scope: Scope, action: Action) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Invalidated:
+    """What an invalidation stopped serving (before it returned) and the job that cleans up."""
+
+    job_id: str
+    affected: dict[str, Any]
+
+
+def invalidate(svc: Services, caller: Principal, scope: Scope, action: Action) -> Invalidated:
     """Reads stop seeing the documents in scope before this returns; a job finishes the work."""
     tenant = caller.tenant
     users = [check_id(scope.user_id, "user_id")] if scope.user_id is not None else []
@@ -105,7 +113,7 @@ def invalidate(svc: Services, caller: Principal, scope: Scope, action: Action) -
         job_id=job_id,
         **affected,
     )
-    return {"job_id": job_id, "affected": affected}
+    return Invalidated(job_id=job_id, affected=affected)
 
 
 def run_invalidation(
