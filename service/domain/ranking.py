@@ -1,4 +1,4 @@
-"""Rank fusion, pure: several ranked lists of ids into one score per id (reciprocal rank fusion)."""
+"""Rank fusion, pure: ranked lists of ids into one score per id (reciprocal rank fusion)."""
 
 from __future__ import annotations
 
@@ -14,22 +14,6 @@ def fuse(lists: Sequence[Sequence[str]], weights: Sequence[float]) -> dict[str, 
     for ranked, weight in zip(lists, weights, strict=True):
         for rank, item in enumerate(ranked, start=1):
             scores[item] = scores.get(item, 0.0) + weight / (RRF_K + rank)
-    return scores
-
-
-LEAD_MARGIN = 0.01  # the first search's best hit's lead over the best fused score
-
-
-def fuse_rounds(first: Sequence[str], follow_ups: Sequence[Sequence[str]]) -> dict[str, float]:
-    """A first search fused with the follow-up searches its best hits seeded, the first
-    search's best hit kept in the lead.
-
-    Every follow-up contains the question, so they agree with each other on the turns they
-    share; with reciprocal ranks (nearly flat over the top ranks) that agreement alone would
-    push the best match of the question itself (often the answer) below them."""
-    scores = fuse([first, *follow_ups], [1.0] * (1 + len(follow_ups)))
-    if first:
-        scores[first[0]] = max(scores.values()) * (1 + LEAD_MARGIN)
     return scores
 
 

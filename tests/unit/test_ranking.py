@@ -1,8 +1,8 @@
-"""Rank fusion: reciprocal ranks, and the follow-up rounds of recall."""
+"""Rank fusion: reciprocal ranks, and the hybrid relevance every source shares."""
 
 from __future__ import annotations
 
-from service.domain.ranking import RRF_K, fuse, fuse_rounds
+from service.domain.ranking import RRF_K, fuse, fuse_hybrid
 
 
 def test_fuse_sums_weighted_reciprocal_ranks() -> None:
@@ -10,24 +10,14 @@ def test_fuse_sums_weighted_reciprocal_ranks() -> None:
     assert scores == {"a": 1 / (RRF_K + 1), "b": 1 / (RRF_K + 2) + 2 / (RRF_K + 1)}
 
 
-def test_follow_ups_that_agree_cannot_push_the_best_first_hit_down() -> None:
-    # Seen in CI: "what is my passport number" found the passport turn first; the follow-up
-    # seeded by it found it again, the one seeded by a filler turn did not, and plain fusion
-    # ranked nine fillers (in all three lists) above the answer (in two).
-    first = ["answer"] + [f"filler{i}" for i in range(9)]
-    follow_ups = [first[:], [f"filler{i}" for i in range(9)] + ["other"]]
-    plain = fuse([first, *follow_ups], [1.0] * 3)
-    assert max(plain, key=lambda i: plain[i]) != "answer"  # the flaw this guards against
-    scores = fuse_rounds(first, follow_ups)
-    ranked = sorted(scores, key=lambda i: -scores[i])
-    assert ranked[0] == "answer"
-    # Below the lead, agreement still counts: what both follow-ups found outranks the rest.
-    assert ranked[1:10] == [f"filler{i}" for i in range(9)]
-    assert ranked[-1] == "other"
-
-
-def test_follow_ups_may_add_hits_the_first_search_missed() -> None:
-    scores = fuse_rounds(["a", "b"], [["c", "a"], ["c"]])
-    assert set(scores) == {"a", "b", "c"}
-    assert scores["c"] > scores["b"]  # found by both follow-ups: a second-hop turn rises
-    assert fuse_rounds([], []) == {}
+def test_hybrid_relevance_is_normalized_and_similarity_bounded() -> None:
+    dense = [("a", 0.9), ("b", 0.7), ("c", 0.4)]
+    sparse = [("b", 12.0), ("d", 3.0)]
+    ranked = fuse_hybrid(dense, sparse, 3)
+    assert [r.id for r in ranked] == ["b", "a", "d"]
+    # First in one list and second in the other: just under 1.0 (first in both).
+    assert ranked[0].relevance == (1 / (RRF_K + 2) + 1 / (RRF_K + 1)) / (2 / (RRF_K + 1))
+    assert ranked[0].similarity == 0.7
+    # Outside the dense list: at most as similar as its last hit.
+    assert ranked[2].similarity == 0.4
+    assert fuse_hybrid([], [], 5) == []
