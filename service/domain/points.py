@@ -323,6 +323,11 @@ def session_turns_filter(tenant: str, session_id: str) -> VectorFilter:
     return VectorFilter(must={"tenant": tenant, "kind": "message", "session_id": session_id})
 
 
+def session_pieces_filter(tenant: str, session_id: str) -> VectorFilter:
+    """Every summary piece of a session, whatever its epoch."""
+    return VectorFilter(must={"tenant": tenant, "kind": "segment", "session_id": session_id})
+
+
 def older_epochs_filter(tenant: str, session_id: str, epoch: int) -> VectorFilter:
     """A session's points from before `epoch` (a deleted session's)."""
     return VectorFilter(must={"tenant": tenant, "session_id": session_id}, below={"epoch": epoch})

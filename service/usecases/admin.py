@@ -11,10 +11,14 @@ import structlog
 from service.domain.documents import Document
 from service.domain.errors import InvalidInput, NotFound
 from service.domain.models import Principal
-from service.domain.points import document_chunks_filter, session_turns_filter
+from service.domain.points import (
+    document_chunks_filter,
+    session_pieces_filter,
+    session_turns_filter,
+)
 from service.domain.validation import check_id
 from service.tasks import INVALIDATE
-from service.usecases import documents, facts, indexing
+from service.usecases import compaction, documents, facts, indexing
 from service.usecases.embedding import embed_cached
 from service.usecases.jobs import new_job_id, start_job
 from service.usecases.services import Services
@@ -187,16 +191,20 @@ def _invalidate_user(
 
 
 def _invalidate_session(svc: Services, tenant: str, session_id: str, action: Action) -> int:
-    """drop: remove the session's recall vectors; reembed: index its turns again afresh."""
+    """drop: remove the session's recall vectors and summary pieces; reembed: index its turns
+    and its pieces again afresh."""
     info = svc.sessions.info(tenant, session_id)
     where = session_turns_filter(tenant, session_id)
     if action == "drop" or info is None:
         removed = svc.index.count(where)
         svc.index.delete(where)
+        svc.index.delete(session_pieces_filter(tenant, session_id))
         return removed
     # Every turn, trimmed ones included (they are re-embedded from their vectors' payloads).
     ids = svc.sessions.ids(tenant, session_id, 0, -1)
-    return indexing.index_messages(svc, tenant, session_id, info.epoch, ids, reuse_vectors=False)
+    turns = indexing.index_messages(svc, tenant, session_id, info.epoch, ids, reuse_vectors=False)
+    compaction.reindex_pieces(svc, tenant, session_id, info.epoch, info.user_id)
+    return turns
 
 
 def audit_log(svc: Services, caller: Principal, limit: int) -> list[dict[str, Any]]:

@@ -12,7 +12,12 @@ from __future__ import annotations
 import structlog
 
 from service.domain.models import Message, SessionInfo, VectorPoint
-from service.domain.points import segment_payload, segment_point_id
+from service.domain.points import (
+    piece_from_payload,
+    segment_payload,
+    segment_point_id,
+    summary_scope_filter,
+)
 from service.domain.sparse import encode_document
 from service.domain.summaries import (
     FIDELITIES,
@@ -140,15 +145,38 @@ def _index_pieces(
         )
         for turns in topic_pieces(folded)
     ]
-    pieces = [p for p in pieces if p.text.strip()]
+    return _upsert_pieces(svc, tenant, user_id, epoch, [p for p in pieces if p.text.strip()])
+
+
+def reindex_pieces(svc: Services, tenant: str, session_id: str, epoch: int, user_id: str) -> int:
+    """Embed and index a session's topic pieces again, as of now (an operator's re-embedding:
+    an invalidation cutoff hides what was indexed before it)."""
+    where = summary_scope_filter(tenant, session_id, epoch)
+    pieces: list[SummaryPiece] = []
+    offset: str | None = None
+    while True:
+        hits, offset = svc.index.scroll(where, 256, offset)
+        pieces += [piece_from_payload(h.payload)[0] for h in hits]
+        if offset is None:
+            return _upsert_pieces(svc, tenant, user_id, epoch, pieces, reuse=False)
+
+
+def _upsert_pieces(
+    svc: Services,
+    tenant: str,
+    user_id: str,
+    epoch: int,
+    pieces: list[SummaryPiece],
+    reuse: bool = True,
+) -> int:
     if not pieces:
         return 0
-    vectors, _ = embed_cached(svc, tenant, [p.text for p in pieces])
+    vectors, _ = embed_cached(svc, tenant, [p.text for p in pieces], reuse=reuse)
     now = svc.now_ms()
     svc.index.upsert(
         [
             VectorPoint(
-                segment_point_id(tenant, session_id, epoch, p.first_seq),
+                segment_point_id(tenant, p.session_id, epoch, p.first_seq),
                 vector,
                 segment_payload(tenant, user_id, p, epoch, now),
                 encode_document(p.text),

@@ -549,6 +549,19 @@ def test_a_fold_indexes_topic_pieces_that_compete_and_obey_invalidation(small: S
     )
     assert not [i for i in ctx.items if i["id"].startswith("segment:")]
     assert any(e["kind"] == "summary" and e["reason"] == "invalidated" for e in ctx.excluded)
+    # The operator's re-embedding brings them back (indexed anew, after the cutoff) ...
+    cutoff = small.cutoffs.get("acme", "session", "s")
+    run_invalidation(small, "job", "acme", "reembed", [], False, [], ["s"], cutoff)
+    ctx = assemble_context(
+        small, "acme", ContextRequest("s", "u", 200, query="the Lisbon offsite flat balcony")
+    )
+    assert not [e for e in ctx.excluded if e["reason"] == "invalidated"]
+    reindexed, _ = small.index.scroll(where, 100)
+    assert reindexed
+    assert all(p.payload["indexed_at"] >= cutoff for p in reindexed)
+    # ... and dropping the session's recall takes them with its turns.
+    run_invalidation(small, "job", "acme", "drop", [], False, [], ["s"], cutoff)
+    assert small.index.scroll(where, 100)[0] == []
 
 
 def test_a_question_naming_the_speaker_finds_their_turns(small: Services) -> None:
