@@ -145,8 +145,7 @@ def assemble(inputs: Inputs, count: CountFn) -> Assembly:
         )
     frames = _frames(count)
     plan = _Plan(inputs, count, frames)
-    plan.take_guaranteed(available)
-    plan.take_flexible(available)
+    plan.take_flexible(available, plan.take_guaranteed(available))
     while True:
         messages, per_component, items = plan.render()
         total = REPLY_PRIMING + sum(per_component.values()) if messages else 0
@@ -235,7 +234,8 @@ class _Plan:
 
     # -- guaranteed -----------------------------------------------------------------------
 
-    def take_guaranteed(self, available: int) -> None:
+    def take_guaranteed(self, available: int) -> int:
+        """Take what is guaranteed; returns the tokens it leaves for everything else."""
         inputs, count, policy = self.inputs, self.count, self.inputs.policy
         left = available
         if inputs.system_prompt:
@@ -265,7 +265,7 @@ class _Plan:
             if [m.role for m in newest] == ["user"] and cost <= left:
                 self.guaranteed = [self.units[0]]
                 left -= cost
-            return
+            return left
         self.guaranteed = list(latest)
         left -= cost
         tail_left = min(left, int(policy.tail_share * available))
@@ -277,6 +277,8 @@ class _Plan:
             self.guaranteed.append(unit)
             tail_turns -= len(unit.turns)
             tail_left -= cost
+            left -= cost
+        return left
 
     def _latest_exchange(self) -> int:
         """How many of the newest units reach back to the last user turn (all, if none)."""
@@ -287,24 +289,23 @@ class _Plan:
 
     # -- flexible -------------------------------------------------------------------------
 
-    def take_flexible(self, available: int) -> None:
+    def take_flexible(self, available: int, left: int) -> None:
+        """Pack the rest into the `left` tokens the guaranteed items leave of `available`."""
         inputs, policy = self.inputs, self.inputs.policy
-        used = (
-            (self.system.tokens if self.system else 0)
-            + (self.state.tokens if self.state else 0)
-            + sum(self._turn_tokens(m) for u in self.guaranteed for m in u.turns)
-        )
         candidates: list[Candidate] = []
         low: list[Candidate] = []
         for cand in self._candidates(available):
             similarity = inputs.similarity.get(cand.id)
             # Recent turns (no score) are the conversation itself: never held to the floor.
-            held = cand.score is not None and similarity is not None
-            below = held and similarity is not None and similarity < policy.min_relevance
+            below = (
+                cand.score is not None
+                and similarity is not None
+                and similarity < policy.min_relevance
+            )
             (low if below else candidates).append(cand)
         self.excluded += [_out(c, "low_relevance") for c in low]
         while True:
-            chosen, left = pack(candidates, available - used, self.frames)
+            chosen, out = pack(candidates, left, self.frames)
             self.chosen = chosen
             # A recent turn that is there only for its recency serves continuity: without the
             # turns between it and the window it is noise. Leave it out and pack again.
@@ -316,7 +317,7 @@ class _Plan:
             candidates = [c for c in candidates if c not in gaps and c not in covered]
             self.excluded += [_out(c, "budget") for c in gaps]
             self.excluded += [_out(c, "duplicate") for c in covered]
-        self.excluded += [_out(c, "budget") for c in left]
+        self.excluded += [_out(c, "budget") for c in out]
 
     def _covered_pieces(self) -> list[Candidate]:
         """Chosen topic pieces whose every turn is in the context verbatim: they would only

@@ -291,13 +291,7 @@ def _check_recall_hits(
     radius = svc.settings.context_recall_neighbours
     if not radius:
         return found, excluded
-    near = _with_neighbours(svc, tenant, found[:NEIGHBOUR_HITS], radius, epochs)
-    # A neighbour of a top hit may be a lower hit itself: each turn once, at its best.
-    best: dict[str, tuple[Message, float]] = {}
-    for message, score in [*near, *found[NEIGHBOUR_HITS:]]:
-        if message.id not in best or best[message.id][1] < score:
-            best[message.id] = (message, score)
-    return sorted(best.values(), key=lambda f: -f[1]), excluded
+    return _with_neighbours(svc, tenant, found, radius, epochs), excluded
 
 
 def _check_session_hits(
@@ -344,11 +338,12 @@ def _with_neighbours(
     radius: int,
     epochs: dict[str, int],
 ) -> list[tuple[Message, float]]:
-    """Each hit followed by the turns around it (a question and its answer belong together),
-    at a share of its relevance; each turn once, at its best. `epochs`: each session's current
-    epoch, for turns trimmed from the log (they come from their recall vectors)."""
+    """The hits (best first) and the turns around the NEIGHBOUR_HITS best of them (a question
+    and its answer belong together), at a share of the hit's relevance; each turn once: a hit
+    keeps its own score, a neighbour of several takes its best. `epochs`: each session's
+    current epoch, for turns trimmed from the log (they come from their recall vectors)."""
     seqs: dict[str, list[int]] = {}
-    for m, _ in found:
+    for m, _ in found[:NEIGHBOUR_HITS]:
         seqs.setdefault(m.session_id, []).append(m.seq)
     have = {m.id for m, _ in found}
     near: dict[str, Message] = {}
@@ -361,7 +356,7 @@ def _with_neighbours(
             near.update({m.id: m for m in turns})
     by_place = {(m.session_id, m.seq): m for m in near.values()}
     best: dict[str, tuple[Message, float]] = {}
-    for message, score in found:
+    for message, score in found[:NEIGHBOUR_HITS]:
         for seq in range(message.seq - radius, message.seq + radius + 1):
             turn = by_place.get((message.session_id, seq))
             if turn is None or turn.id in have or not turn.content.strip():
