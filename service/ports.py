@@ -13,6 +13,7 @@ from service.domain.models import (
     Message,
     NewMessage,
     Principal,
+    SessionHead,
     SessionInfo,
     VectorFilter,
     VectorHit,
@@ -62,10 +63,20 @@ class SessionStore(Protocol):
         encoding: str = "",
     ) -> AppendResult: ...
     def info(self, tenant: str, session_id: str) -> SessionInfo | None: ...
+    def head(
+        self,
+        tenant: str,
+        session_id: str,
+        history_limit: int,
+        max_tokens: int,
+        want_last_user: bool,
+    ) -> SessionHead:
+        """The session's head in one round trip (`info` None: no turns yet). `history_limit`:
+        at most that many turns after the summary (0 = no limit); they stop once their stored
+        counts pass `max_tokens`."""
+        ...
+
     def messages(self, tenant: str, session_id: str, start: int, stop: int) -> list[Message]: ...
-    def recent(
-        self, tenant: str, session_id: str, limit: int, max_tokens: int | None = None
-    ) -> list[Message]: ...
     def by_ids(self, tenant: str, session_id: str, ids: Sequence[str]) -> list[Message | None]: ...
     def last_user_message(self, tenant: str, session_id: str) -> Message | None: ...
     def ids(self, tenant: str, session_id: str, start: int, stop: int) -> list[str]: ...

@@ -11,8 +11,9 @@ import orjson
 import redis
 
 from service.adapters.redis_client import Keys, redis_errors, text
+from service.adapters.redis_summaries import decode_summary
 from service.domain.errors import Conflict
-from service.domain.models import AppendResult, Message, NewMessage, SessionInfo
+from service.domain.models import AppendResult, Message, NewMessage, SessionHead, SessionInfo
 
 # KEYS: meta, log, msgs, pending, epoch. ARGV: user_id, now, then (id, body, tokens) triples.
 # Idempotent by message id (HSETNX); the owner of a session never changes.
@@ -40,31 +41,69 @@ end
 return out
 """
 
-# KEYS: log, msgs. ARGV: max_count, max_tokens. Newest first, in one round trip, stopping once
-# the stored token counts pass max_tokens. "tokens" is encoded before any free text, so the
-# first match is the real one.
-_RECENT = """
-local max_count = tonumber(ARGV[1])
+# KEYS: meta, log, msgs, pending, epoch, state, summary. ARGV: history_limit (0 = none),
+# max_tokens, want_last_user (0/1), LAST_USER_SCAN. A context's reads of the session before any
+# search, in one round trip: the header, state, summary, the turns after the summary newest
+# first (stopping once their stored counts pass max_tokens: "tokens" is encoded before
+# any free text, so the first match is the real one) and the last user turn
+# (looked for among those first, then further back, at most LAST_USER_SCAN turns).
+_HEAD = """
+local meta = redis.call('HGETALL', KEYS[1])
+if #meta == 0 then return {meta, 0, 0, '0', redis.call('GET', KEYS[6]) or '', '', {}, ''} end
+local count = redis.call('LLEN', KEYS[2])
+local pending = redis.call('SCARD', KEYS[4])
+local epoch = redis.call('GET', KEYS[5]) or '0'
+local state = redis.call('GET', KEYS[6]) or ''
+local summary = redis.call('GET', KEYS[7]) or ''
+local covered = 0
+if summary ~= '' then covered = tonumber(cjson.decode(summary).last_seq) + 1 end
+local limit = count - covered
+local history_limit = tonumber(ARGV[1])
+if history_limit > 0 and limit > history_limit then limit = history_limit end
 local max_tokens = tonumber(ARGV[2])
-local out = {}
+local want_user = ARGV[3] == '1'
+local recent = {}
+local last_user = ''
 local total = 0
-local hi = redis.call('LLEN', KEYS[1]) - 1
-while hi >= 0 and #out < max_count and total <= max_tokens do
-  local lo = math.max(0, hi - 63)
-  local ids = redis.call('LRANGE', KEYS[1], lo, hi)
-  local bodies = redis.call('HMGET', KEYS[2], unpack(ids))
+local hi = count - 1
+local lo_limit = count - limit
+while hi >= lo_limit and #recent < limit and total <= max_tokens do
+  local lo = math.max(lo_limit, hi - 63)
+  local ids = redis.call('LRANGE', KEYS[2], lo, hi)
+  local bodies = redis.call('HMGET', KEYS[3], unpack(ids))
   for j = #bodies, 1, -1 do
     local body = bodies[j]
     if body then
-      table.insert(out, body)
+      table.insert(recent, body)
+      if want_user and last_user == '' and string.find(body, '"role":"user"', 1, true) then
+        last_user = body
+      end
       total = total + tonumber(string.match(body, '"tokens":(%d+)') or '0')
-      if #out >= max_count or total > max_tokens then break end
+      if #recent >= limit or total > max_tokens then break end
     end
   end
   hi = lo - 1
 end
-return out
+local stop = math.max(0, count - tonumber(ARGV[4]))
+hi = count - #recent - 1
+while want_user and last_user == '' and hi >= stop do
+  local lo = math.max(stop, hi - 63)
+  local ids = redis.call('LRANGE', KEYS[2], lo, hi)
+  local bodies = redis.call('HMGET', KEYS[3], unpack(ids))
+  for j = #bodies, 1, -1 do
+    local body = bodies[j]
+    if body and string.find(body, '"role":"user"', 1, true) then
+      last_user = body
+      break
+    end
+  end
+  hi = lo - 1
+end
+return {meta, count, pending, epoch, state, summary, recent, last_user}
 """
+
+LAST_USER_SCAN = 4096  # turns the head script looks back for the last user turn; past that,
+# the store pages back on its own (a session of thousands of non-user turns is rare)
 
 # KEYS: log, msgs. ARGV: start, stop (LRANGE semantics).
 # Lua's unpack() takes at most ~8,000 values: bodies are fetched in pieces.
@@ -164,12 +203,12 @@ class RedisSessionStore:
     def __init__(self, client: redis.Redis) -> None:
         self._r = client
         self._append = client.register_script(_APPEND)
-        self._recent = client.register_script(_RECENT)
         self._range = client.register_script(_RANGE)
         self._ranges = client.register_script(_RANGES)
         self._mark = client.register_script(_MARK_INDEXED)
         self._fidelity = client.register_script(_SET_FIDELITY)
         self._trim = client.register_script(_TRIM)
+        self._head = client.register_script(_HEAD)
 
     def _keys(self, tenant: str, session_id: str, *parts: str) -> list[str]:
         return [Keys.session(tenant, session_id, p) for p in parts]
@@ -220,19 +259,37 @@ class RedisSessionStore:
             pipe.scard(pending_k)
             pipe.get(epoch_k)
             meta, count, pending, epoch = pipe.execute()
-        if not meta:
-            return None
-        return SessionInfo(
-            tenant=tenant,
-            session_id=session_id,
-            user_id=meta[b"user_id"].decode(),
-            message_count=int(count),
-            tokens=int(meta.get(b"tokens", 0)),
-            indexed=int(meta.get(b"indexed", 0)),
-            pending=int(pending),
-            epoch=int(epoch or 0),
-            fidelity=text(meta[b"fidelity"]) if b"fidelity" in meta else None,
-            trimmed=int(meta.get(b"trimmed", 0)),
+        return _info(tenant, session_id, meta, count, pending, epoch) if meta else None
+
+    def head(
+        self,
+        tenant: str,
+        session_id: str,
+        history_limit: int,
+        max_tokens: int,
+        want_last_user: bool,
+    ) -> SessionHead:
+        keys = self._keys(
+            tenant, session_id, "meta", "log", "msgs", "pending", "epoch", "state", "summary"
+        )
+        budget = min(max_tokens, 1 << 53)  # Lua numbers are doubles
+        args = [history_limit, budget, int(want_last_user), LAST_USER_SCAN]
+        with redis_errors():
+            flat, count, pending, epoch, state, summary, bodies, last = self._head(
+                keys=keys, args=args
+            )
+        meta = dict(zip(flat[::2], flat[1::2], strict=True))
+        info = _info(tenant, session_id, meta, count, pending, epoch) if meta else None
+        recent = [m for m in (_live(tenant, session_id, b) for b in bodies) if m is not None]
+        last_user = _live(tenant, session_id, last) if last else None
+        if want_last_user and last_user is None and int(count) > LAST_USER_SCAN:
+            last_user = self.last_user_message(tenant, session_id)
+        return SessionHead(
+            info=info,
+            summary=decode_summary(summary or None),
+            state=None if not state else dict(json.loads(state)),
+            recent=recent,
+            last_user=last_user,
         )
 
     def messages(self, tenant: str, session_id: str, start: int, stop: int) -> list[Message]:
@@ -268,17 +325,6 @@ class RedisSessionStore:
             )
         # Disjoint windows in ascending order: each id once, in log order.
         return [(text(i), _live(tenant, session_id, b)) for i, b in zip(ids, bodies, strict=True)]
-
-    def recent(
-        self, tenant: str, session_id: str, limit: int, max_tokens: int | None = None
-    ) -> list[Message]:
-        if limit <= 0:
-            return []
-        keys = self._keys(tenant, session_id, "log", "msgs")
-        budget = (1 << 53) if max_tokens is None else max_tokens  # Lua numbers are doubles
-        with redis_errors():
-            bodies = self._recent(keys=keys, args=[limit, budget])
-        return [m for m in (_live(tenant, session_id, b) for b in bodies) if m is not None]
 
     def by_ids(self, tenant: str, session_id: str, ids: Sequence[str]) -> list[Message | None]:
         if not ids:
@@ -411,6 +457,23 @@ def _encode(
     # orjson writes compact UTF-8 JSON: `"seq":-1` and `"tokens":N` with no spaces (the scripts
     # rely on that).
     return orjson.dumps(body).decode()
+
+
+def _info(
+    tenant: str, session_id: str, meta: dict[bytes, bytes], count: int, pending: int, epoch: Any
+) -> SessionInfo:
+    return SessionInfo(
+        tenant=tenant,
+        session_id=session_id,
+        user_id=meta[b"user_id"].decode(),
+        message_count=int(count),
+        tokens=int(meta.get(b"tokens", 0)),
+        indexed=int(meta.get(b"indexed", 0)),
+        pending=int(pending),
+        epoch=int(epoch or 0),
+        fidelity=text(meta[b"fidelity"]) if b"fidelity" in meta else None,
+        trimmed=int(meta.get(b"trimmed", 0)),
+    )
 
 
 def _live(tenant: str, session_id: str, raw: bytes | None) -> Message | None:

@@ -36,7 +36,7 @@ class RedisSummaryStore:
     def get(self, tenant: str, session_id: str) -> Summary | None:
         with redis_errors():
             body = self._r.get(Keys.session(tenant, session_id, "summary"))
-        return None if body is None else Summary(**orjson.loads(body))
+        return decode_summary(body)
 
     def put(self, summary: Summary, expected_version: int, epoch: int) -> bool:
         keys = [
@@ -47,3 +47,8 @@ class RedisSummaryStore:
             return bool(
                 self._put(keys=keys, args=[expected_version, epoch, orjson.dumps(asdict(summary))])
             )
+
+
+def decode_summary(body: bytes | str | None) -> Summary | None:
+    """The summary in a stored body (the session store's head script reads it too)."""
+    return None if body is None else Summary(**orjson.loads(body))

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 from service.domain.sparse import SparseVector
+
+if TYPE_CHECKING:
+    from service.domain.summaries import Summary
 
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
@@ -109,6 +112,20 @@ class SessionInfo:
     epoch: int
     fidelity: str | None = None  # set per session; None = the configured default
     trimmed: int = 0  # turns whose body left the log (summarized and indexed first)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionHead:
+    """What a context needs of a session before any search, read in one round trip: the
+    header, the summary, working memory, the turns after the summary (newest first, enough
+    to fill the budget) and the last user turn (None when not asked for or not found).
+    Working memory can exist before the session's first turn: `info` None then."""
+
+    info: SessionInfo | None
+    summary: Summary | None
+    state: dict[str, Any] | None
+    recent: list[Message]
+    last_user: Message | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,18 +158,25 @@ def _gather(
 ) -> _Gathered:
     """The session's head and recent turns, then (with a query) the searches. The vector store
     down leaves recent history only, flagged in `degraded`: never a 500."""
-    info = svc.sessions.info(tenant, req.session_id)
+    # Turns are counted at append with the default model; most stored counts are exact then.
+    # Another encoding can differ by some percent, hence the margin: packing decides with
+    # exact counts for the target model.
+    likely_exact = encoding == svc.tokenizer.encoding_for(svc.settings.default_model)
+    head = svc.sessions.head(
+        tenant,
+        req.session_id,
+        history_limit=svc.settings.history_max_messages,
+        max_tokens=available if likely_exact else int(available * 1.25) + 64,
+        want_last_user=req.query is None,
+    )
+    info = head.info
     if info is not None and info.user_id != req.user_id:
         raise Conflict(f"session {req.session_id!r} belongs to another user", field="user_id")
     query = req.query
-    if query is None and info is not None:
-        last = svc.sessions.last_user_message(tenant, req.session_id)
-        query = last.content if last is not None else None
-    summary = svc.summaries.get(tenant, req.session_id) if info is not None else None
-    # Turns are counted at append with the default model; most fetched counts are exact then.
-    likely_exact = encoding == svc.tokenizer.encoding_for(svc.settings.default_model)
-    recent = _recent(svc, tenant, info, available, likely_exact, summary)
-    state = svc.sessions.get_state(tenant, req.session_id)
+    if query is None and head.last_user is not None:
+        query = head.last_user.content
+    # Turns the summary covers enter through it (and through recall), never twice.
+    summary, recent, state = head.summary, head.recent, head.state
     got = _Gathered(info, query, summary, recent, state)
     got.timings = {"embed_query": 0.0, "retrieve": 0.0}
     if not query or not query.strip():
@@ -306,26 +313,3 @@ def _check_budget(svc: Services, req: ContextRequest) -> None:
         raise InvalidInput(
             "response_reserve must be >= 0 and less than budget_tokens", field="response_reserve"
         )
-
-
-def _recent(
-    svc: Services,
-    tenant: str,
-    info: SessionInfo | None,
-    available: int,
-    likely_exact: bool,
-    summary: Summary | None,
-) -> list[Message]:
-    """The turns after the summary, newest first, just enough to surely fill the budget.
-
-    Stored counts are for the default model's encoding; another encoding can differ by some
-    percent, hence the margin then. Packing decides with exact counts for the target model.
-    """
-    if info is None:
-        return []
-    max_tokens = available if likely_exact else int(available * 1.25) + 64
-    # Turns the summary covers enter through it (and through recall), never twice.
-    limit = info.message_count - (summary.last_seq + 1 if summary else 0)
-    if svc.settings.history_max_messages:
-        limit = min(limit, svc.settings.history_max_messages)
-    return svc.sessions.recent(tenant, info.session_id, limit, max_tokens)

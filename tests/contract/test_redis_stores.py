@@ -14,8 +14,10 @@ from service.adapters.redis_embedding_cache import RedisEmbeddingCache
 from service.adapters.redis_facts import RedisFactStore
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
+from service.adapters.redis_summaries import RedisSummaryStore
 from service.domain.errors import Conflict
 from service.domain.models import Fact, NewMessage
+from service.domain.summaries import Summary
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -83,11 +85,57 @@ def test_session_owner_cannot_change(client: redis.Redis) -> None:
         store.append("t", "s", "mallory", _batch("b"))
 
 
-def test_recent_is_newest_first(client: redis.Redis) -> None:
+def _turns(*roles: str) -> list[tuple[NewMessage, str, datetime, int]]:
+    return [
+        (NewMessage(role=r, content=f"text {i}", id=f"m{i}"), f"m{i}", NOW, 5)  # type: ignore[arg-type]
+        for i, r in enumerate(roles)
+    ]
+
+
+def _summary_through(last_seq: int) -> Summary:
+    return Summary("t", "s", "gist", "m0", f"m{last_seq}", 0, last_seq, 1, last_seq + 1, 3, "t", "")
+
+
+def test_head_reads_the_session_before_any_search(client: redis.Redis) -> None:
     store = RedisSessionStore(client)
-    store.append("t", "s", "u", _batch(*[f"m{i}" for i in range(10)]))
-    assert [m.id for m in store.recent("t", "s", 3)] == ["m9", "m8", "m7"]
-    assert store.last_user_message("t", "s").id == "m9"  # type: ignore[union-attr]
+    store.append("t", "s", "u", _turns(*["user", "assistant"] * 5))
+    assert RedisSummaryStore(client).put(_summary_through(3), 0, 0)
+    store.put_state("t", "s", {"step": 1})
+    head = store.head("t", "s", history_limit=0, max_tokens=1000, want_last_user=True)
+    assert head.info is not None
+    assert head.info.message_count == 10
+    assert head.summary is not None
+    assert head.summary.last_seq == 3
+    assert head.state == {"step": 1}
+    # The turns after the summary, newest first; the last user turn among them.
+    assert [m.id for m in head.recent] == ["m9", "m8", "m7", "m6", "m5", "m4"]
+    assert head.last_user is not None
+    assert head.last_user.id == "m8"
+    # A history limit, then a token budget (5 per turn: stops once past 12).
+    limited = store.head("t", "s", history_limit=2, max_tokens=1000, want_last_user=False)
+    assert [m.id for m in limited.recent] == ["m9", "m8"]
+    assert limited.last_user is None  # not asked for
+    budget = store.head("t", "s", history_limit=0, max_tokens=12, want_last_user=False)
+    assert [m.id for m in budget.recent] == ["m9", "m8", "m7"]
+
+
+def test_head_finds_the_last_user_turn_behind_the_summary(client: redis.Redis) -> None:
+    store = RedisSessionStore(client)
+    store.append("t", "s", "u", _turns("user", "assistant", "user", "assistant", "assistant"))
+    assert RedisSummaryStore(client).put(_summary_through(3), 0, 0)
+    head = store.head("t", "s", history_limit=0, max_tokens=1000, want_last_user=True)
+    assert [m.id for m in head.recent] == ["m4"]
+    assert head.last_user is not None
+    assert head.last_user.id == "m2"
+    assert store.last_user_message("t", "s").id == "m2"  # type: ignore[union-attr]
+
+
+def test_head_of_a_session_with_state_but_no_turns(client: redis.Redis) -> None:
+    store = RedisSessionStore(client)
+    store.put_state("t", "s", {"plan": "x"})
+    head = store.head("t", "s", history_limit=0, max_tokens=1000, want_last_user=True)
+    assert (head.info, head.summary, head.recent, head.last_user) == (None, None, [], None)
+    assert head.state == {"plan": "x"}
 
 
 def test_delete_writes_tombstone_that_stale_jobs_see(client: redis.Redis) -> None:
