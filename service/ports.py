@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from service.domain.documents import Document, DocumentVersion, LiveVersion
+from service.domain.extraction import ExtractedFact
 from service.domain.models import (
     AppendResult,
     Fact,
@@ -86,7 +87,12 @@ class SessionStore(Protocol):
         """Mark turns indexed (flagging those that open a topic segment); False if deleted."""
         ...
 
-    def set_fidelity(self, tenant: str, session_id: str, user_id: str, fidelity: str) -> None: ...
+    def set_settings(
+        self, tenant: str, session_id: str, user_id: str, values: dict[str, str]
+    ) -> None:
+        """Set a session's own settings (fidelity, extract_facts); creates it when new."""
+        ...
+
     def trim(self, tenant: str, session_id: str, epoch: int) -> int:
         """Drop the bodies of turns that are both summarized and indexed (never others)."""
         ...
@@ -102,8 +108,22 @@ class SessionStore(Protocol):
 class FactStore(Protocol):
     """Fact records (the truth the vector index is checked against)."""
 
-    def put(self, fact: Fact, previous: Fact | None, superseded: Fact | None) -> bool: ...
+    def put(
+        self,
+        fact: Fact,
+        previous: Fact | None,
+        superseded: Fact | None,
+        claim_slot: bool = True,
+    ) -> bool:
+        """Store `fact`; with `claim_slot` (and a key) only while `previous` is still the slot's
+        active fact at its version, replacing it by `superseded`. False: lost a race."""
+        ...
+
     def get(self, tenant: str, fact_id: str) -> Fact | None: ...
+    def derived_from(self, tenant: str, source_id: str) -> list[str]:
+        """Ids of the facts whose lineage names `source_id` (a message or chunk id)."""
+        ...
+
     def get_many(self, tenant: str, ids: Sequence[str]) -> list[Fact | None]: ...
     def active_for_key(self, tenant: str, user_id: str, key: str) -> Fact | None: ...
     def list_for_user(self, tenant: str, user_id: str, offset: int, limit: int) -> list[Fact]: ...
@@ -189,6 +209,14 @@ class Summarizer(Protocol):
     @property
     def name(self) -> str: ...
     def summarize(self, previous: str, turns: Sequence[Message], target_tokens: int) -> str: ...
+
+
+class FactExtractor(Protocol):
+    """Finds facts about the user in a batch of turns (slot-keyed, with their source turns)."""
+
+    @property
+    def name(self) -> str: ...
+    def extract(self, turns: Sequence[Message]) -> list[ExtractedFact]: ...
 
 
 class Cutoffs(Protocol):

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     summarizer_model: str = ""
     summarizer_api_key: str = ""
     summarizer_timeout_s: float = Field(10.0, gt=0)
+    # Facts learned from what users say (a job after indexing); sessions can turn it off.
+    extract_facts: bool = True
+    extractor_base_url: str = ""
+    extractor_model: str = ""
+    extractor_api_key: str = ""
+    extractor_timeout_s: float = Field(10.0, gt=0)
     stale_grace_s: int = Field(300, ge=0)
     maintenance_interval_s: int = Field(30, ge=1)
     job_lease_s: int = Field(30, ge=2)

@@ -14,8 +14,9 @@ from service.adapters.redis_client import Keys, redis_errors, text
 from service.domain.models import Fact
 
 # KEYS: new record, user index, slot, previous record (slot and previous: the new record's key
-# when unused; all share the tenant's hash tag). ARGV: new body, score, new id, previous id
-# ("" = none expected), previous version, superseded body, "1" if the fact has a key slot.
+# when unused; all share the tenant's hash tag), then one lineage set per source id. ARGV: new
+# body, score, new id, previous id ("" = none expected), previous version, superseded body, "1"
+# if the fact claims its key slot.
 # Compare-and-set: the slot must still point at the previous fact, still active at the version
 # read, so racing writers to one key serialize instead of both superseding the same fact.
 _PUT = """
@@ -33,6 +34,7 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 if ARGV[4] ~= '' then redis.call('SET', KEYS[4], ARGV[6]) end
 if ARGV[7] == '1' then redis.call('SET', KEYS[3], ARGV[3]) end
+for i = 5, #KEYS do redis.call('SADD', KEYS[i], ARGV[3]) end
 return 1
 """
 
@@ -56,10 +58,18 @@ class RedisFactStore:
         self._put = client.register_script(_PUT)
         self._delete = client.register_script(_DELETE)
 
-    def put(self, fact: Fact, previous: Fact | None, superseded: Fact | None) -> bool:
-        """Store `fact`; if it has a key, only while `previous` is still the slot's active fact
-        (at its version), replacing it by `superseded`. False: lost a race, read again."""
+    def put(
+        self,
+        fact: Fact,
+        previous: Fact | None,
+        superseded: Fact | None,
+        claim_slot: bool = True,
+    ) -> bool:
+        """Store `fact`; if it has a key (and claims the slot), only while `previous` is still
+        the slot's active fact (at its version), replacing it by `superseded`. A fact that does
+        not claim the slot goes into history beside it. False: lost a race, read again."""
         record = Keys.fact(fact.tenant, fact.id)
+        claims = bool(fact.key) and claim_slot
         slot = Keys.fact_slot(fact.tenant, fact.user_id, fact.key) if fact.key else record
         prev_key = Keys.fact(fact.tenant, previous.id) if previous else record
         args: list[str | int | float] = [
@@ -69,9 +79,10 @@ class RedisFactStore:
             previous.id if previous else "",
             previous.version if previous else "",
             _encode(superseded) if superseded else "",
-            "1" if fact.key else "0",
+            "1" if claims else "0",
         ]
         keys = [record, Keys.user_facts(fact.tenant, fact.user_id), slot, prev_key]
+        keys += [Keys.fact_lineage(fact.tenant, source) for source in fact.lineage]
         with redis_errors():
             return bool(self._put(keys=keys, args=args))
 
@@ -86,6 +97,11 @@ class RedisFactStore:
                 [Keys.fact(tenant, i) for i in ids]
             )
         return [None if b is None else _decode(b) for b in bodies]
+
+    def derived_from(self, tenant: str, source_id: str) -> list[str]:
+        with redis_errors():
+            ids = self._r.smembers(Keys.fact_lineage(tenant, source_id))
+        return sorted(text(i) for i in ids)
 
     def active_for_key(self, tenant: str, user_id: str, key: str) -> Fact | None:
         with redis_errors():

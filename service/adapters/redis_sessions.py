@@ -120,13 +120,14 @@ end
 return 1
 """
 
-# KEYS: meta, epoch. ARGV: user_id, now, fidelity. Creates the session when new.
-_SET_FIDELITY = """
+# KEYS: meta, epoch. ARGV: user_id, now, then (setting, value) pairs. Creates the session when
+# new.
+_SET_SETTINGS = """
 local owner = redis.call('HGET', KEYS[1], 'user_id')
 if owner and owner ~= ARGV[1] then return {-1, owner} end
 if not owner then redis.call('HSET', KEYS[1], 'user_id', ARGV[1], 'created_at', ARGV[2]) end
-redis.call('HSET', KEYS[1], 'fidelity', ARGV[3])
-return {1, ARGV[3]}
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return {1, ''}
 """
 
 # KEYS: meta, log, msgs, pending, epoch, summary. ARGV: epoch.
@@ -168,7 +169,7 @@ class RedisSessionStore:
         self._range = client.register_script(_RANGE)
         self._ranges = client.register_script(_RANGES)
         self._mark = client.register_script(_MARK_INDEXED)
-        self._fidelity = client.register_script(_SET_FIDELITY)
+        self._settings = client.register_script(_SET_SETTINGS)
         self._trim = client.register_script(_TRIM)
 
     def _keys(self, tenant: str, session_id: str, *parts: str) -> list[str]:
@@ -232,6 +233,7 @@ class RedisSessionStore:
             pending=int(pending),
             epoch=int(epoch or 0),
             fidelity=text(meta[b"fidelity"]) if b"fidelity" in meta else None,
+            extract_facts=meta[b"extract_facts"] == b"1" if b"extract_facts" in meta else None,
             trimmed=int(meta.get(b"trimmed", 0)),
         )
 
@@ -315,11 +317,16 @@ class RedisSessionStore:
         with redis_errors():
             return bool(self._mark(keys=keys, args=[epoch, len(ids), *ids, *segment_starts]))
 
-    def set_fidelity(self, tenant: str, session_id: str, user_id: str, fidelity: str) -> None:
-        """Set the session's fidelity tier; creates the session (owned by user_id) when new."""
+    def set_settings(
+        self, tenant: str, session_id: str, user_id: str, values: dict[str, str]
+    ) -> None:
+        """Set the session's own settings; creates the session (owned by user_id) when new."""
         keys = self._keys(tenant, session_id, "meta", "epoch")
+        args = [user_id, datetime.now(UTC).isoformat()]
+        for name, value in values.items():
+            args += [name, value]
         with redis_errors():
-            out = self._fidelity(keys=keys, args=[user_id, datetime.now(UTC).isoformat(), fidelity])
+            out = self._settings(keys=keys, args=args)
         if out[0] == -1:
             raise Conflict(
                 f"session {session_id!r} belongs to another user",

@@ -117,13 +117,17 @@ class SessionOut(BaseModel):
     indexed: int = _info("indexed")
     pending: int = _info("pending")
     fidelity: str  # the session's own tier, or the configured default
+    extract_facts: bool  # the session's own setting, or the configured default
     trimmed: int = _info("trimmed")  # turns whose body left the log (kept in summary and recall)
     summary: SummaryOut | None = None
 
 
 class SessionSettingsIn(Body):
+    """Settings to change; one left out keeps its value."""
+
     user_id: str
-    fidelity: Literal["full", "balanced", "compact"]
+    fidelity: Literal["full", "balanced", "compact"] | None = None
+    extract_facts: bool | None = None  # learn facts from this session's user turns
 
 
 class MessageOut(BaseModel):
@@ -159,6 +163,9 @@ class FactIn(Body):
     text: Text
     key: str | None = None
     metadata: JsonObject = Field(default_factory=dict)
+    # When the statement became true (event time); default: now. An older one than the key's
+    # current fact goes into history.
+    valid_from: datetime | None = None
 
 
 class FactOut(BaseModel):
@@ -175,7 +182,10 @@ class FactOut(BaseModel):
     valid_to: datetime | None
     metadata: dict[str, Any]
     superseded_by: str | None
-    score: float | None = None  # search results only
+    source: str  # api | extracted
+    lineage: list[str]  # the message or chunk ids it was derived from
+    score: float | None = None  # search results only: the fused rank score
+    similarity: float | None = None  # search results only: cosine similarity to the query
 
 
 class FactsOut(BaseModel):
@@ -187,6 +197,8 @@ class FactSearchIn(Body):
     user_id: str
     query: Text
     limit: int = Field(10, ge=1, le=100)
+    as_of: datetime | None = None  # what was valid then (event time)
+    known_at: datetime | None = None  # as recorded then (record time)
 
 
 class ContextIn(Body):
@@ -206,6 +218,9 @@ class ContextIn(Body):
     strategy: Literal["balanced", "recent", "recall"] | None = None
     # Items less similar to the query than this (cosine) stay out even when budget is free.
     min_relevance: float | None = Field(None, ge=0, le=1)
+    # Facts valid at this event time / as recorded at this time (bi-temporal); default: now.
+    as_of: datetime | None = None
+    known_at: datetime | None = None
 
 
 class ContextUsage(BaseModel):

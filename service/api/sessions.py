@@ -47,7 +47,13 @@ async def put_settings(
     session_id: str, body: SessionSettingsIn, svc: Svc, caller: Caller
 ) -> SessionOut:
     view = await run_in_threadpool(
-        sessions.set_fidelity, svc, caller.tenant, session_id, body.user_id, body.fidelity
+        sessions.set_session_settings,
+        svc,
+        caller.tenant,
+        session_id,
+        body.user_id,
+        body.fidelity,
+        body.extract_facts,
     )
     return SessionOut.model_validate(view)
 

@@ -12,7 +12,8 @@ from service.domain.sparse import SparseVector
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
 
-FactStatus = Literal["active", "superseded", "suspect", "deleted"]
+FactStatus = Literal["active", "superseded", "conflict", "suspect", "deleted"]
+FactSource = Literal["api", "extracted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,7 @@ class SessionInfo:
     pending: int
     epoch: int
     fidelity: str | None = None  # set per session; None = the configured default
+    extract_facts: bool | None = None  # set per session; None = the configured default
     trimmed: int = 0  # turns whose body left the log (summarized and indexed first)
 
 
@@ -138,8 +140,9 @@ class Fact:
     valid_from: datetime
     valid_to: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    lineage: list[str] = field(default_factory=list)
+    lineage: list[str] = field(default_factory=list)  # message or chunk ids it came from
     superseded_by: str | None = None
+    source: FactSource = "api"
 
 
 @dataclass(frozen=True, slots=True)

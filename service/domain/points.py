@@ -338,6 +338,12 @@ def facts_filter(tenant: str, user_id: str) -> VectorFilter:
     return VectorFilter(must={"scope": facts_scope(tenant, user_id, "active")})
 
 
+def facts_by_id_filter(tenant: str, user_id: str, fact_ids: list[str]) -> VectorFilter:
+    """These facts of a user, current or in history (a view of the past: `as_of`)."""
+    scopes = [facts_scope(tenant, user_id, s) for s in ("active", "superseded", "conflict")]
+    return VectorFilter(must={"scope": scopes, "fact_id": fact_ids})
+
+
 def chunk_filter(
     tenant: str, tags: list[str] | None = None, doc_ids: list[str] | None = None
 ) -> VectorFilter:

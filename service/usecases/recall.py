@@ -61,6 +61,7 @@ class Search:
     name: Literal["facts", "chunks", "recall", "pieces"]
     where: VectorFilter
     keep: int
+    accept: set[str] | None = None  # facts of a view of the past (`as_of`): these ids only
 
 
 @dataclass(slots=True)
@@ -109,7 +110,7 @@ def retrieve(
             {_item_id(search.name, h.payload): cosine[h.id] for h in hits[search.name]}
         )
         if search.name == "facts":
-            found.facts, excluded = check_fact_hits(svc, tenant, hits[search.name])
+            found.facts, excluded = check_fact_hits(svc, tenant, hits[search.name], search.accept)
         elif search.name == "chunks":
             chunks, excluded = check_chunk_hits(svc, tenant, hits[search.name])
             found.chunks = chunks[: svc.settings.context_retrieved_limit]

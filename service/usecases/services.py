@@ -12,6 +12,7 @@ from service.ports import (
     DocumentStore,
     Embedder,
     EmbeddingCache,
+    FactExtractor,
     FactStore,
     JobQueue,
     JobStore,
@@ -48,6 +49,7 @@ class Services:
     cutoffs: Cutoffs
     summaries: SummaryStore
     summarizer: Summarizer
+    extractor: FactExtractor
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now_ms(self) -> int:

@@ -153,15 +153,38 @@ def set_fidelity(
 ) -> SessionView:
     """A session's own fidelity tier (creates the session when new): `full` keeps its whole log
     verbatim from now on; `balanced`/`compact` fold and trim as configured."""
+    return set_session_settings(svc, tenant, session_id, user_id, fidelity=fidelity)
+
+
+def set_session_settings(
+    svc: Services,
+    tenant: str,
+    session_id: str,
+    user_id: str,
+    fidelity: str | None = None,
+    extract_facts: bool | None = None,
+) -> SessionView:
+    """A session's own settings (creates the session when new); None leaves one as it is."""
     check_id(session_id, "session_id")
     check_id(user_id, "user_id")
-    if fidelity not in FIDELITIES:
-        raise InvalidInput(
-            f"fidelity must be one of {', '.join(FIDELITIES)}, not {fidelity!r}", field="fidelity"
-        )
-    svc.sessions.set_fidelity(tenant, session_id, user_id, fidelity)
-    log.info("sessions.fidelity_set", tenant=tenant, session_id=session_id, fidelity=fidelity)
+    values: dict[str, str] = {}
+    if fidelity is not None:
+        if fidelity not in FIDELITIES:
+            raise InvalidInput(
+                f"fidelity must be one of {', '.join(FIDELITIES)}, not {fidelity!r}",
+                field="fidelity",
+            )
+        values["fidelity"] = fidelity
+    if extract_facts is not None:
+        values["extract_facts"] = "1" if extract_facts else "0"
+    svc.sessions.set_settings(tenant, session_id, user_id, values)
+    log.info("sessions.settings_set", tenant=tenant, session_id=session_id, **values)
     return describe_session(svc, tenant, session_id)
+
+
+def extracts_facts(svc: Services, info: SessionInfo) -> bool:
+    """Whether facts are learned from this session's turns (its own setting, else the default)."""
+    return svc.settings.extract_facts if info.extract_facts is None else info.extract_facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,11 +194,17 @@ class SessionView:
     info: SessionInfo
     fidelity: str
     summary: Summary | None
+    extract_facts: bool = True
 
 
 def describe_session(svc: Services, tenant: str, session_id: str) -> SessionView:
     info = get_session(svc, tenant, session_id)
-    return SessionView(info, compaction.fidelity(svc, info), svc.summaries.get(tenant, session_id))
+    return SessionView(
+        info,
+        compaction.fidelity(svc, info),
+        svc.summaries.get(tenant, session_id),
+        extracts_facts(svc, info),
+    )
 
 
 def put_state(svc: Services, tenant: str, session_id: str, state: dict[str, Any]) -> dict[str, Any]:

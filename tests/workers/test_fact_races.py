@@ -50,9 +50,9 @@ def test_racing_writes_to_one_key_leave_one_active_fact(container: Container, te
 
 def test_delete_racing_a_supersede_never_resurrects(container: Container, tenant: str) -> None:
     svc = container.services
-    first, _ = remember_fact(svc, tenant, "u", "Lives in Lisbon", key="city")
+    first = remember_fact(svc, tenant, "u", "Lives in Lisbon", key="city").fact
     delete_fact(svc, tenant, first.id)
-    second, _ = remember_fact(svc, tenant, "u", "Lives in Porto", key="city")
+    second = remember_fact(svc, tenant, "u", "Lives in Porto", key="city").fact
     statuses = {f.id: f.status for f in list_facts(svc, tenant, "u", 0, 10)}
     assert statuses == {second.id: "active"}  # the deleted fact was not superseded back to life
     assert svc.facts.get(tenant, first.id).status == "deleted"  # type: ignore[union-attr]

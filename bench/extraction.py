@@ -1,0 +1,142 @@
+"""How well does the built-in extractor find facts, and does it keep up with indexing? (issue 11)
+
+1. Precision and recall on a hand-labelled set (bench/extraction_labelled.txt: statements
+   with the slot=value facts they assert, a third of them non-facts: questions, hypotheticals,
+   quoted or reported speech, other people, small talk). A prediction is right when its slot and
+   value match a label (values case-insensitive).
+2. Throughput: turns/s of the built-in extractor over the recall harness's conversations, and of
+   indexing the same turns (embedding + upsert, the real model), in the same run.
+
+    python -m bench extraction [--verbose] [--turns 400]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.household_corpus import generate
+from service.domain.extraction import extract
+
+LABELLED = Path(__file__).parent / "extraction_labelled.txt"
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    statement: str
+    facts: frozenset[tuple[str, str]]
+
+
+def load(path: Path = LABELLED) -> list[Labelled]:
+    out: list[Labelled] = []
+    for line in path.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        labels, statement = line.split(" :: ", 1)
+        facts: set[tuple[str, str]] = set()
+        if labels.strip() != "-":
+            for label in labels.split(" | "):
+                key, value = label.strip().split("=", 1)
+                facts.add((key, value.lower()))
+        out.append(Labelled(statement.strip(), frozenset(facts)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    statements: int
+    non_facts: int
+    precision: float
+    recall: float
+    false_positives: list[tuple[str, tuple[str, str]]]
+    misses: list[tuple[str, tuple[str, str]]]
+
+
+def score(labelled: list[Labelled]) -> Score:
+    predicted = right = expected = 0
+    false_positives: list[tuple[str, tuple[str, str]]] = []
+    misses: list[tuple[str, tuple[str, str]]] = []
+    for item in labelled:
+        got = {(c.key, c.value.lower()) for c in extract(item.statement)}
+        predicted += len(got)
+        expected += len(item.facts)
+        right += len(got & item.facts)
+        false_positives += [(item.statement, f) for f in sorted(got - item.facts)]
+        misses += [(item.statement, f) for f in sorted(item.facts - got)]
+    return Score(
+        statements=len(labelled),
+        non_facts=sum(1 for i in labelled if not i.facts),
+        precision=right / predicted if predicted else 1.0,
+        recall=right / expected if expected else 1.0,
+        false_positives=false_positives,
+        misses=misses,
+    )
+
+
+def quality(verbose: bool) -> None:
+    s = score(load())
+    print(
+        f"labelled set: {s.statements} statements ({s.non_facts} non-facts); "
+        f"precision {s.precision:.3f} (target >= 0.9), recall {s.recall:.3f} (target >= 0.6)"
+    )
+    if verbose:
+        for statement, fact in s.false_positives:
+            print(f"  false positive: {fact} <- {statement!r}")
+        for statement, fact in s.misses:
+            print(f"  missed: {fact} <- {statement!r}")
+
+
+def throughput(turns: int) -> None:
+    """Turns/s of extraction and of indexing (embedding + upsert), same turns, same run."""
+    from service.adapters.edge_index import EdgeIndex
+    from service.runtime.container import build_embedder
+    from service.settings import Settings
+
+    corpus = generate(7)
+    texts = [t.content for s in corpus.sessions for t in s if t.role == "user"][:turns]
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for text in texts:
+            extract(text)
+        runs.append(time.perf_counter() - started)
+    extract_tps = len(texts) / statistics.median(runs)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp))
+        embedder = build_embedder(settings)
+        index = EdgeIndex(Path(tmp) / "edge", embedder.dimension)
+        index.ensure_collection()
+        from service.domain.models import VectorPoint
+
+        embedder.embed(texts[:8])  # warm-up
+        started = time.perf_counter()
+        for start in range(0, len(texts), 32):
+            batch = texts[start : start + 32]
+            vectors = embedder.embed(batch)
+            index.upsert(
+                [
+                    VectorPoint(f"00000000-0000-0000-0000-{start + i:012d}", v, {"n": start + i})
+                    for i, v in enumerate(vectors)
+                ]
+            )
+        index_tps = len(texts) / (time.perf_counter() - started)
+        index.close()
+    print(
+        f"throughput over {len(texts)} user turns: extraction {extract_tps:,.0f} turns/s, "
+        f"indexing (embed + upsert) {index_tps:,.0f} turns/s, ratio {extract_tps / index_tps:.0f}x"
+    )
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    turns = int(args[args.index("--turns") + 1]) if "--turns" in args else 400
+    quality("--verbose" in args)
+    throughput(turns)
+
+
+if __name__ == "__main__":
+    main()
