@@ -142,7 +142,24 @@ class DocumentStore(Protocol):
         source: str,
         tags: list[str],
         metadata: dict[str, Any],
-    ) -> None: ...
+        expected_revision: int | None = None,
+    ) -> int:
+        """The record's new revision, or -1 if it was not at `expected_revision` (If-Match)."""
+        ...
+
+    def set_labels(
+        self,
+        tenant: str,
+        doc_id: str,
+        tags: list[str],
+        metadata: dict[str, Any],
+        now: str,
+        expected_revision: int | None = None,
+    ) -> int:
+        """Replace tags and metadata: the new revision, -1 (not at `expected_revision`), or 0
+        (no such document)."""
+        ...
+
     def source(self, tenant: str, doc_id: str, version: str) -> str | None: ...
     def switch_live(
         self, tenant: str, doc_id: str, version: str, sequence: int, expires_at: int, now: str

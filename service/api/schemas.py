@@ -275,7 +275,7 @@ class DocumentWriteOut(BaseModel):
 
     doc_id: str
     version: str
-    status: Literal["live", "superseded", "deleted", "unchanged", "pending"]
+    status: Literal["live", "superseded", "deleted", "unchanged", "updated", "pending"]
     sequence: int | None = None
     chunks: int | None = None
     embedded: int | None = None
