@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     summarizer_timeout_s: float = Field(10.0, gt=0)
     # Facts learned from what users say (a job after indexing); sessions can turn it off.
     extract_facts: bool = True
+    # Two writes to one fact key based on the same fact are concurrent: "lww" keeps the later by
+    # event time (the other in history), "keep_both" keeps both active and flagged until
+    # resolved. Per tenant and key prefix: {"acme": ..., "acme:user.medical.": ..., "*:x.": ...}.
+    fact_conflict_policy: Literal["lww", "keep_both"] = "lww"
+    fact_conflict_policies: dict[str, Literal["lww", "keep_both"]] = Field(default_factory=dict)
     extractor_base_url: str = ""
     extractor_model: str = ""
     extractor_api_key: str = ""

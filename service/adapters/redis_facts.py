@@ -27,7 +27,8 @@ if ARGV[7] == '1' then
     local body = redis.call('GET', KEYS[4])
     if not body then return 0 end
     local previous = cjson.decode(body)
-    if previous.status ~= 'active' or tostring(previous.version) ~= ARGV[5] then return 0 end
+    if (previous.status ~= 'active' and previous.status ~= 'conflict')
+      or tostring(previous.version) ~= ARGV[5] then return 0 end
   end
 end
 redis.call('SET', KEYS[1], ARGV[1])
@@ -50,6 +51,17 @@ return 1
 """
 
 
+# KEYS: record, slot (the record's key when unused). ARGV: expected version, new body, fact id,
+# "1" to point the slot at this fact. Compare-and-set on the record's version.
+_REPLACE = """
+local body = redis.call('GET', KEYS[1])
+if not body or tostring(cjson.decode(body).version) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[4] == '1' then redis.call('SET', KEYS[2], ARGV[3]) end
+return 1
+"""
+
+
 class RedisFactStore:
     """Implements FactStore on Redis; the record, not the vector, is the truth."""
 
@@ -57,6 +69,7 @@ class RedisFactStore:
         self._r = client
         self._put = client.register_script(_PUT)
         self._delete = client.register_script(_DELETE)
+        self._replace = client.register_script(_REPLACE)
 
     def put(
         self,
@@ -109,7 +122,19 @@ class RedisFactStore:
         if fact_id is None:
             return None
         fact = self.get(tenant, text(fact_id))
-        return fact if fact is not None and fact.status == "active" else None
+        return fact if fact is not None and fact.status in ("active", "conflict") else None
+
+    def replace(self, fact: Fact, expected_version: int, claim_slot: bool = False) -> bool:
+        """Store `fact` over its record if that is still at `expected_version`; with
+        `claim_slot`, its key's slot points at it. False: it changed."""
+        record = Keys.fact(fact.tenant, fact.id)
+        claims = bool(fact.key) and claim_slot
+        slot = (
+            Keys.fact_slot(fact.tenant, fact.user_id, fact.key) if claims and fact.key else record
+        )
+        args: list[str | int] = [expected_version, _encode(fact), fact.id, "1" if claims else "0"]
+        with redis_errors():
+            return bool(self._replace(keys=[record, slot], args=args))
 
     def list_for_user(self, tenant: str, user_id: str, offset: int, limit: int) -> list[Fact]:
         with redis_errors():

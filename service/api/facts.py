@@ -1,4 +1,5 @@
-"""Fact routes: remember, list, get, delete (If-Match), search; `as_of`/`known_at` views."""
+"""Fact routes: remember, list, get, update and delete (If-Match), resolve a conflict, search;
+`as_of`/`known_at` views."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
 from service.api.errors import responses
-from service.api.schemas import FactIn, FactOut, FactSearchIn, FactsOut, MaxOffset
+from service.api.schemas import FactIn, FactOut, FactSearchIn, FactsOut, FactUpdateIn, MaxOffset
 from service.domain import errors as e
 from service.usecases import facts
 
@@ -30,6 +31,7 @@ async def remember(body: FactIn, svc: Svc, caller: Caller, response: Response) -
             body.key,
             body.metadata,
             valid_from=body.valid_from,
+            based_on=body.based_on,
         )
     )
     if not done.created:
@@ -80,6 +82,38 @@ async def search(body: FactSearchIn, svc: Svc, caller: Caller) -> FactsOut:
 @router.get("/{fact_id}", responses=responses(e.NotFound))
 async def get(fact_id: str, svc: Svc, caller: Caller, response: Response) -> FactOut:
     fact = await run_in_threadpool(facts.get_fact, svc, caller.tenant, fact_id)
+    response.headers["ETag"] = f'"{fact.version}"'
+    return FactOut.model_validate(fact)
+
+
+@router.put("/{fact_id}", responses=responses(e.NotFound, e.PreconditionFailed, e.Conflict))
+async def update(
+    fact_id: str,
+    body: FactUpdateIn,
+    svc: Svc,
+    caller: Caller,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> FactOut:
+    fact = await run_in_threadpool(
+        facts.update_fact, svc, caller.tenant, fact_id, body.text, body.metadata, if_match
+    )
+    response.headers["ETag"] = f'"{fact.version}"'
+    return FactOut.model_validate(fact)
+
+
+@router.post(
+    "/{fact_id}/resolve", responses=responses(e.NotFound, e.PreconditionFailed, e.Conflict)
+)
+async def resolve(
+    fact_id: str,
+    svc: Svc,
+    caller: Caller,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> FactOut:
+    """Settle a conflict: this fact becomes current, the others of its conflict go to history."""
+    fact = await run_in_threadpool(facts.resolve_fact, svc, caller.tenant, fact_id, if_match)
     response.headers["ETag"] = f'"{fact.version}"'
     return FactOut.model_validate(fact)
 

@@ -166,6 +166,14 @@ class FactIn(Body):
     # When the statement became true (event time); default: now. An older one than the key's
     # current fact goes into history.
     valid_from: datetime | None = None
+    # The id of the key's fact this write was based on (read as current): another write that
+    # replaced it meanwhile is concurrent, and the key's conflict policy decides.
+    based_on: str | None = None
+
+
+class FactUpdateIn(Body):
+    text: Text
+    metadata: JsonObject | None = None
 
 
 class FactOut(BaseModel):
@@ -184,6 +192,7 @@ class FactOut(BaseModel):
     superseded_by: str | None
     source: str  # api | extracted
     lineage: list[str]  # the message or chunk ids it was derived from
+    conflicts_with: list[str]  # status conflict: the concurrent facts kept beside it
     score: float | None = None  # search results only: the fused rank score
     similarity: float | None = None  # search results only: cosine similarity to the query
 

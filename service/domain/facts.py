@@ -4,8 +4,9 @@ current on a key (event time), and what was valid at a time (bi-temporal `as_of`
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Literal
 
 from service.domain.models import Fact
 
@@ -21,6 +22,25 @@ def is_near_duplicate(new: str, existing: str, similarity: float) -> bool:
     are different facts, so numbers must match exactly.
     """
     return similarity >= DUPLICATE_SIMILARITY and _NUMBER.findall(new) == _NUMBER.findall(existing)
+
+
+ConflictPolicy = Literal["lww", "keep_both"]
+
+
+def conflict_policy(
+    policies: Mapping[str, ConflictPolicy], default: ConflictPolicy, tenant: str, key: str
+) -> ConflictPolicy:
+    """The policy for concurrent writes to `key`: the longest matching rule of
+    `tenant:key-prefix`, `*:key-prefix` or `tenant`, else `default`."""
+    best: tuple[int, ConflictPolicy] | None = None
+    for rule, policy in policies.items():
+        who, _, prefix = rule.partition(":")
+        if who not in (tenant, "*") or not key.startswith(prefix):
+            continue
+        rank = len(prefix) * 2 + (who == tenant)
+        if best is None or rank > best[0]:
+            best = (rank, policy)
+    return best[1] if best is not None else default
 
 
 def supersedes(new: Fact, current: Fact) -> bool:

@@ -143,6 +143,7 @@ class Fact:
     lineage: list[str] = field(default_factory=list)  # message or chunk ids it came from
     superseded_by: str | None = None
     source: FactSource = "api"
+    conflicts_with: list[str] = field(default_factory=list)  # concurrent writes kept beside it
 
 
 @dataclass(frozen=True, slots=True)

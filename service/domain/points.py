@@ -334,8 +334,9 @@ def older_epochs_filter(tenant: str, session_id: str, epoch: int) -> VectorFilte
 
 
 def facts_filter(tenant: str, user_id: str) -> VectorFilter:
-    """A user's active facts."""
-    return VectorFilter(must={"scope": facts_scope(tenant, user_id, "active")})
+    """A user's current facts: active, or in an unresolved conflict (served with a marker)."""
+    scopes = [facts_scope(tenant, user_id, s) for s in ("active", "conflict")]
+    return VectorFilter(must={"scope": scopes})
 
 
 def facts_by_id_filter(tenant: str, user_id: str, fact_ids: list[str]) -> VectorFilter:

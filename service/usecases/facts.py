@@ -12,7 +12,13 @@ from typing import Any, Literal
 import structlog
 
 from service.domain.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, TooLarge
-from service.domain.facts import is_near_duplicate, supersedes, valid_at
+from service.domain.facts import (
+    ConflictPolicy,
+    conflict_policy,
+    is_near_duplicate,
+    supersedes,
+    valid_at,
+)
 from service.domain.models import (
     Excluded,
     ExclusionReason,
@@ -39,6 +45,7 @@ from service.usecases.services import Services
 log = structlog.get_logger()
 
 WRITE_ATTEMPTS = 8
+CURRENT = ("active", "conflict")  # served as current (a conflict with a marker)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +55,7 @@ class Remembered:
 
     fact: Fact
     created: bool
-    placed: Literal["current", "history", "merged"]
+    placed: Literal["current", "history", "merged", "conflict"]
 
 
 def remember_fact(
@@ -62,21 +69,19 @@ def remember_fact(
     source: FactSource = "api",
     lineage: Sequence[str] = (),
     valid_from: datetime | None = None,
+    based_on: str | None = None,
 ) -> Remembered:
     """Store a fact. A near-duplicate of an active fact (or a statement already derived from
     the same source turns) returns the existing fact. On a key, the statement with the latest
-    event time (`valid_from`) is current; an older one that arrives late goes into history."""
+    event time (`valid_from`) is current; an older one that arrives late goes into history.
+
+    `based_on`: the id of the key's fact the writer saw as current. If another write replaced
+    it meanwhile, the two are concurrent and the key's policy decides: `lww` as above (event
+    time, ties broken by record time and id), `keep_both` keeps both, flagged `conflict`."""
     check_id(user_id, "user_id")
     if key is not None:
         check_id(key, "key")
-    text = text.strip()
-    if not text:
-        raise InvalidInput("text must not be empty", field="text")
-    if len(text) > svc.settings.max_fact_chars:
-        raise TooLarge(
-            f"text has {len(text)} characters; the limit is {svc.settings.max_fact_chars}",
-            field="text",
-        )
+    text = _checked_text(svc, text)
     now = svc.clock()
     event_time = _aware(valid_from) if valid_from is not None else now
     if event_time > now:
@@ -110,8 +115,15 @@ def remember_fact(
     # Vector first, record second: the record is the commit point, and reads check every hit
     # against records, so a crash in between leaves an orphan point that is never served.
     svc.index.upsert([fact_point(svc, fact, vector)])
+    policy = _policy(svc, tenant, key)
     for _ in range(WRITE_ATTEMPTS):
         previous = svc.facts.active_for_key(tenant, user_id, key) if key else None
+        concurrent = previous is not None and based_on is not None and previous.id != based_on
+        if previous is not None and concurrent and policy == "keep_both":
+            flagged = _keep_both(svc, fact, previous)
+            if flagged is not None:
+                return Remembered(flagged, True, "conflict")
+            continue
         if previous is not None and not supersedes(fact, previous):
             return _into_history(svc, fact, previous)
         superseded = None
@@ -134,6 +146,8 @@ def remember_fact(
             [fact_point_id(tenant, superseded.id)],
             fact_status(tenant, user_id, "superseded"),
         )
+        # A write over a fact in conflict settles the whole conflict.
+        _retire(svc, superseded.conflicts_with, fact)
     log.info(
         "facts.remembered",
         tenant=tenant,
@@ -144,6 +158,138 @@ def remember_fact(
         superseded=superseded.id if superseded else None,
     )
     return Remembered(fact, True, "current")
+
+
+def _policy(svc: Services, tenant: str, key: str | None) -> ConflictPolicy:
+    s = svc.settings
+    if key is None:
+        return "lww"
+    return conflict_policy(s.fact_conflict_policies, s.fact_conflict_policy, tenant, key)
+
+
+def _keep_both(svc: Services, fact: Fact, current: Fact) -> Fact | None:
+    """Store `fact` beside the key's current fact, both flagged `conflict` and naming each
+    other (None: lost a race, read again)."""
+    stored = dataclasses.replace(fact, status="conflict", conflicts_with=[current.id])
+    flagged = dataclasses.replace(
+        current,
+        status="conflict",
+        conflicts_with=[*current.conflicts_with, fact.id],
+        version=current.version + 1,
+    )
+    if not svc.facts.put(stored, current, flagged):
+        return None
+    svc.index.set_payload(
+        [fact_point_id(fact.tenant, i) for i in (fact.id, current.id)],
+        fact_status(fact.tenant, fact.user_id, "conflict"),
+    )
+    log.info("facts.conflict", tenant=fact.tenant, key=fact.key, facts=[current.id, fact.id])
+    return stored
+
+
+def _retire(svc: Services, ids: Sequence[str], winner: Fact) -> list[str]:
+    """Supersede by `winner` every fact still in conflict reachable from `ids` (a conflict set
+    is linked through `conflicts_with`); returns their ids."""
+    seen = {winner.id}
+    todo = [i for i in ids if i not in seen]
+    retired: list[str] = []
+    while todo:
+        fact_id = todo.pop()
+        if fact_id in seen:
+            continue
+        seen.add(fact_id)
+        for _ in range(WRITE_ATTEMPTS):
+            fact = svc.facts.get(winner.tenant, fact_id)
+            if fact is None or fact.status != "conflict":
+                break
+            todo += fact.conflicts_with
+            done = dataclasses.replace(
+                fact,
+                status="superseded",
+                superseded_by=winner.id,
+                valid_to=winner.valid_from,
+                version=fact.version + 1,
+            )
+            if svc.facts.replace(done, fact.version):
+                retired.append(fact_id)
+                break
+    if retired:
+        svc.index.set_payload(
+            [fact_point_id(winner.tenant, i) for i in retired],
+            fact_status(winner.tenant, winner.user_id, "superseded"),
+        )
+    return retired
+
+
+def resolve_fact(svc: Services, tenant: str, fact_id: str, if_match: str | None = None) -> Fact:
+    """Settle a conflict: this fact becomes the key's active one, the others of its conflict
+    set go into history (superseded by it)."""
+    for _ in range(WRITE_ATTEMPTS):
+        fact = get_fact(svc, tenant, fact_id)
+        _check_if_match(fact, if_match)
+        if fact.status != "conflict":
+            raise Conflict(f"fact {fact_id!r} is {fact.status}, not in a conflict")
+        chosen = dataclasses.replace(
+            fact, status="active", conflicts_with=[], version=fact.version + 1
+        )
+        if svc.facts.replace(chosen, fact.version, claim_slot=True):
+            break
+    else:
+        raise Conflict(f"fact {fact_id!r} keeps changing; retry")
+    svc.index.set_payload(
+        [fact_point_id(tenant, fact_id)], fact_status(tenant, fact.user_id, "active")
+    )
+    retired = _retire(svc, fact.conflicts_with, chosen)
+    log.info("facts.resolved", tenant=tenant, fact_id=fact_id, retired=retired)
+    return chosen
+
+
+def update_fact(
+    svc: Services,
+    tenant: str,
+    fact_id: str,
+    text: str,
+    metadata: dict[str, Any] | None = None,
+    if_match: str | None = None,
+) -> Fact:
+    """Change a fact's text (and metadata) in place: a new version, re-embedded. With
+    `if_match`, only while it is still at that version (412)."""
+    text = _checked_text(svc, text)
+    [vector], _ = embed_cached(svc, tenant, [text])
+    for _ in range(WRITE_ATTEMPTS):
+        fact = get_fact(svc, tenant, fact_id)
+        _check_if_match(fact, if_match)
+        updated = dataclasses.replace(
+            fact,
+            text=text,
+            metadata=fact.metadata if metadata is None else metadata,
+            version=fact.version + 1,
+        )
+        # The vector first (the record is the truth a hit is checked against).
+        svc.index.upsert([fact_point(svc, updated, vector)])
+        if svc.facts.replace(updated, fact.version):
+            log.info("facts.updated", tenant=tenant, fact_id=fact_id, version=updated.version)
+            return updated
+    raise Conflict(f"fact {fact_id!r} keeps changing; retry")
+
+
+def _check_if_match(fact: Fact, if_match: str | None) -> None:
+    if if_match is not None and if_match.strip().strip('"') != str(fact.version):
+        raise PreconditionFailed(
+            f"fact {fact.id!r} is at version {fact.version}, not {if_match}", field="If-Match"
+        )
+
+
+def _checked_text(svc: Services, text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidInput("text must not be empty", field="text")
+    if len(text) > svc.settings.max_fact_chars:
+        raise TooLarge(
+            f"text has {len(text)} characters; the limit is {svc.settings.max_fact_chars}",
+            field="text",
+        )
+    return text
 
 
 def _into_history(svc: Services, fact: Fact, current: Fact) -> Remembered:
@@ -215,7 +361,7 @@ def check_fact_hits(
             excluded.append(excluded_item("fact", ref.fact_id, "invalidated"))
         elif fact is None:
             excluded.append(excluded_item("fact", ref.fact_id, "stale"))
-        elif (fact.id not in accept) if accept is not None else fact.status != "active":
+        elif (fact.id not in accept) if accept is not None else fact.status not in CURRENT:
             excluded.append(excluded_item("fact", fact.id, _status_reason(fact.status)))
         else:
             found.append((fact, hit.score))
@@ -317,10 +463,7 @@ def delete_fact(svc: Services, tenant: str, fact_id: str, if_match: str | None =
     """Mark the record deleted (history stays), then drop its vector."""
     for _ in range(WRITE_ATTEMPTS):
         fact = get_fact(svc, tenant, fact_id)
-        if if_match is not None and if_match.strip('"') != str(fact.version):
-            raise PreconditionFailed(
-                f"fact {fact_id!r} is at version {fact.version}, not {if_match}", field="If-Match"
-            )
+        _check_if_match(fact, if_match)
         deleted = dataclasses.replace(
             fact, status="deleted", version=fact.version + 1, valid_to=svc.clock()
         )

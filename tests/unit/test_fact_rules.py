@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from service.domain.facts import is_near_duplicate, supersedes, valid_at
+from service.domain.facts import (
+    ConflictPolicy,
+    conflict_policy,
+    is_near_duplicate,
+    supersedes,
+    valid_at,
+)
 from service.domain.models import Fact
 
 
@@ -60,3 +66,16 @@ def test_valid_at_answers_as_of_and_known_at() -> None:
     assert ids(as_of=7, known_at=20) == {"lisbon", "note"}  # what we had recorded on day 20
     assert ids(known_at=12) == {"porto", "note"}
     assert ids(as_of=40) == {"porto", "note"}  # suspect facts are never served
+
+
+def test_conflict_policy_by_tenant_and_key_prefix() -> None:
+    rules: dict[str, ConflictPolicy] = {
+        "acme": "keep_both",
+        "acme:user.pet.": "lww",
+        "*:user.medical.": "keep_both",
+    }
+    assert conflict_policy(rules, "lww", "acme", "user.diet") == "keep_both"
+    assert conflict_policy(rules, "lww", "acme", "user.pet.dog.name") == "lww"
+    assert conflict_policy(rules, "lww", "other", "user.medical.allergy") == "keep_both"
+    assert conflict_policy(rules, "lww", "other", "user.diet") == "lww"
+    assert conflict_policy({}, "keep_both", "x", "k") == "keep_both"
