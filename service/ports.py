@@ -15,6 +15,7 @@ from service.domain.models import (
     NewMessage,
     Principal,
     SessionInfo,
+    StateVersion,
     VectorFilter,
     VectorHit,
     VectorPoint,
@@ -100,9 +101,33 @@ class SessionStore(Protocol):
     def pending_ids(self, tenant: str, session_id: str) -> set[str]: ...
     def delete(self, tenant: str, session_id: str) -> tuple[int, bool]: ...
     def pending(self) -> Iterator[tuple[str, str, int, list[str]]]: ...
-    def put_state(self, tenant: str, session_id: str, state: dict[str, Any]) -> None: ...
-    def get_state(self, tenant: str, session_id: str) -> dict[str, Any] | None: ...
+    def get_state(self, tenant: str, session_id: str) -> dict[str, Any] | None:
+        """The session's working memory as last written (`WorkingMemoryStore` writes it)."""
+        ...
+
     def ping(self) -> None: ...
+
+
+class WorkingMemoryStore(Protocol):
+    """A session's working memory with versions (ETag, history, restore)."""
+
+    def put(
+        self,
+        tenant: str,
+        session_id: str,
+        state: dict[str, Any],
+        user_id: str | None,
+        expected_version: int | None,
+        keep: int,
+    ) -> int:
+        """Write a new version and return it; Conflict (another user's session),
+        PreconditionFailed (not at `expected_version`)."""
+        ...
+
+    def get(self, tenant: str, session_id: str) -> tuple[dict[str, Any], int]: ...
+    def versions(self, tenant: str, session_id: str) -> list[StateVersion]:
+        """The retained versions, newest first."""
+        ...
 
 
 class FactStore(Protocol):

@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     max_batch_messages: int = Field(500, ge=1)
     max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     max_state_bytes: int = Field(16 * 1024, ge=64)
+    state_versions_kept: int = Field(20, ge=1, le=1000)  # working-memory versions to restore
     max_fact_chars: int = Field(2_000, ge=1)
     max_budget_tokens: int = Field(1_000_000, ge=16)
     max_document_chars: int = Field(2_000_000, ge=1)

@@ -156,7 +156,16 @@ return done
 TRIMMED = b"~"  # the body of a trimmed turn: its id stays, its content lives on in the summary
 # and in its recall vector
 
-_SESSION_PARTS = ("meta", "log", "msgs", "pending", "state", "summary")
+_SESSION_PARTS = (
+    "meta",
+    "log",
+    "msgs",
+    "pending",
+    "state",
+    "summary",
+    "state_meta",  # working memory's version and history (RedisWorkingMemory)
+    "state_versions",
+)
 
 
 class RedisSessionStore:
@@ -370,11 +379,6 @@ class RedisSessionStore:
                 ids = [text(i) for i in self._r.smembers(key)]
                 if ids:
                     yield tenant, session_id, self.epoch(tenant, session_id), ids
-
-    def put_state(self, tenant: str, session_id: str, state: dict[str, Any]) -> None:
-        body = json.dumps(state, separators=(",", ":"), ensure_ascii=False)
-        with redis_errors():
-            self._r.set(Keys.session(tenant, session_id, "state"), body)
 
     def get_state(self, tenant: str, session_id: str) -> dict[str, Any] | None:
         with redis_errors():

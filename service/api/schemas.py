@@ -154,8 +154,36 @@ class MessagesPage(BaseModel):
     messages: list[MessageOut]
 
 
-class StateIO(BaseModel):
+class StateIn(BaseModel):
     state: JsonObject
+    user_id: str | None = (
+        None  # the session's owner: 409 if it is another user's (created when new)
+    )
+
+
+class StateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    state: dict[str, Any]
+    version: int  # also the ETag; 0: never written
+
+
+class StateVersionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    updated_at: str
+    state: dict[str, Any]
+
+
+class StateVersionsOut(BaseModel):
+    session_id: str
+    versions: list[StateVersionOut]  # newest first, as many as retained
+
+
+class StateRestoreIn(Body):
+    version: int
+    user_id: str | None = None
 
 
 class FactIn(Body):

@@ -126,6 +126,15 @@ class AppendResult:
 
 
 @dataclass(frozen=True, slots=True)
+class StateVersion:
+    """One retained version of a session's working memory."""
+
+    version: int
+    updated_at: str
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Fact:
     """A long-term statement about a user, versioned and with lineage."""
 

@@ -25,6 +25,7 @@ from service.adapters.redis_jobs import RedisJobStore
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
 from service.adapters.redis_summaries import RedisSummaryStore
+from service.adapters.redis_working_memory import RedisWorkingMemory
 from service.adapters.sentence_embedder import SentenceTransformerEmbedder, packaged_model_path
 from service.adapters.summarizers import ExtractiveSummarizer, OpenAISummarizer
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
@@ -154,5 +155,6 @@ def build_container(
         summaries=RedisSummaryStore(client),
         summarizer=build_summarizer(settings, tokenizer),
         extractor=build_extractor(settings),
+        working_memory=RedisWorkingMemory(client),
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

@@ -22,6 +22,7 @@ from service.ports import (
     SummaryStore,
     Tokenizer,
     VectorIndex,
+    WorkingMemoryStore,
 )
 from service.settings import Settings
 
@@ -50,6 +51,7 @@ class Services:
     summaries: SummaryStore
     summarizer: Summarizer
     extractor: FactExtractor
+    working_memory: WorkingMemoryStore
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now_ms(self) -> int:

@@ -12,8 +12,14 @@ from typing import Any
 import structlog
 
 from service.domain.chat_format import message_tokens
-from service.domain.errors import InvalidInput, NotFound, StoreUnavailable, TooLarge
-from service.domain.models import AppendResult, Message, NewMessage, SessionInfo
+from service.domain.errors import (
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    StoreUnavailable,
+    TooLarge,
+)
+from service.domain.models import AppendResult, Message, NewMessage, SessionInfo, StateVersion
 from service.domain.points import message_from_payload, message_point_id, older_epochs_filter
 from service.domain.summaries import FIDELITIES, Summary
 from service.domain.validation import check_id
@@ -207,18 +213,79 @@ def describe_session(svc: Services, tenant: str, session_id: str) -> SessionView
     )
 
 
-def put_state(svc: Services, tenant: str, session_id: str, state: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class WorkingMemory:
+    """A session's working memory and its version (the ETag)."""
+
+    state: dict[str, Any]
+    version: int
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.version}"'
+
+
+def put_state(
+    svc: Services,
+    tenant: str,
+    session_id: str,
+    state: dict[str, Any],
+    user_id: str | None = None,
+    if_match: str | None = None,
+) -> WorkingMemory:
+    """Write a new version of the session's working memory. With `user_id`, the session must
+    be that user's (409 otherwise; created when new); with `if_match`, still at that version
+    (412 otherwise)."""
     check_id(session_id, "session_id")
+    if user_id is not None:
+        check_id(user_id, "user_id")
     size = len(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
     if size > svc.settings.max_state_bytes:
         raise TooLarge(
             f"state is {size} bytes as JSON; the limit is {svc.settings.max_state_bytes}",
             field="state",
         )
-    svc.sessions.put_state(tenant, session_id, state)
-    return state
+    expected = _version(if_match)
+    keep = svc.settings.state_versions_kept
+    version = svc.working_memory.put(tenant, session_id, state, user_id, expected, keep)
+    log.info("sessions.state_written", tenant=tenant, session_id=session_id, version=version)
+    return WorkingMemory(state, version)
 
 
-def get_state(svc: Services, tenant: str, session_id: str) -> dict[str, Any]:
+def get_state(svc: Services, tenant: str, session_id: str) -> WorkingMemory:
     check_id(session_id, "session_id")
-    return svc.sessions.get_state(tenant, session_id) or {}
+    state, version = svc.working_memory.get(tenant, session_id)
+    return WorkingMemory(state, version)
+
+
+def state_versions(svc: Services, tenant: str, session_id: str) -> list[StateVersion]:
+    """The retained versions of the session's working memory, newest first."""
+    check_id(session_id, "session_id")
+    return svc.working_memory.versions(tenant, session_id)
+
+
+def restore_state(
+    svc: Services,
+    tenant: str,
+    session_id: str,
+    version: int,
+    user_id: str | None = None,
+    if_match: str | None = None,
+) -> WorkingMemory:
+    """Write a retained version's state again, as a new version (history is never rewritten)."""
+    found = next((v for v in state_versions(svc, tenant, session_id) if v.version == version), None)
+    if found is None:
+        raise NotFound(
+            f"version {version} of session {session_id!r}'s state is not retained",
+            field="version",
+        )
+    return put_state(svc, tenant, session_id, found.state, user_id, if_match)
+
+
+def _version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise PreconditionFailed(f"If-Match {if_match!r} is not a state version", field="If-Match")
+    return int(value)

@@ -14,7 +14,8 @@ from service.adapters.redis_embedding_cache import RedisEmbeddingCache
 from service.adapters.redis_facts import RedisFactStore
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
-from service.domain.errors import Conflict
+from service.adapters.redis_working_memory import RedisWorkingMemory
+from service.domain.errors import Conflict, PreconditionFailed
 from service.domain.models import Fact, NewMessage
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -119,11 +120,28 @@ def test_tenants_do_not_share_sessions(client: redis.Redis) -> None:
     assert store.by_ids("b", "s", ["x"]) == [None]
 
 
-def test_state_roundtrip(client: redis.Redis) -> None:
-    store = RedisSessionStore(client)
-    assert store.get_state("t", "s") is None
-    store.put_state("t", "s", {"step": 2, "name": "Zoë"})
-    assert store.get_state("t", "s") == {"step": 2, "name": "Zoë"}
+def test_state_roundtrip_with_versions(client: redis.Redis) -> None:
+    sessions, memory = RedisSessionStore(client), RedisWorkingMemory(client)
+    assert sessions.get_state("t", "s") is None
+    assert memory.get("t", "s") == ({}, 0)
+    assert memory.put("t", "s", {"step": 1, "items": []}, None, None, keep=2) == 1
+    assert memory.put("t", "s", {"step": 2, "name": "Zoë"}, "u", 1, keep=2) == 2
+    # Context reads the session store: it sees the working memory's latest write.
+    assert sessions.get_state("t", "s") == {"step": 2, "name": "Zoë"}
+    assert memory.get("t", "s") == ({"step": 2, "name": "Zoë"}, 2)
+    with pytest.raises(PreconditionFailed):
+        memory.put("t", "s", {"step": 3}, None, 1, keep=2)
+    with pytest.raises(Conflict):
+        memory.put("t", "s", {"step": 3}, "someone-else", None, keep=2)
+    memory.put("t", "s", {"step": 3, "items": []}, "u", 2, keep=2)
+    # Bounded by retention; the state's JSON comes back as written (an empty list stays one).
+    assert [(v.version, v.state) for v in memory.versions("t", "s")] == [
+        (3, {"step": 3, "items": []}),
+        (2, {"step": 2, "name": "Zoë"}),
+    ]
+    sessions.delete("t", "s")
+    assert memory.get("t", "s") == ({}, 0)
+    assert memory.versions("t", "s") == []
 
 
 def _fact(fid: str, key: str | None = None, status: str = "active") -> Fact:
