@@ -17,6 +17,7 @@ import httpx
 import structlog
 
 from service.domain.extraction import ExtractedFact, extract_from_turns
+from service.domain.facts import message_source
 from service.domain.models import Message
 
 log = structlog.get_logger()
@@ -129,5 +130,6 @@ def _parse(reply: Any, turns: dict[str, Message]) -> list[ExtractedFact]:
         turn = turns.get(message_id) if isinstance(message_id, str) else None
         if turn is None:
             raise ValueError(f"message_id {message_id!r} is not one of the turns")
-        out.append(ExtractedFact(key, text.strip(), (turn.id,), turn.created_at))
+        source = message_source(turn.session_id, turn.id)
+        out.append(ExtractedFact(key, text.strip(), (source,), turn.created_at))
     return out

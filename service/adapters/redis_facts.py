@@ -11,6 +11,7 @@ from typing import Any
 import redis
 
 from service.adapters.redis_client import Keys, redis_errors, text
+from service.domain.facts import source_session
 from service.domain.models import Fact
 
 # KEYS: new record, user index, slot, previous record (slot and previous: the new record's key
@@ -95,7 +96,7 @@ class RedisFactStore:
             "1" if claims else "0",
         ]
         keys = [record, Keys.user_facts(fact.tenant, fact.user_id), slot, prev_key]
-        keys += [Keys.fact_lineage(fact.tenant, source) for source in fact.lineage]
+        keys += [Keys.fact_lineage(fact.tenant, source) for source in _sources(fact.lineage)]
         with redis_errors():
             return bool(self._put(keys=keys, args=args))
 
@@ -151,6 +152,17 @@ class RedisFactStore:
         args: list[str | int] = [expected_version, _encode(fact), fact.id, "1" if fact.key else "0"]
         with redis_errors():
             return bool(self._delete(keys=keys, args=args))
+
+
+def _sources(lineage: Sequence[str]) -> list[str]:
+    """What a fact is indexed under: each source, and each turn's session (session deletion
+    finds its facts in one read)."""
+    out = dict.fromkeys(lineage)
+    for source in lineage:
+        session_id = source_session(source)
+        if session_id is not None:
+            out[session_id] = None
+    return list(out)
 
 
 def _encode(fact: Fact) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from service.domain.facts import message_source
 from service.domain.models import Message
 
 # A proper name: capitalised words ("Porto", "New York", "São Paulo", "Rio de Janeiro").
@@ -67,8 +68,8 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class ExtractedFact:
-    """A fact an extractor found: slot, canonical text, the turns it came from and when it was
-    said (its event time)."""
+    """A fact an extractor found: slot, canonical text, the turns it came from (`message_source`)
+    and when it was said (its event time)."""
 
     key: str
     text: str
@@ -446,5 +447,6 @@ def extract_from_turns(turns: Sequence[Message]) -> list[ExtractedFact]:
         if turn.role != "user":
             continue
         for c in extract(turn.content):
-            out.append(ExtractedFact(c.key, c.text, (turn.id,), turn.created_at))
+            source = message_source(turn.session_id, turn.id)
+            out.append(ExtractedFact(c.key, c.text, (source,), turn.created_at))
     return out

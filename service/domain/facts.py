@@ -43,6 +43,17 @@ def conflict_policy(
     return best[1] if best is not None else default
 
 
+def message_source(session_id: str, message_id: str) -> str:
+    """A turn as a lineage entry: message ids are unique within their session only."""
+    return f"{session_id}/{message_id}"
+
+
+def source_session(source: str) -> str | None:
+    """The session of a turn's lineage entry (None: not a turn)."""
+    session_id, sep, _ = source.partition("/")
+    return session_id if sep else None
+
+
 def supersedes(new: Fact, current: Fact) -> bool:
     """Whether `new` replaces `current` on their key: by event time, not arrival order (a late
     statement about an earlier time goes into history); a tie goes to the later recorded."""

@@ -97,6 +97,6 @@ def test_extracted_facts_show_source_and_lineage(api: TestClient) -> None:
             break
         time.sleep(0.05)
     [fact] = facts
-    assert (fact["key"], fact["source"], fact["lineage"]) == ("user.diet", "extracted", ["m1"])
+    assert (fact["key"], fact["source"], fact["lineage"]) == ("user.diet", "extracted", ["s/m1"])
     off = api.put("/v1/sessions/s2/settings", json={"user_id": "u", "extract_facts": False})
     assert off.json()["extract_facts"] is False

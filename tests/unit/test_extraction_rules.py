@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bench.extraction import load, score
+from harness.extraction_labels import load, score
 from service.domain.extraction import extract, extract_from_turns
 from service.domain.models import Message
 
@@ -81,7 +81,7 @@ def test_only_user_turns_count_with_their_id_and_time() -> None:
         [turn(1, "assistant", "I live in Oslo."), turn(0, "user", "I live in Bergen.")]
     )
     assert [(f.key, f.text, f.lineage, f.valid_from) for f in found] == [
-        ("user.location", "User lives in Bergen.", ("m0",), at)
+        ("user.location", "User lives in Bergen.", ("s/m0",), at)
     ]
 
 

@@ -52,7 +52,7 @@ def test_worker_learns_facts_after_indexing(container: Container, worker, tenant
         "User lives in Lisbon.",
         "active",
     )
-    assert (fact.source, fact.lineage, fact.valid_from) == ("extracted", ["m1"], DAY)
+    assert (fact.source, fact.lineage, fact.valid_from) == ("extracted", ["s/m1"], DAY)
     # The assistant's "I live in Oslo." is not a statement of the user's.
     _say(svc, tenant, "s", ("m2", "Update: we moved to Porto.", 10))
     facts = {f.text: f for f in _facts(svc, tenant, 2)}
@@ -121,7 +121,7 @@ def test_llm_extractor_speaks_chat_completions_with_a_schema(chat_server: str) -
     assert (fact.key, fact.text, fact.lineage, fact.valid_from) == (
         "user.pet.cat.name",
         "User's cat is Miso.",
-        ("m0",),
+        ("s/m0",),
         DAY,
     )
     [request] = Chat.seen
