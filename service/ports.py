@@ -100,6 +100,11 @@ class SessionStore(Protocol):
 
     def pending_ids(self, tenant: str, session_id: str) -> set[str]: ...
     def delete(self, tenant: str, session_id: str) -> tuple[int, bool]: ...
+    def delete_message(self, tenant: str, session_id: str, message_id: str) -> bool | None:
+        """Drop a turn's body (its id stays: appends stay idempotent, deletes win); None: no
+        such turn, False: its body had already left the log (trimmed or deleted)."""
+        ...
+
     def pending(self) -> Iterator[tuple[str, str, int, list[str]]]: ...
     def get_state(self, tenant: str, session_id: str) -> dict[str, Any] | None:
         """The session's working memory as last written (`WorkingMemoryStore` writes it)."""
@@ -154,8 +159,11 @@ class FactStore(Protocol):
         """The fact the key's slot points at, if active (or in an unresolved conflict)."""
         ...
 
-    def replace(self, fact: Fact, expected_version: int, claim_slot: bool = False) -> bool:
-        """Compare-and-set a record on its version; `claim_slot` points its key at it."""
+    def replace(
+        self, fact: Fact, expected_version: int, claim_slot: bool = False, free_slot: bool = False
+    ) -> bool:
+        """Compare-and-set a record on its version; `claim_slot` points its key at it,
+        `free_slot` frees its key if it pointed at it."""
         ...
 
     def list_for_user(self, tenant: str, user_id: str, offset: int, limit: int) -> list[Fact]: ...

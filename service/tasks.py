@@ -15,6 +15,8 @@ REINDEX = "admin.reindex"
 RESUME_JOBS = "jobs.resume"
 BACKFILL_SCOPES = "vectors.backfill_scopes"
 EXTRACT_FACTS = "facts.extract"
+REDERIVE_FACTS = "facts.rederive"
+REBUILD_SUMMARY = "sessions.rebuild_summary"
 
 ALL = (
     INDEX_MESSAGES,
@@ -27,4 +29,6 @@ ALL = (
     RESUME_JOBS,
     BACKFILL_SCOPES,
     EXTRACT_FACTS,
+    REDERIVE_FACTS,
+    REBUILD_SUMMARY,
 )

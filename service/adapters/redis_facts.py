@@ -53,12 +53,14 @@ return 1
 
 
 # KEYS: record, slot (the record's key when unused). ARGV: expected version, new body, fact id,
-# "1" to point the slot at this fact. Compare-and-set on the record's version.
+# "1" to point the slot at this fact, "2" to free the slot if it points here. Compare-and-set on
+# the record's version.
 _REPLACE = """
 local body = redis.call('GET', KEYS[1])
 if not body or tostring(cjson.decode(body).version) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 if ARGV[4] == '1' then redis.call('SET', KEYS[2], ARGV[3]) end
+if ARGV[4] == '2' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return 1
 """
 
@@ -125,15 +127,16 @@ class RedisFactStore:
         fact = self.get(tenant, text(fact_id))
         return fact if fact is not None and fact.status in ("active", "conflict") else None
 
-    def replace(self, fact: Fact, expected_version: int, claim_slot: bool = False) -> bool:
+    def replace(
+        self, fact: Fact, expected_version: int, claim_slot: bool = False, free_slot: bool = False
+    ) -> bool:
         """Store `fact` over its record if that is still at `expected_version`; with
-        `claim_slot`, its key's slot points at it. False: it changed."""
+        `claim_slot` its key's slot points at it, with `free_slot` no longer. False: it
+        changed."""
         record = Keys.fact(fact.tenant, fact.id)
-        claims = bool(fact.key) and claim_slot
-        slot = (
-            Keys.fact_slot(fact.tenant, fact.user_id, fact.key) if claims and fact.key else record
-        )
-        args: list[str | int] = [expected_version, _encode(fact), fact.id, "1" if claims else "0"]
+        slot = Keys.fact_slot(fact.tenant, fact.user_id, fact.key) if fact.key else record
+        mode = "1" if claim_slot and fact.key else "2" if free_slot and fact.key else "0"
+        args: list[str | int] = [expected_version, _encode(fact), fact.id, mode]
         with redis_errors():
             return bool(self._replace(keys=[record, slot], args=args))
 

@@ -153,6 +153,19 @@ if done > 0 then redis.call('HINCRBY', KEYS[1], 'trimmed', done) end
 return done
 """
 
+# KEYS: meta, msgs, pending. ARGV: message id. The body becomes the tombstone of a trimmed turn
+# (readers skip it; an append of the same id stays a duplicate); its tokens leave the count.
+_DELETE_MESSAGE = """
+local body = redis.call('HGET', KEYS[2], ARGV[1])
+if not body then return -1 end
+if body == '~' then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], '~')
+redis.call('SREM', KEYS[3], ARGV[1])
+local tokens = tonumber(string.match(body, '"tokens":(%d+)') or '0')
+redis.call('HINCRBY', KEYS[1], 'tokens', -tokens)
+return 1
+"""
+
 TRIMMED = b"~"  # the body of a trimmed turn: its id stays, its content lives on in the summary
 # and in its recall vector
 
@@ -180,6 +193,7 @@ class RedisSessionStore:
         self._mark = client.register_script(_MARK_INDEXED)
         self._settings = client.register_script(_SET_SETTINGS)
         self._trim = client.register_script(_TRIM)
+        self._delete_message = client.register_script(_DELETE_MESSAGE)
 
     def _keys(self, tenant: str, session_id: str, *parts: str) -> list[str]:
         return [Keys.session(tenant, session_id, p) for p in parts]
@@ -370,6 +384,12 @@ class RedisSessionStore:
             pipe.delete(*self._keys(tenant, session_id, *_SESSION_PARTS))
             epoch, removed = pipe.execute()
         return int(epoch), int(removed) > 0
+
+    def delete_message(self, tenant: str, session_id: str, message_id: str) -> bool | None:
+        keys = self._keys(tenant, session_id, "meta", "msgs", "pending")
+        with redis_errors():
+            out = int(self._delete_message(keys=keys, args=[message_id]))
+        return None if out < 0 else out == 1
 
     def pending(self) -> Iterator[tuple[str, str, int, list[str]]]:
         """Every session with turns not yet indexed: (tenant, session_id, epoch, ids)."""

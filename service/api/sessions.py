@@ -24,7 +24,7 @@ from service.api.schemas import (
     StateVersionsOut,
 )
 from service.domain import errors as e
-from service.usecases import sessions
+from service.usecases import lineage, sessions
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -83,6 +83,15 @@ async def list_messages(
         limit=limit,
         messages=[MessageOut.model_validate(m) for m in page],
     )
+
+
+@router.delete(
+    "/{session_id}/messages/{message_id}", status_code=204, responses=responses(e.NotFound)
+)
+async def delete_message(session_id: str, message_id: str, svc: Svc, caller: Caller) -> Response:
+    """Delete one turn; facts derived from it are suspect on return, then re-derived."""
+    await run_in_threadpool(lineage.delete_message, svc, caller.tenant, session_id, message_id)
+    return Response(status_code=204)
 
 
 @router.delete("/{session_id}", status_code=204, responses=responses(e.NotFound))

@@ -10,7 +10,8 @@ import structlog
 
 from service.usecases.facts import remember_fact
 from service.usecases.services import Services
-from service.usecases.sessions import extracts_facts, turns_from_index
+from service.usecases.sessions import extracts_facts
+from service.usecases.turns import turns_from_index
 
 log = structlog.get_logger()
 

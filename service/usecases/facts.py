@@ -322,7 +322,9 @@ def _derived_already(
     for source in lineage[1:]:
         ids &= set(svc.facts.derived_from(tenant, source))
     for fact in svc.facts.get_many(tenant, sorted(ids)):
-        if fact is not None and fact.key == key and fact.lineage == list(lineage):
+        if fact is None or fact.status in ("suspect", "deleted"):
+            continue  # being re-derived: a new statement from what is left is welcome
+        if fact.key == key and fact.lineage == list(lineage):
             return fact
     return None
 

@@ -14,7 +14,8 @@ from service.tasks import COMPACT, EXTRACT_FACTS, INDEX_MESSAGES
 from service.usecases.compaction import fidelity
 from service.usecases.embedding import embed_cached
 from service.usecases.services import Services
-from service.usecases.sessions import extracts_facts, turns_from_index
+from service.usecases.sessions import extracts_facts
+from service.usecases.turns import turns_from_index
 
 log = structlog.get_logger()
 

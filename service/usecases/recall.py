@@ -44,7 +44,7 @@ from service.domain.summaries import SummaryPiece
 from service.usecases.embedding import embed_cached
 from service.usecases.facts import check_fact_hits
 from service.usecases.services import Services
-from service.usecases.sessions import turns_from_index
+from service.usecases.turns import turns_from_index
 
 DEPTH = 100  # each ranking's depth before fusion: a hit deep in one list can still win
 HOP_SEEDS = 2  # the best turns that each seed a second-round search

@@ -20,16 +20,15 @@ from service.domain.errors import (
     TooLarge,
 )
 from service.domain.models import AppendResult, Message, NewMessage, SessionInfo, StateVersion
-from service.domain.points import message_from_payload, message_point_id, older_epochs_filter
+from service.domain.points import older_epochs_filter
 from service.domain.summaries import FIDELITIES, Summary
 from service.domain.validation import check_id
 from service.tasks import INDEX_MESSAGES
 from service.usecases import compaction
+from service.usecases.lineage import cascade
 from service.usecases.services import Services
 
 log = structlog.get_logger()
-
-RETRIEVE_BATCH = 256  # points per lookup when rebuilding trimmed turns
 
 
 def append_messages(
@@ -124,19 +123,6 @@ def list_messages(
     return info, svc.sessions.messages(tenant, session_id, offset, offset + limit - 1)
 
 
-def turns_from_index(
-    svc: Services, tenant: str, session_id: str, epoch: int, ids: set[str]
-) -> list[Message]:
-    """Trimmed turns of this epoch, rebuilt from their recall vectors' payloads (fetched by
-    point id: a lookup, not a filtered scan)."""
-    points = [message_point_id(tenant, session_id, epoch, i) for i in sorted(ids)]
-    out: list[Message] = []
-    for start in range(0, len(points), RETRIEVE_BATCH):
-        hits = svc.index.retrieve(points[start : start + RETRIEVE_BATCH])
-        out += [m for m in (message_from_payload(tenant, h.payload) for h in hits) if m]
-    return out
-
-
 def delete_session(svc: Services, tenant: str, session_id: str) -> None:
     """Tombstone first (epoch bump), then log, state, snapshots and the session's vectors."""
     check_id(session_id, "session_id")
@@ -145,6 +131,8 @@ def delete_session(svc: Services, tenant: str, session_id: str) -> None:
         raise NotFound(f"session {session_id!r} not found")
     # Snapshots hold the session's turns verbatim: they go with it.
     svc.snapshots.delete_for_session(tenant, session_id)
+    # Facts learned from its turns are suspect now, re-derived (here: retired) by a job.
+    cascade(svc, tenant, [session_id])
     try:
         # Only older epochs: a session re-created meanwhile keeps its new vectors.
         svc.index.delete(older_epochs_filter(tenant, session_id, epoch))

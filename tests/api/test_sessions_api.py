@@ -142,3 +142,14 @@ def test_session_fidelity_is_set_per_session(api: TestClient) -> None:
     assert api.get("/v1/sessions/s8").json()["fidelity"] == "balanced"  # the configured default
     page = api.get("/v1/sessions/s8/messages").json()
     assert page["trimmed"] == 0
+
+
+def test_delete_one_message(api: TestClient) -> None:
+    api.post("/v1/sessions/s7/messages", json={"user_id": "u1", "messages": _turns(3)})
+    wait_indexed(api, "s7")
+    ids = [m["id"] for m in api.get("/v1/sessions/s7/messages").json()["messages"]]
+    assert api.delete(f"/v1/sessions/s7/messages/{ids[1]}").status_code == 204
+    left = [m["id"] for m in api.get("/v1/sessions/s7/messages").json()["messages"]]
+    assert left == [ids[0], ids[2]]
+    assert api.delete("/v1/sessions/s7/messages/nope").status_code == 404
+    assert api.delete("/v1/sessions/nope/messages/x").status_code == 404
