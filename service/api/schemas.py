@@ -296,6 +296,22 @@ class ContextOut(BaseModel):
     degraded: list[str]
 
 
+class SnapshotVerificationOut(BaseModel):
+    """A snapshot replayed: `verified` when the hash is the same; else each item that differs,
+    `removed` (with why: superseded, deleted, suspect, stale_version, outranked) or `added`."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    snapshot_id: str
+    verified: bool
+    context_hash: str
+    replayed_hash: str
+    differences: list[dict[str, Any]]
+    # Items of the snapshot no longer served as they were (superseded, deleted, suspect,
+    # stale_version), even where the replay could reproduce them from history.
+    changed_since: list[dict[str, Any]]
+
+
 class DocumentIn(Body):
     text: Text
     tags: list[str] = Field(default_factory=list, max_length=64)

@@ -100,8 +100,11 @@ class _Gathered:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> AssembledContext:
-    """Assemble the context for one LLM call; never over budget, every decision accounted for."""
+def assemble_context(
+    svc: Services, tenant: str, req: ContextRequest, record: bool = True
+) -> AssembledContext:
+    """Assemble the context for one LLM call; never over budget, every decision accounted for.
+    `record=False`: keep no snapshot (a replay, to verify an earlier one)."""
     started = time.perf_counter()
     policy = _policy(svc, req)
     model = req.model or svc.settings.default_model
@@ -129,7 +132,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> Assembl
     )
     got.timings["pack"] = (time.perf_counter() - t0) * 1000
     got.timings["total"] = (time.perf_counter() - started) * 1000
-    return _record(svc, tenant, req, model, got, result)
+    return _record(svc, tenant, req, model, got, result, record)
 
 
 def _pieces(got: _Gathered) -> list[tuple[SummaryPiece, float]]:
@@ -267,6 +270,7 @@ def _record(
     model: str,
     got: _Gathered,
     result: Assembly,
+    record: bool = True,
 ) -> AssembledContext:
     """The typed result, its snapshot (re-fetchable later) and one log line."""
     # embed_query: the query's vector; retrieve: searches, truth checks, recall neighbours;
@@ -283,6 +287,8 @@ def _record(
         degraded=got.degraded,
         timings_ms=timings,
     )
+    if not record:
+        return context
     svc.snapshots.put(
         tenant,
         req.session_id,
