@@ -4,7 +4,9 @@
    with the slot=value facts they assert, a third of them non-facts: questions, hypotheticals,
    quoted or reported speech, other people, small talk). A prediction is right when its slot and
    value match a label (values case-insensitive).
-2. Throughput: turns/s of the built-in extractor over the recall harness's conversations, and of
+2. The recall harness's planted attributes (bench/household_corpus.py): after extraction of
+   every user turn, is each attribute's current value an active fact?
+3. Throughput: turns/s of the built-in extractor over the recall harness's conversations, and of
    indexing the same turns (embedding + upsert, the real model), in the same run.
 
     python -m bench extraction [--verbose] [--turns 400]
@@ -34,6 +36,33 @@ def quality(verbose: bool) -> None:
             print(f"  false positive: {fact} <- {statement!r}")
         for statement, fact in s.misses:
             print(f"  missed: {fact} <- {statement!r}")
+
+
+def planted(seeds: tuple[int, ...] = (7, 11)) -> None:
+    """The recall harness's planted attributes (questions answered by one turn: stated once,
+    or corrected and asked now): is the current value an active fact after every user turn
+    went through extraction, resolved per slot by event time as the store does?"""
+    for seed in seeds:
+        corpus = generate(seed)
+        turns = sorted(
+            (t for s in corpus.sessions for t in s if t.role == "user"), key=lambda t: t.created_at
+        )
+        current: dict[str, tuple[str, str]] = {}  # slot -> (text, turn id), latest event wins
+        for turn in turns:
+            for c in extract(turn.content):
+                current[c.key] = (c.text, turn.id)
+        asked = [
+            q
+            for q in corpus.questions
+            if q.kind in ("single_hop", "paraphrase", "update") and len(q.evidence) == 1
+        ]
+        found = sum(
+            any(q.answer.lower() in text.lower() for text, _ in current.values()) for q in asked
+        )
+        print(
+            f"recall harness seed {seed}: current value active for {found}/{len(asked)} planted "
+            f"attributes ({len(current)} slots from {len(turns)} user turns)"
+        )
 
 
 def throughput(turns: int) -> None:
@@ -81,6 +110,7 @@ def main() -> None:
     args = sys.argv[1:]
     turns = int(args[args.index("--turns") + 1]) if "--turns" in args else 400
     quality("--verbose" in args)
+    planted()
     throughput(turns)
 
 
