@@ -42,6 +42,7 @@ def extract_session_facts(
     turns += turns_from_index(svc, tenant, session_id, epoch, missing) if missing else []
     found = svc.extractor.extract(turns)
     placed: Counter[str] = Counter()
+    now = svc.clock()
     for fact in found:
         done = remember_fact(
             svc,
@@ -51,7 +52,8 @@ def extract_session_facts(
             fact.key,
             source="extracted",
             lineage=fact.lineage,
-            valid_from=fact.valid_from,
+            # A turn dated ahead of our clock (the client's created_at) counts from now.
+            valid_from=min(fact.valid_from, now),
         )
         placed[done.placed] += 1
     log.info(

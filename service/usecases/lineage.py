@@ -107,7 +107,7 @@ def rederive_facts(svc: Services, tenant: str, fact_ids: Sequence[str]) -> Reder
         for extracted in found:
             done = remember_fact(
                 svc, tenant, fact.user_id, extracted.text, extracted.key, source="extracted",
-                lineage=extracted.lineage, valid_from=extracted.valid_from,
+                lineage=extracted.lineage, valid_from=min(extracted.valid_from, svc.clock()),
             )  # fmt: skip
             rederived.append(done.fact.id)
         if fact.key and not found and fact.superseded_by is None:

@@ -152,3 +152,13 @@ def test_llm_extractor_falls_back_to_the_rules(chat_server: str, reply: Any, del
 def test_llm_extractor_unreachable_falls_back() -> None:
     found = _llm("http://127.0.0.1:9/v1", timeout=0.3).extract(_turns())
     assert [f.text for f in found] == ["User lives in Lisbon."]
+
+
+def test_a_turn_dated_ahead_of_the_clock_counts_from_now(container: Container, tenant: str) -> None:
+    svc = container.services
+    ahead = datetime(2999, 1, 1, tzinfo=UTC)
+    msg = NewMessage(role="user", content="I live in Faro.", id="m1", created_at=ahead)
+    sessions.append_messages(svc, tenant, "s", "u", [msg])
+    assert extract_session_facts(svc, tenant, "s", 0, ["m1"]).placed == {"current": 1}
+    [fact] = list_facts(svc, tenant, "u", 0, 10)
+    assert fact.valid_from <= svc.clock()
