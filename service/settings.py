@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     # event time (the other in history), "keep_both" keeps both active and flagged until
     # resolved. Per tenant and key prefix: {"acme": ..., "acme:user.medical.": ..., "*:x.": ...}.
     fact_conflict_policy: Literal["lww", "keep_both"] = "lww"
-    fact_conflict_policies: dict[str, Literal["lww", "keep_both"]] = Field(default_factory=dict)
+    fact_conflict_policies: dict[str, Literal["lww", "keep_both"]] = {}
     extractor_base_url: str = ""
     extractor_model: str = ""
     extractor_api_key: str = ""
