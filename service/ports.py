@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from service.domain.documents import Document, DocumentVersion, LiveVersion
+from service.domain.extraction import ExtractedFact
 from service.domain.models import (
     AppendResult,
     Fact,
@@ -15,6 +16,7 @@ from service.domain.models import (
     Principal,
     SessionHead,
     SessionInfo,
+    StateVersion,
     VectorFilter,
     VectorHit,
     VectorPoint,
@@ -73,7 +75,8 @@ class SessionStore(Protocol):
     ) -> SessionHead:
         """The session's head in one round trip (`info` None: no turns yet). `history_limit`:
         at most that many turns after the summary (0 = no limit); they stop once their stored
-        counts pass `max_tokens`."""
+        counts pass `max_tokens`. `state`: the working memory as last written
+        (`WorkingMemoryStore` writes it)."""
         ...
 
     def messages(self, tenant: str, session_id: str, start: int, stop: int) -> list[Message]: ...
@@ -97,26 +100,81 @@ class SessionStore(Protocol):
         """Mark turns indexed (flagging those that open a topic segment); False if deleted."""
         ...
 
-    def set_fidelity(self, tenant: str, session_id: str, user_id: str, fidelity: str) -> None: ...
+    def set_settings(
+        self, tenant: str, session_id: str, user_id: str, values: dict[str, str]
+    ) -> None:
+        """Set a session's own settings (fidelity, extract_facts); creates it when new."""
+        ...
+
     def trim(self, tenant: str, session_id: str, epoch: int) -> int:
         """Drop the bodies of turns that are both summarized and indexed (never others)."""
         ...
 
     def pending_ids(self, tenant: str, session_id: str) -> set[str]: ...
     def delete(self, tenant: str, session_id: str) -> tuple[int, bool]: ...
+    def delete_message(self, tenant: str, session_id: str, message_id: str) -> bool | None:
+        """Drop a turn's body (its id stays: appends stay idempotent, deletes win); None: no
+        such turn, False: its body had already left the log (trimmed or deleted)."""
+        ...
+
     def pending(self) -> Iterator[tuple[str, str, int, list[str]]]: ...
-    def put_state(self, tenant: str, session_id: str, state: dict[str, Any]) -> None: ...
-    def get_state(self, tenant: str, session_id: str) -> dict[str, Any] | None: ...
+
     def ping(self) -> None: ...
+
+
+class WorkingMemoryStore(Protocol):
+    """A session's working memory with versions (ETag, history, restore)."""
+
+    def put(
+        self,
+        tenant: str,
+        session_id: str,
+        state: dict[str, Any],
+        user_id: str | None,
+        expected_version: int | None,
+        keep: int,
+    ) -> int:
+        """Write a new version and return it; Conflict (another user's session),
+        PreconditionFailed (not at `expected_version`)."""
+        ...
+
+    def get(self, tenant: str, session_id: str) -> tuple[dict[str, Any], int]: ...
+    def versions(self, tenant: str, session_id: str) -> list[StateVersion]:
+        """The retained versions, newest first."""
+        ...
 
 
 class FactStore(Protocol):
     """Fact records (the truth the vector index is checked against)."""
 
-    def put(self, fact: Fact, previous: Fact | None, superseded: Fact | None) -> bool: ...
+    def put(
+        self,
+        fact: Fact,
+        previous: Fact | None,
+        superseded: Fact | None,
+        claim_slot: bool = True,
+    ) -> bool:
+        """Store `fact`; with `claim_slot` (and a key) only while `previous` is still the slot's
+        active fact at its version, replacing it by `superseded`. False: lost a race."""
+        ...
+
     def get(self, tenant: str, fact_id: str) -> Fact | None: ...
+    def derived_from(self, tenant: str, source_id: str) -> list[str]:
+        """Ids of the facts whose lineage names `source_id` (a message or chunk id)."""
+        ...
+
     def get_many(self, tenant: str, ids: Sequence[str]) -> list[Fact | None]: ...
-    def active_for_key(self, tenant: str, user_id: str, key: str) -> Fact | None: ...
+    def active_for_key(self, tenant: str, user_id: str, key: str) -> Fact | None:
+        """The fact the key's slot points at, if active (or in an unresolved conflict)."""
+        ...
+
+    def replace(
+        self, fact: Fact, expected_version: int, claim_slot: bool = False, free_slot: bool = False
+    ) -> bool:
+        """Compare-and-set a record on its version; `claim_slot` points its key at it,
+        `free_slot` frees its key if it pointed at it."""
+        ...
+
     def list_for_user(self, tenant: str, user_id: str, offset: int, limit: int) -> list[Fact]: ...
     def delete(self, fact: Fact, expected_version: int) -> bool: ...
 
@@ -133,7 +191,24 @@ class DocumentStore(Protocol):
         source: str,
         tags: list[str],
         metadata: dict[str, Any],
-    ) -> None: ...
+        expected_revision: int | None = None,
+    ) -> int:
+        """The record's new revision, or -1 if it was not at `expected_revision` (If-Match)."""
+        ...
+
+    def set_labels(
+        self,
+        tenant: str,
+        doc_id: str,
+        tags: list[str],
+        metadata: dict[str, Any],
+        now: str,
+        expected_revision: int | None = None,
+    ) -> int:
+        """Replace tags and metadata: the new revision, -1 (not at `expected_revision`), or 0
+        (no such document)."""
+        ...
+
     def source(self, tenant: str, doc_id: str, version: str) -> str | None: ...
     def switch_live(
         self, tenant: str, doc_id: str, version: str, sequence: int, expires_at: int, now: str
@@ -200,6 +275,14 @@ class Summarizer(Protocol):
     @property
     def name(self) -> str: ...
     def summarize(self, previous: str, turns: Sequence[Message], target_tokens: int) -> str: ...
+
+
+class FactExtractor(Protocol):
+    """Finds facts about the user in a batch of turns (slot-keyed, with their source turns)."""
+
+    @property
+    def name(self) -> str: ...
+    def extract(self, turns: Sequence[Message]) -> list[ExtractedFact]: ...
 
 
 class Cutoffs(Protocol):

@@ -66,6 +66,17 @@ class Settings(BaseSettings):
     summarizer_model: str = ""
     summarizer_api_key: str = ""
     summarizer_timeout_s: float = Field(10.0, gt=0)
+    # Facts learned from what users say (a job after indexing); sessions can turn it off.
+    extract_facts: bool = True
+    # Two writes to one fact key based on the same fact are concurrent: "lww" keeps the later by
+    # event time (the other in history), "keep_both" keeps both active and flagged until
+    # resolved. Per tenant and key prefix: {"acme": ..., "acme:user.medical.": ..., "*:x.": ...}.
+    fact_conflict_policy: Literal["lww", "keep_both"] = "lww"
+    fact_conflict_policies: dict[str, Literal["lww", "keep_both"]] = {}
+    extractor_base_url: str = ""
+    extractor_model: str = ""
+    extractor_api_key: str = ""
+    extractor_timeout_s: float = Field(10.0, gt=0)
     stale_grace_s: int = Field(300, ge=0)
     maintenance_interval_s: int = Field(30, ge=1)
     job_lease_s: int = Field(30, ge=2)
@@ -74,6 +85,7 @@ class Settings(BaseSettings):
     max_batch_messages: int = Field(500, ge=1)
     max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     max_state_bytes: int = Field(16 * 1024, ge=64)
+    state_versions_kept: int = Field(20, ge=1, le=1000)  # working-memory versions to restore
     max_fact_chars: int = Field(2_000, ge=1)
     max_budget_tokens: int = Field(1_000_000, ge=16)
     max_document_chars: int = Field(2_000_000, ge=1)

@@ -14,6 +14,9 @@ INVALIDATE = "admin.invalidate"
 REINDEX = "admin.reindex"
 RESUME_JOBS = "jobs.resume"
 BACKFILL_SCOPES = "vectors.backfill_scopes"
+EXTRACT_FACTS = "facts.extract"
+REDERIVE_FACTS = "facts.rederive"
+REBUILD_SUMMARY = "sessions.rebuild_summary"
 
 ALL = (
     INDEX_MESSAGES,
@@ -25,4 +28,7 @@ ALL = (
     REINDEX,
     RESUME_JOBS,
     BACKFILL_SCOPES,
+    EXTRACT_FACTS,
+    REDERIVE_FACTS,
+    REBUILD_SUMMARY,
 )

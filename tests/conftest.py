@@ -18,6 +18,7 @@ from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
 from service.runtime.container import Container, build_container
 from service.settings import Settings
+from tests.chat_server import chat_server  # noqa: F401  # a fixture: a local chat-completions server
 from workers.app import create_worker_app
 from workers.runner import WorkerRunner
 

@@ -10,7 +10,16 @@ from celery import Celery, Task
 from service import tasks
 from service.adapters.celery_queue import celery_config
 from service.domain.errors import StoreUnavailable
-from service.usecases import admin, compaction, documents, indexing, jobs, migrations
+from service.usecases import (
+    admin,
+    compaction,
+    documents,
+    extraction,
+    indexing,
+    jobs,
+    lineage,
+    migrations,
+)
 from service.usecases import reindex as reindex_uc
 from service.usecases.services import Services
 
@@ -52,6 +61,22 @@ def create_worker_app(svc: Services, broker_url: str) -> Celery:
     @app.task(name=tasks.INDEX_MESSAGES, shared=False, **RETRY)
     def index_messages(tenant: str, session_id: str, epoch: int, message_ids: list[str]) -> int:
         return indexing.index_messages(svc, tenant, session_id, epoch, message_ids)
+
+    @app.task(name=tasks.EXTRACT_FACTS, shared=False, **RETRY)
+    def extract_facts(
+        tenant: str, session_id: str, epoch: int, message_ids: list[str]
+    ) -> dict[str, object]:
+        done = extraction.extract_session_facts(svc, tenant, session_id, epoch, message_ids)
+        return {"status": done.status, "found": done.found, **done.placed}
+
+    @app.task(name=tasks.REDERIVE_FACTS, shared=False, **RETRY)
+    def rederive_facts(tenant: str, fact_ids: list[str]) -> dict[str, list[str]]:
+        done = lineage.rederive_facts(svc, tenant, fact_ids)
+        return {"retired": done.retired, "rederived": done.rederived, "promoted": done.promoted}
+
+    @app.task(name=tasks.REBUILD_SUMMARY, shared=False, **RETRY)
+    def rebuild_summary(tenant: str, session_id: str, epoch: int, seq: int) -> dict[str, object]:
+        return compaction.rebuild_summary(svc, tenant, session_id, epoch, seq)
 
     @app.task(name=tasks.INGEST, shared=False, **RETRY)
     def ingest_document(

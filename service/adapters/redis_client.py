@@ -77,6 +77,11 @@ class Keys:
         return f"{cls._tenant(tenant)}:user:{segment(user_id)}:facts"
 
     @classmethod
+    def fact_lineage(cls, tenant: str, source_id: str) -> str:
+        """The facts derived from one message or chunk (for idempotent extraction, cascades)."""
+        return f"{cls._tenant(tenant)}:derived:{segment(source_id)}"
+
+    @classmethod
     def fact_slot(cls, tenant: str, user_id: str, key: str) -> str:
         return f"{cls._tenant(tenant)}:user:{segment(user_id)}:slot:{segment(key)}"
 

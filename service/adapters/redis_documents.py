@@ -73,7 +73,8 @@ return previous
 HISTORY = 20  # version entries kept per document (their sources with them)
 
 # KEYS: record, sources. ARGV: version entry JSON, tags JSON, metadata JSON, doc_id, now, version,
-# source text, history length.
+# source text, history length, expected revision ("" = any; If-Match). Returns the new revision,
+# or -1 when the record is not at the expected revision.
 # The source goes in with its entry; an entry that falls out of the history takes its source
 # with it unless another entry, or the live version, still refers to it.
 _ADD_VERSION = """
@@ -82,6 +83,8 @@ local doc
 if body then doc = cjson.decode(body) else
   doc = {doc_id = ARGV[4], versions = {}, live_version = cjson.null, created_at = ARGV[5]}
 end
+if ARGV[9] ~= '' and (not body or tostring(doc.revision or 0) ~= ARGV[9]) then return -1 end
+doc.revision = (doc.revision or 0) + 1
 redis.call('HSET', KEYS[2], ARGV[6], ARGV[7])
 table.insert(doc.versions, cjson.decode(ARGV[1]))
 local dropped = {}
@@ -100,7 +103,22 @@ doc.tags = cjson.decode(ARGV[2])
 doc.metadata = cjson.decode(ARGV[3])
 doc.updated_at = ARGV[5]
 redis.call('SET', KEYS[1], cjson.encode(doc))
-return 1
+return doc.revision
+"""
+
+# KEYS: record. ARGV: tags JSON, metadata JSON, now, expected revision ("" = any). Returns the
+# new revision; -1: not at the expected revision; 0: no such document.
+_SET_LABELS = """
+local body = redis.call('GET', KEYS[1])
+if not body then return 0 end
+local doc = cjson.decode(body)
+if ARGV[4] ~= '' and tostring(doc.revision or 0) ~= ARGV[4] then return -1 end
+doc.revision = (doc.revision or 0) + 1
+doc.tags = cjson.decode(ARGV[1])
+doc.metadata = cjson.decode(ARGV[2])
+doc.updated_at = ARGV[3]
+redis.call('SET', KEYS[1], cjson.encode(doc))
+return doc.revision
 """
 
 
@@ -111,6 +129,7 @@ class RedisDocumentStore:
         self._r = client
         self._switch = client.register_script(_SWITCH)
         self._add_version = client.register_script(_ADD_VERSION)
+        self._set_labels = client.register_script(_SET_LABELS)
 
     def next_sequence(self, tenant: str, doc_id: str) -> int:
         with redis_errors():
@@ -124,27 +143,48 @@ class RedisDocumentStore:
         source: str,
         tags: list[str],
         metadata: dict[str, Any],
-    ) -> None:
-        """Record a pending version and keep its source text (jobs carry ids, not text)."""
+        expected_revision: int | None = None,
+    ) -> int:
+        """Record a pending version and keep its source text (jobs carry ids, not text);
+        returns the record's new revision, or -1 if it was not at `expected_revision`."""
         entry = json.dumps(version.to_json())
         with redis_errors():
             self._r.zadd(Keys.documents(tenant), {doc_id: 0})  # all scores 0: ordered by id
-            self._add_version(
-                keys=[
-                    Keys.document(tenant, doc_id, "record"),
-                    Keys.document(tenant, doc_id, "sources"),
-                ],
-                args=[
-                    entry,
-                    json.dumps(tags),
-                    json.dumps(metadata or {}),
-                    doc_id,
-                    version.created_at,
-                    version.version,
-                    source,
-                    HISTORY,
-                ],
+            return int(
+                self._add_version(
+                    keys=[
+                        Keys.document(tenant, doc_id, "record"),
+                        Keys.document(tenant, doc_id, "sources"),
+                    ],
+                    args=[
+                        entry,
+                        json.dumps(tags),
+                        json.dumps(metadata or {}),
+                        doc_id,
+                        version.created_at,
+                        version.version,
+                        source,
+                        HISTORY,
+                        "" if expected_revision is None else expected_revision,
+                    ],
+                )
             )
+
+    def set_labels(
+        self,
+        tenant: str,
+        doc_id: str,
+        tags: list[str],
+        metadata: dict[str, Any],
+        now: str,
+        expected_revision: int | None = None,
+    ) -> int:
+        """Replace tags and metadata; the new revision, -1 (not at `expected_revision`) or 0
+        (no such document)."""
+        args = [json.dumps(tags), json.dumps(metadata), now]
+        args.append("" if expected_revision is None else str(expected_revision))
+        with redis_errors():
+            return int(self._set_labels(keys=[Keys.document(tenant, doc_id, "record")], args=args))
 
     def source(self, tenant: str, doc_id: str, version: str) -> str | None:
         with redis_errors():

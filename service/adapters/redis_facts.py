@@ -11,11 +11,13 @@ from typing import Any
 import redis
 
 from service.adapters.redis_client import Keys, redis_errors, text
+from service.domain.facts import source_session
 from service.domain.models import Fact
 
 # KEYS: new record, user index, slot, previous record (slot and previous: the new record's key
-# when unused; all share the tenant's hash tag). ARGV: new body, score, new id, previous id
-# ("" = none expected), previous version, superseded body, "1" if the fact has a key slot.
+# when unused; all share the tenant's hash tag), then one lineage set per source id. ARGV: new
+# body, score, new id, previous id ("" = none expected), previous version, superseded body, "1"
+# if the fact claims its key slot.
 # Compare-and-set: the slot must still point at the previous fact, still active at the version
 # read, so racing writers to one key serialize instead of both superseding the same fact.
 _PUT = """
@@ -26,13 +28,15 @@ if ARGV[7] == '1' then
     local body = redis.call('GET', KEYS[4])
     if not body then return 0 end
     local previous = cjson.decode(body)
-    if previous.status ~= 'active' or tostring(previous.version) ~= ARGV[5] then return 0 end
+    if (previous.status ~= 'active' and previous.status ~= 'conflict')
+      or tostring(previous.version) ~= ARGV[5] then return 0 end
   end
 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 if ARGV[4] ~= '' then redis.call('SET', KEYS[4], ARGV[6]) end
 if ARGV[7] == '1' then redis.call('SET', KEYS[3], ARGV[3]) end
+for i = 5, #KEYS do redis.call('SADD', KEYS[i], ARGV[3]) end
 return 1
 """
 
@@ -48,6 +52,19 @@ return 1
 """
 
 
+# KEYS: record, slot (the record's key when unused). ARGV: expected version, new body, fact id,
+# "1" to point the slot at this fact, "2" to free the slot if it points here. Compare-and-set on
+# the record's version.
+_REPLACE = """
+local body = redis.call('GET', KEYS[1])
+if not body or tostring(cjson.decode(body).version) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[4] == '1' then redis.call('SET', KEYS[2], ARGV[3]) end
+if ARGV[4] == '2' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
+
+
 class RedisFactStore:
     """Implements FactStore on Redis; the record, not the vector, is the truth."""
 
@@ -55,11 +72,20 @@ class RedisFactStore:
         self._r = client
         self._put = client.register_script(_PUT)
         self._delete = client.register_script(_DELETE)
+        self._replace = client.register_script(_REPLACE)
 
-    def put(self, fact: Fact, previous: Fact | None, superseded: Fact | None) -> bool:
-        """Store `fact`; if it has a key, only while `previous` is still the slot's active fact
-        (at its version), replacing it by `superseded`. False: lost a race, read again."""
+    def put(
+        self,
+        fact: Fact,
+        previous: Fact | None,
+        superseded: Fact | None,
+        claim_slot: bool = True,
+    ) -> bool:
+        """Store `fact`; if it has a key (and claims the slot), only while `previous` is still
+        the slot's active fact (at its version), replacing it by `superseded`. A fact that does
+        not claim the slot goes into history beside it. False: lost a race, read again."""
         record = Keys.fact(fact.tenant, fact.id)
+        claims = bool(fact.key) and claim_slot
         slot = Keys.fact_slot(fact.tenant, fact.user_id, fact.key) if fact.key else record
         prev_key = Keys.fact(fact.tenant, previous.id) if previous else record
         args: list[str | int | float] = [
@@ -69,9 +95,10 @@ class RedisFactStore:
             previous.id if previous else "",
             previous.version if previous else "",
             _encode(superseded) if superseded else "",
-            "1" if fact.key else "0",
+            "1" if claims else "0",
         ]
         keys = [record, Keys.user_facts(fact.tenant, fact.user_id), slot, prev_key]
+        keys += [Keys.fact_lineage(fact.tenant, source) for source in _sources(fact.lineage)]
         with redis_errors():
             return bool(self._put(keys=keys, args=args))
 
@@ -87,13 +114,31 @@ class RedisFactStore:
             )
         return [None if b is None else _decode(b) for b in bodies]
 
+    def derived_from(self, tenant: str, source_id: str) -> list[str]:
+        with redis_errors():
+            ids = self._r.smembers(Keys.fact_lineage(tenant, source_id))
+        return sorted(text(i) for i in ids)
+
     def active_for_key(self, tenant: str, user_id: str, key: str) -> Fact | None:
         with redis_errors():
             fact_id = self._r.get(Keys.fact_slot(tenant, user_id, key))
         if fact_id is None:
             return None
         fact = self.get(tenant, text(fact_id))
-        return fact if fact is not None and fact.status == "active" else None
+        return fact if fact is not None and fact.status in ("active", "conflict") else None
+
+    def replace(
+        self, fact: Fact, expected_version: int, claim_slot: bool = False, free_slot: bool = False
+    ) -> bool:
+        """Store `fact` over its record if that is still at `expected_version`; with
+        `claim_slot` its key's slot points at it, with `free_slot` no longer. False: it
+        changed."""
+        record = Keys.fact(fact.tenant, fact.id)
+        slot = Keys.fact_slot(fact.tenant, fact.user_id, fact.key) if fact.key else record
+        mode = "1" if claim_slot and fact.key else "2" if free_slot and fact.key else "0"
+        args: list[str | int] = [expected_version, _encode(fact), fact.id, mode]
+        with redis_errors():
+            return bool(self._replace(keys=[record, slot], args=args))
 
     def list_for_user(self, tenant: str, user_id: str, offset: int, limit: int) -> list[Fact]:
         with redis_errors():
@@ -110,6 +155,17 @@ class RedisFactStore:
         args: list[str | int] = [expected_version, _encode(fact), fact.id, "1" if fact.key else "0"]
         with redis_errors():
             return bool(self._delete(keys=keys, args=args))
+
+
+def _sources(lineage: Sequence[str]) -> list[str]:
+    """What a fact is indexed under: each source, and each turn's session (session deletion
+    finds its facts in one read)."""
+    out = dict.fromkeys(lineage)
+    for source in lineage:
+        session_id = source_session(source)
+        if session_id is not None:
+            out[session_id] = None
+    return list(out)
 
 
 def _encode(fact: Fact) -> str:

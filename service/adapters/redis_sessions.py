@@ -159,13 +159,14 @@ end
 return 1
 """
 
-# KEYS: meta, epoch. ARGV: user_id, now, fidelity. Creates the session when new.
-_SET_FIDELITY = """
+# KEYS: meta, epoch. ARGV: user_id, now, then (setting, value) pairs. Creates the session when
+# new.
+_SET_SETTINGS = """
 local owner = redis.call('HGET', KEYS[1], 'user_id')
 if owner and owner ~= ARGV[1] then return {-1, owner} end
 if not owner then redis.call('HSET', KEYS[1], 'user_id', ARGV[1], 'created_at', ARGV[2]) end
-redis.call('HSET', KEYS[1], 'fidelity', ARGV[3])
-return {1, ARGV[3]}
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return {1, ''}
 """
 
 # KEYS: meta, log, msgs, pending, epoch, summary. ARGV: epoch.
@@ -191,10 +192,32 @@ if done > 0 then redis.call('HINCRBY', KEYS[1], 'trimmed', done) end
 return done
 """
 
+# KEYS: meta, msgs, pending. ARGV: message id. The body becomes the tombstone of a trimmed turn
+# (readers skip it; an append of the same id stays a duplicate); its tokens leave the count.
+_DELETE_MESSAGE = """
+local body = redis.call('HGET', KEYS[2], ARGV[1])
+if not body then return -1 end
+if body == '~' then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], '~')
+redis.call('SREM', KEYS[3], ARGV[1])
+local tokens = tonumber(string.match(body, '"tokens":(%d+)') or '0')
+redis.call('HINCRBY', KEYS[1], 'tokens', -tokens)
+return 1
+"""
+
 TRIMMED = b"~"  # the body of a trimmed turn: its id stays, its content lives on in the summary
 # and in its recall vector
 
-_SESSION_PARTS = ("meta", "log", "msgs", "pending", "state", "summary")
+_SESSION_PARTS = (
+    "meta",
+    "log",
+    "msgs",
+    "pending",
+    "state",
+    "summary",
+    "state_meta",  # working memory's version and history (RedisWorkingMemory)
+    "state_versions",
+)
 
 
 class RedisSessionStore:
@@ -206,9 +229,10 @@ class RedisSessionStore:
         self._range = client.register_script(_RANGE)
         self._ranges = client.register_script(_RANGES)
         self._mark = client.register_script(_MARK_INDEXED)
-        self._fidelity = client.register_script(_SET_FIDELITY)
+        self._settings = client.register_script(_SET_SETTINGS)
         self._trim = client.register_script(_TRIM)
         self._head = client.register_script(_HEAD)
+        self._delete_message = client.register_script(_DELETE_MESSAGE)
 
     def _keys(self, tenant: str, session_id: str, *parts: str) -> list[str]:
         return [Keys.session(tenant, session_id, p) for p in parts]
@@ -361,11 +385,16 @@ class RedisSessionStore:
         with redis_errors():
             return bool(self._mark(keys=keys, args=[epoch, len(ids), *ids, *segment_starts]))
 
-    def set_fidelity(self, tenant: str, session_id: str, user_id: str, fidelity: str) -> None:
-        """Set the session's fidelity tier; creates the session (owned by user_id) when new."""
+    def set_settings(
+        self, tenant: str, session_id: str, user_id: str, values: dict[str, str]
+    ) -> None:
+        """Set the session's own settings; creates the session (owned by user_id) when new."""
         keys = self._keys(tenant, session_id, "meta", "epoch")
+        args = [user_id, datetime.now(UTC).isoformat()]
+        for name, value in values.items():
+            args += [name, value]
         with redis_errors():
-            out = self._fidelity(keys=keys, args=[user_id, datetime.now(UTC).isoformat(), fidelity])
+            out = self._settings(keys=keys, args=args)
         if out[0] == -1:
             raise Conflict(
                 f"session {session_id!r} belongs to another user",
@@ -401,6 +430,12 @@ class RedisSessionStore:
             epoch, removed = pipe.execute()
         return int(epoch), int(removed) > 0
 
+    def delete_message(self, tenant: str, session_id: str, message_id: str) -> bool | None:
+        keys = self._keys(tenant, session_id, "meta", "msgs", "pending")
+        with redis_errors():
+            out = int(self._delete_message(keys=keys, args=[message_id]))
+        return None if out < 0 else out == 1
+
     def pending(self) -> Iterator[tuple[str, str, int, list[str]]]:
         """Every session with turns not yet indexed: (tenant, session_id, epoch, ids)."""
         with redis_errors():
@@ -409,16 +444,6 @@ class RedisSessionStore:
                 ids = [text(i) for i in self._r.smembers(key)]
                 if ids:
                     yield tenant, session_id, self.epoch(tenant, session_id), ids
-
-    def put_state(self, tenant: str, session_id: str, state: dict[str, Any]) -> None:
-        body = json.dumps(state, separators=(",", ":"), ensure_ascii=False)
-        with redis_errors():
-            self._r.set(Keys.session(tenant, session_id, "state"), body)
-
-    def get_state(self, tenant: str, session_id: str) -> dict[str, Any] | None:
-        with redis_errors():
-            body = self._r.get(Keys.session(tenant, session_id, "state"))
-        return None if body is None else dict(json.loads(body))
 
     def ping(self) -> None:
         with redis_errors():
@@ -472,6 +497,7 @@ def _info(
         pending=int(pending),
         epoch=int(epoch or 0),
         fidelity=text(meta[b"fidelity"]) if b"fidelity" in meta else None,
+        extract_facts=meta[b"extract_facts"] == b"1" if b"extract_facts" in meta else None,
         trimmed=int(meta.get(b"trimmed", 0)),
     )
 

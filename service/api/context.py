@@ -11,9 +11,10 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
 from service.api.errors import responses
-from service.api.schemas import ContextIn, ContextOut
+from service.api.schemas import ContextIn, ContextOut, SnapshotVerificationOut
 from service.domain import errors as e
 from service.metrics import Metrics
+from service.usecases import snapshots
 from service.usecases.context import ContextRequest, assemble_context, get_snapshot
 
 router = APIRouter(tags=["context"])
@@ -43,6 +44,13 @@ async def context(body: ContextIn, svc: Svc, caller: Caller, request: Request) -
         media_type="application/json",
         headers={"Server-Timing": server_timing},
     )
+
+
+@router.post("/v1/snapshots/{snapshot_id}/verify", responses=responses(e.NotFound))
+async def verify(snapshot_id: str, svc: Svc, caller: Caller) -> SnapshotVerificationOut:
+    """Re-assemble the snapshot's request as of its time: same hash, or what differs and why."""
+    found = await run_in_threadpool(snapshots.verify_snapshot, svc, caller.tenant, snapshot_id)
+    return SnapshotVerificationOut.model_validate(found)
 
 
 @router.get("/v1/snapshots/{snapshot_id}", responses=responses(e.NotFound))

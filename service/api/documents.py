@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
@@ -19,10 +19,18 @@ router = APIRouter(tags=["documents"])
 @router.put(
     "/v1/documents/{doc_id}",
     response_model_exclude_none=True,
-    responses={202: {"model": DocumentWriteOut, "description": "Queued: built by a job"}},
+    responses={
+        202: {"model": DocumentWriteOut, "description": "Queued: built by a job"},
+        **responses(e.PreconditionFailed),
+    },
 )
 async def put(
-    doc_id: str, body: DocumentIn, svc: Svc, caller: Caller, response: Response
+    doc_id: str,
+    body: DocumentIn,
+    svc: Svc,
+    caller: Caller,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
 ) -> DocumentWriteOut:
     result = await run_in_threadpool(
         documents.ingest_document,
@@ -34,15 +42,19 @@ async def put(
         metadata=body.metadata,
         policy=body.policy,
         ttl_s=body.ttl_s,
+        if_match=if_match,
     )
     if result.status == "pending":
         response.status_code = 202
+    if result.etag:
+        response.headers["ETag"] = result.etag
     return DocumentWriteOut.model_validate(result)
 
 
 @router.get("/v1/documents/{doc_id}", responses=responses(e.NotFound))
-async def get(doc_id: str, svc: Svc, caller: Caller) -> DocumentOut:
+async def get(doc_id: str, svc: Svc, caller: Caller, response: Response) -> DocumentOut:
     document = await run_in_threadpool(documents.get_document, svc, caller.tenant, doc_id)
+    response.headers["ETag"] = document.etag
     return DocumentOut.of(document)
 
 

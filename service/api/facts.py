@@ -1,7 +1,10 @@
-"""Fact routes: remember, list, get, delete (If-Match), search."""
+"""Fact routes: remember, list, get, update and delete (If-Match), resolve a conflict, search;
+`as_of`/`known_at` views."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
@@ -9,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
 from service.api.errors import responses
-from service.api.schemas import FactIn, FactOut, FactSearchIn, FactsOut, MaxOffset
+from service.api.schemas import FactIn, FactOut, FactSearchIn, FactsOut, FactUpdateIn, MaxOffset
 from service.domain import errors as e
 from service.usecases import facts
 
@@ -18,13 +21,23 @@ router = APIRouter(prefix="/v1/facts", tags=["facts"])
 
 @router.post("", status_code=201, responses=responses(e.Conflict))
 async def remember(body: FactIn, svc: Svc, caller: Caller, response: Response) -> FactOut:
-    fact, created = await run_in_threadpool(
-        facts.remember_fact, svc, caller.tenant, body.user_id, body.text, body.key, body.metadata
+    done = await run_in_threadpool(
+        partial(
+            facts.remember_fact,
+            svc,
+            caller.tenant,
+            body.user_id,
+            body.text,
+            body.key,
+            body.metadata,
+            valid_from=body.valid_from,
+            based_on=body.based_on,
+        )
     )
-    if not created:
+    if not done.created:
         response.status_code = 200  # a near-duplicate of an active fact: merged, not stored twice
-    response.headers["ETag"] = f'"{fact.version}"'
-    return FactOut.model_validate(fact)
+    response.headers["ETag"] = f'"{done.fact.version}"'
+    return FactOut.model_validate(done.fact)
 
 
 @router.get("")
@@ -34,25 +47,73 @@ async def list_facts(
     user_id: str,
     offset: int = Query(0, ge=0, le=MaxOffset),
     limit: int = Query(100, ge=1, le=1000),
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
 ) -> FactsOut:
-    found = await run_in_threadpool(facts.list_facts, svc, caller.tenant, user_id, offset, limit)
+    found = await run_in_threadpool(
+        facts.list_facts, svc, caller.tenant, user_id, offset, limit, as_of, known_at
+    )
     return FactsOut(user_id=user_id, facts=[FactOut.model_validate(f) for f in found])
 
 
 @router.post("/search")
 async def search(body: FactSearchIn, svc: Svc, caller: Caller) -> FactsOut:
     found = await run_in_threadpool(
-        facts.search_facts, svc, caller.tenant, body.user_id, body.query, body.limit
+        facts.search_facts,
+        svc,
+        caller.tenant,
+        body.user_id,
+        body.query,
+        body.limit,
+        body.as_of,
+        body.known_at,
     )
     return FactsOut(
         user_id=body.user_id,
-        facts=[FactOut.model_validate(f).model_copy(update={"score": s}) for f, s in found],
+        facts=[
+            FactOut.model_validate(f.fact).model_copy(
+                update={"score": f.score, "similarity": f.similarity}
+            )
+            for f in found
+        ],
     )
 
 
 @router.get("/{fact_id}", responses=responses(e.NotFound))
 async def get(fact_id: str, svc: Svc, caller: Caller, response: Response) -> FactOut:
     fact = await run_in_threadpool(facts.get_fact, svc, caller.tenant, fact_id)
+    response.headers["ETag"] = f'"{fact.version}"'
+    return FactOut.model_validate(fact)
+
+
+@router.put("/{fact_id}", responses=responses(e.NotFound, e.PreconditionFailed, e.Conflict))
+async def update(
+    fact_id: str,
+    body: FactUpdateIn,
+    svc: Svc,
+    caller: Caller,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> FactOut:
+    fact = await run_in_threadpool(
+        facts.update_fact, svc, caller.tenant, fact_id, body.text, body.metadata, if_match
+    )
+    response.headers["ETag"] = f'"{fact.version}"'
+    return FactOut.model_validate(fact)
+
+
+@router.post(
+    "/{fact_id}/resolve", responses=responses(e.NotFound, e.PreconditionFailed, e.Conflict)
+)
+async def resolve(
+    fact_id: str,
+    svc: Svc,
+    caller: Caller,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> FactOut:
+    """Settle a conflict: this fact becomes current, the others of its conflict go to history."""
+    fact = await run_in_threadpool(facts.resolve_fact, svc, caller.tenant, fact_id, if_match)
     response.headers["ETag"] = f'"{fact.version}"'
     return FactOut.model_validate(fact)
 

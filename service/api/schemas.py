@@ -117,13 +117,17 @@ class SessionOut(BaseModel):
     indexed: int = _info("indexed")
     pending: int = _info("pending")
     fidelity: str  # the session's own tier, or the configured default
+    extract_facts: bool  # the session's own setting, or the configured default
     trimmed: int = _info("trimmed")  # turns whose body left the log (kept in summary and recall)
     summary: SummaryOut | None = None
 
 
 class SessionSettingsIn(Body):
+    """Settings to change; one left out keeps its value."""
+
     user_id: str
-    fidelity: Literal["full", "balanced", "compact"]
+    fidelity: Literal["full", "balanced", "compact"] | None = None
+    extract_facts: bool | None = None  # learn facts from this session's user turns
 
 
 class MessageOut(BaseModel):
@@ -150,8 +154,36 @@ class MessagesPage(BaseModel):
     messages: list[MessageOut]
 
 
-class StateIO(BaseModel):
+class StateIn(BaseModel):
     state: JsonObject
+    user_id: str | None = (
+        None  # the session's owner: 409 if it is another user's (created when new)
+    )
+
+
+class StateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    state: dict[str, Any]
+    version: int  # also the ETag; 0: never written
+
+
+class StateVersionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    updated_at: str
+    state: dict[str, Any]
+
+
+class StateVersionsOut(BaseModel):
+    session_id: str
+    versions: list[StateVersionOut]  # newest first, as many as retained
+
+
+class StateRestoreIn(Body):
+    version: int
+    user_id: str | None = None
 
 
 class FactIn(Body):
@@ -159,6 +191,17 @@ class FactIn(Body):
     text: Text
     key: str | None = None
     metadata: JsonObject = Field(default_factory=dict)
+    # When the statement became true (event time); default: now. An older one than the key's
+    # current fact goes into history.
+    valid_from: datetime | None = None
+    # The id of the key's fact this write was based on (read as current): another write that
+    # replaced it meanwhile is concurrent, and the key's conflict policy decides.
+    based_on: str | None = None
+
+
+class FactUpdateIn(Body):
+    text: Text
+    metadata: JsonObject | None = None
 
 
 class FactOut(BaseModel):
@@ -175,7 +218,11 @@ class FactOut(BaseModel):
     valid_to: datetime | None
     metadata: dict[str, Any]
     superseded_by: str | None
-    score: float | None = None  # search results only
+    source: str  # api | extracted
+    lineage: list[str]  # the message or chunk ids it was derived from
+    conflicts_with: list[str]  # status conflict: the concurrent facts kept beside it
+    score: float | None = None  # search results only: the fused rank score
+    similarity: float | None = None  # search results only: cosine similarity to the query
 
 
 class FactsOut(BaseModel):
@@ -187,6 +234,8 @@ class FactSearchIn(Body):
     user_id: str
     query: Text
     limit: int = Field(10, ge=1, le=100)
+    as_of: datetime | None = None  # what was valid then (event time)
+    known_at: datetime | None = None  # as recorded then (record time)
 
 
 class ContextIn(Body):
@@ -206,6 +255,9 @@ class ContextIn(Body):
     strategy: Literal["balanced", "recent", "recall"] | None = None
     # Items less similar to the query than this (cosine) stay out even when budget is free.
     min_relevance: float | None = Field(None, ge=0, le=1)
+    # Facts valid at this event time / as recorded at this time (bi-temporal); default: now.
+    as_of: datetime | None = None
+    known_at: datetime | None = None
 
 
 class ContextUsage(BaseModel):
@@ -244,6 +296,22 @@ class ContextOut(BaseModel):
     degraded: list[str]
 
 
+class SnapshotVerificationOut(BaseModel):
+    """A snapshot replayed: `verified` when the hash is the same; else each item that differs,
+    `removed` (with why: superseded, deleted, suspect, stale_version, outranked) or `added`."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    snapshot_id: str
+    verified: bool
+    context_hash: str
+    replayed_hash: str
+    differences: list[dict[str, Any]]
+    # Items of the snapshot no longer served as they were (superseded, deleted, suspect,
+    # stale_version), even where the replay could reproduce them from history.
+    changed_since: list[dict[str, Any]]
+
+
 class DocumentIn(Body):
     text: Text
     tags: list[str] = Field(default_factory=list, max_length=64)
@@ -260,7 +328,7 @@ class DocumentWriteOut(BaseModel):
 
     doc_id: str
     version: str
-    status: Literal["live", "superseded", "deleted", "unchanged", "pending"]
+    status: Literal["live", "superseded", "deleted", "unchanged", "updated", "pending"]
     sequence: int | None = None
     chunks: int | None = None
     embedded: int | None = None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
@@ -15,10 +17,14 @@ from service.api.schemas import (
     MessagesPage,
     SessionOut,
     SessionSettingsIn,
-    StateIO,
+    StateIn,
+    StateOut,
+    StateRestoreIn,
+    StateVersionOut,
+    StateVersionsOut,
 )
 from service.domain import errors as e
-from service.usecases import sessions
+from service.usecases import lineage, sessions
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -47,7 +53,13 @@ async def put_settings(
     session_id: str, body: SessionSettingsIn, svc: Svc, caller: Caller
 ) -> SessionOut:
     view = await run_in_threadpool(
-        sessions.set_fidelity, svc, caller.tenant, session_id, body.user_id, body.fidelity
+        sessions.set_session_settings,
+        svc,
+        caller.tenant,
+        session_id,
+        body.user_id,
+        body.fidelity,
+        body.extract_facts,
     )
     return SessionOut.model_validate(view)
 
@@ -73,19 +85,73 @@ async def list_messages(
     )
 
 
+@router.delete(
+    "/{session_id}/messages/{message_id}", status_code=204, responses=responses(e.NotFound)
+)
+async def delete_message(session_id: str, message_id: str, svc: Svc, caller: Caller) -> Response:
+    """Delete one turn; facts derived from it are suspect on return, then re-derived."""
+    await run_in_threadpool(lineage.delete_message, svc, caller.tenant, session_id, message_id)
+    return Response(status_code=204)
+
+
 @router.delete("/{session_id}", status_code=204, responses=responses(e.NotFound))
 async def delete(session_id: str, svc: Svc, caller: Caller) -> Response:
     await run_in_threadpool(sessions.delete_session, svc, caller.tenant, session_id)
     return Response(status_code=204)
 
 
-@router.put("/{session_id}/state")
-async def put_state(session_id: str, body: StateIO, svc: Svc, caller: Caller) -> StateIO:
-    state = await run_in_threadpool(sessions.put_state, svc, caller.tenant, session_id, body.state)
-    return StateIO(state=state)
+@router.put("/{session_id}/state", responses=responses(e.Conflict, e.PreconditionFailed))
+async def put_state(
+    session_id: str,
+    body: StateIn,
+    svc: Svc,
+    caller: Caller,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> StateOut:
+    memory = await run_in_threadpool(
+        sessions.put_state, svc, caller.tenant, session_id, body.state, body.user_id, if_match
+    )
+    response.headers["ETag"] = memory.etag
+    return StateOut.model_validate(memory)
 
 
 @router.get("/{session_id}/state")
-async def get_state(session_id: str, svc: Svc, caller: Caller) -> StateIO:
-    state = await run_in_threadpool(sessions.get_state, svc, caller.tenant, session_id)
-    return StateIO(state=state)
+async def get_state(session_id: str, svc: Svc, caller: Caller, response: Response) -> StateOut:
+    memory = await run_in_threadpool(sessions.get_state, svc, caller.tenant, session_id)
+    response.headers["ETag"] = memory.etag
+    return StateOut.model_validate(memory)
+
+
+@router.get("/{session_id}/state/versions")
+async def state_versions(session_id: str, svc: Svc, caller: Caller) -> StateVersionsOut:
+    found = await run_in_threadpool(sessions.state_versions, svc, caller.tenant, session_id)
+    return StateVersionsOut(
+        session_id=session_id, versions=[StateVersionOut.model_validate(v) for v in found]
+    )
+
+
+@router.post(
+    "/{session_id}/state/restore",
+    responses=responses(e.NotFound, e.Conflict, e.PreconditionFailed),
+)
+async def restore_state(
+    session_id: str,
+    body: StateRestoreIn,
+    svc: Svc,
+    caller: Caller,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> StateOut:
+    """Write a retained version again, as a new version."""
+    memory = await run_in_threadpool(
+        sessions.restore_state,
+        svc,
+        caller.tenant,
+        session_id,
+        body.version,
+        body.user_id,
+        if_match,
+    )
+    response.headers["ETag"] = memory.etag
+    return StateOut.model_validate(memory)

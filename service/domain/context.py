@@ -634,6 +634,8 @@ def _state_text(state: dict[str, Any]) -> str:
 
 
 def _fact_line(fact: Fact) -> str:
+    if fact.status == "conflict":  # concurrent writes kept both: the model should know
+        return "\n- " + fact.text + " (unresolved conflict: another statement disagrees)"
     return "\n- " + fact.text
 
 

@@ -70,6 +70,11 @@ class Document:
     live_version: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    revision: int = 0  # bumped by every write (text, tags or metadata): the ETag
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.revision}"'
 
     @property
     def live(self) -> DocumentVersion | None:
@@ -93,4 +98,5 @@ class Document:
             live_version=d.get("live_version") or None,
             created_at=d.get("created_at"),
             updated_at=d.get("updated_at"),
+            revision=int(d.get("revision") or 0),
         )

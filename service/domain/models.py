@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
 
-FactStatus = Literal["active", "superseded", "suspect", "deleted"]
+FactStatus = Literal["active", "superseded", "conflict", "suspect", "deleted"]
+FactSource = Literal["api", "extracted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ class SessionInfo:
     pending: int
     epoch: int
     fidelity: str | None = None  # set per session; None = the configured default
+    extract_facts: bool | None = None  # set per session; None = the configured default
     trimmed: int = 0  # turns whose body left the log (summarized and indexed first)
 
 
@@ -141,6 +143,15 @@ class AppendResult:
 
 
 @dataclass(frozen=True, slots=True)
+class StateVersion:
+    """One retained version of a session's working memory."""
+
+    version: int
+    updated_at: str
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Fact:
     """A long-term statement about a user, versioned and with lineage."""
 
@@ -155,8 +166,10 @@ class Fact:
     valid_from: datetime
     valid_to: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    lineage: list[str] = field(default_factory=list)
+    lineage: list[str] = field(default_factory=list)  # message or chunk ids it came from
     superseded_by: str | None = None
+    source: FactSource = "api"
+    conflicts_with: list[str] = field(default_factory=list)  # concurrent writes kept beside it
 
 
 @dataclass(frozen=True, slots=True)

@@ -333,9 +333,21 @@ def older_epochs_filter(tenant: str, session_id: str, epoch: int) -> VectorFilte
     return VectorFilter(must={"tenant": tenant, "session_id": session_id}, below={"epoch": epoch})
 
 
+def message_id_filter(tenant: str, message_id: str) -> VectorFilter:
+    """A turn's recall vector by its id, whichever session (a snapshot replay's lookup)."""
+    return VectorFilter(must={"tenant": tenant, "kind": "message", "message_id": message_id})
+
+
 def facts_filter(tenant: str, user_id: str) -> VectorFilter:
-    """A user's active facts."""
-    return VectorFilter(must={"scope": facts_scope(tenant, user_id, "active")})
+    """A user's current facts: active, or in an unresolved conflict (served with a marker)."""
+    scopes = [facts_scope(tenant, user_id, s) for s in ("active", "conflict")]
+    return VectorFilter(must={"scope": scopes})
+
+
+def facts_by_id_filter(tenant: str, user_id: str, fact_ids: list[str]) -> VectorFilter:
+    """These facts of a user, current or in history (a view of the past: `as_of`)."""
+    scopes = [facts_scope(tenant, user_id, s) for s in ("active", "superseded", "conflict")]
+    return VectorFilter(must={"scope": scopes, "fact_id": fact_ids})
 
 
 def chunk_filter(

@@ -10,6 +10,7 @@ import structlog
 
 from service.adapters.celery_queue import CeleryJobQueue, producer_app
 from service.adapters.edge_index import EdgeIndex
+from service.adapters.extractors import OpenAIExtractor, RuleExtractor
 from service.adapters.hashing_embedder import HashingEmbedder
 from service.adapters.key_file import KeyFile
 from service.adapters.onnx_embedder import OnnxEmbedder
@@ -24,10 +25,11 @@ from service.adapters.redis_jobs import RedisJobStore
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
 from service.adapters.redis_summaries import RedisSummaryStore
+from service.adapters.redis_working_memory import RedisWorkingMemory
 from service.adapters.sentence_embedder import SentenceTransformerEmbedder, packaged_model_path
 from service.adapters.summarizers import ExtractiveSummarizer, OpenAISummarizer
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
-from service.ports import Embedder, Summarizer, Tokenizer, VectorIndex
+from service.ports import Embedder, FactExtractor, Summarizer, Tokenizer, VectorIndex
 from service.settings import Settings
 from service.usecases.services import Services
 
@@ -107,6 +109,20 @@ def build_summarizer(settings: Settings, tokenizer: Tokenizer) -> Summarizer:
     )
 
 
+def build_extractor(settings: Settings) -> FactExtractor:
+    """The built-in rules, or an OpenAI-compatible endpoint that falls back to them."""
+    rules = RuleExtractor()
+    if not settings.extractor_base_url:
+        return rules
+    return OpenAIExtractor(
+        settings.extractor_base_url,
+        settings.extractor_model,
+        settings.extractor_api_key,
+        settings.extractor_timeout_s,
+        rules,
+    )
+
+
 def build_container(
     settings: Settings,
     redis_url: str,
@@ -138,5 +154,7 @@ def build_container(
         cutoffs=RedisCutoffs(client),
         summaries=RedisSummaryStore(client),
         summarizer=build_summarizer(settings, tokenizer),
+        extractor=build_extractor(settings),
+        working_memory=RedisWorkingMemory(client),
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

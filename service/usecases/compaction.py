@@ -9,6 +9,8 @@ atomically), and never in a full-fidelity session.
 
 from __future__ import annotations
 
+import dataclasses
+
 import structlog
 
 from service.domain.models import Message, SessionInfo, VectorPoint
@@ -32,6 +34,7 @@ from service.domain.summaries import (
 from service.tasks import COMPACT
 from service.usecases.embedding import embed_cached
 from service.usecases.services import Services
+from service.usecases.turns import turns_from_index
 
 log = structlog.get_logger()
 
@@ -185,3 +188,70 @@ def _upsert_pieces(
         ]
     )
     return len(pieces)
+
+
+REBUILD_ATTEMPTS = 5
+
+
+def rebuild_summary(
+    svc: Services, tenant: str, session_id: str, epoch: int, seq: int
+) -> dict[str, object]:
+    """A turn the summary covered was deleted: summarize the covered turns again without it
+    (compare-and-set; a racing fold makes us read again), and re-index the topic pieces of its
+    range (a piece that held the turn is replaced)."""
+    for _ in range(REBUILD_ATTEMPTS):
+        info = svc.sessions.info(tenant, session_id)
+        current = svc.summaries.get(tenant, session_id)
+        if info is None or info.epoch != epoch:
+            return {"status": "deleted"}
+        if current is None or seq > current.last_seq:
+            return {"status": "not_covered"}
+        ids = svc.sessions.ids(tenant, session_id, current.first_seq, current.last_seq)
+        turns = [m for m in svc.sessions.by_ids(tenant, session_id, ids) if m is not None]
+        missing = set(ids) - {m.id for m in turns}
+        # Trimmed turns come back from their recall vectors; the deleted one has none left.
+        turns += turns_from_index(svc, tenant, session_id, epoch, missing) if missing else []
+        turns.sort(key=lambda m: m.seq)
+        target = svc.settings.summary_target_tokens
+        text = svc.summarizer.summarize("", turns, target) if turns else ""
+        summary = dataclasses.replace(
+            current,
+            text=text,
+            version=current.version + 1,
+            tokens=svc.tokenizer.count(text, svc.settings.default_model),
+            summarizer=svc.summarizer.name,
+            created_at=svc.clock().isoformat(),
+        )
+        ranges = _drop_pieces_covering(svc, tenant, session_id, epoch, seq)
+        covering = [m for m in turns if any(lo <= m.seq <= hi for lo, hi in ranges)]
+        if covering:
+            _index_pieces(svc, tenant, session_id, epoch, covering, summary.version)
+        if svc.summaries.put(summary, current.version, epoch):
+            log.info(
+                "sessions.summary_rebuilt",
+                tenant=tenant,
+                session_id=session_id,
+                version=summary.version,
+                without_seq=seq,
+            )
+            return {"status": "rebuilt", "version": summary.version}
+    return {"status": "lost_race"}
+
+
+def _drop_pieces_covering(
+    svc: Services, tenant: str, session_id: str, epoch: int, seq: int
+) -> list[tuple[int, int]]:
+    """Delete the topic pieces whose range holds `seq`; returns their ranges."""
+    where = summary_scope_filter(tenant, session_id, epoch)
+    doomed: dict[str, tuple[int, int]] = {}
+    offset: str | None = None
+    while True:
+        hits, offset = svc.index.scroll(where, 256, offset)
+        for hit in hits:
+            piece, _ = piece_from_payload(hit.payload)
+            if piece.first_seq <= seq <= piece.last_seq:
+                doomed[hit.id] = (piece.first_seq, piece.last_seq)
+        if offset is None:
+            break
+    svc.index.delete_ids(list(doomed))
+    return list(doomed.values())

@@ -11,6 +11,7 @@ import dataclasses
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -20,10 +21,16 @@ from service.domain.chat_format import ChatMessage
 from service.domain.context import STRATEGY_NAMES, Assembly, Inputs, Policy, assemble
 from service.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from service.domain.models import Excluded, Message, SessionInfo
-from service.domain.points import chunk_filter, facts_filter, summary_scope_filter
+from service.domain.points import (
+    chunk_filter,
+    facts_by_id_filter,
+    facts_filter,
+    summary_scope_filter,
+)
 from service.domain.summaries import Summary, SummaryPiece
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
+from service.usecases.facts import valid_fact_ids
 from service.usecases.recall import Retrieved, Search, recall_filter, retrieve
 from service.usecases.services import Services
 
@@ -47,6 +54,8 @@ class ContextRequest:
     # of the user's sessions
     strategy: str | None = None  # balanced | recent | recall; None: the configured default
     min_relevance: float | None = None  # None: the configured default
+    as_of: datetime | None = None  # facts valid at this event time (None: now)
+    known_at: datetime | None = None  # facts as recorded at this time (None: now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +100,11 @@ class _Gathered:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> AssembledContext:
-    """Assemble the context for one LLM call; never over budget, every decision accounted for."""
+def assemble_context(
+    svc: Services, tenant: str, req: ContextRequest, record: bool = True
+) -> AssembledContext:
+    """Assemble the context for one LLM call; never over budget, every decision accounted for.
+    `record=False`: keep no snapshot (a replay, to verify an earlier one)."""
     started = time.perf_counter()
     policy = _policy(svc, req)
     model = req.model or svc.settings.default_model
@@ -120,7 +132,7 @@ def assemble_context(svc: Services, tenant: str, req: ContextRequest) -> Assembl
     )
     got.timings["pack"] = (time.perf_counter() - t0) * 1000
     got.timings["total"] = (time.perf_counter() - started) * 1000
-    return _record(svc, tenant, req, model, got, result)
+    return _record(svc, tenant, req, model, got, result, record)
 
 
 def _pieces(got: _Gathered) -> list[tuple[SummaryPiece, float]]:
@@ -205,8 +217,9 @@ def _searches(
 ) -> list[Search]:
     s = svc.settings
     out: list[Search] = []
-    if s.context_facts_limit > 0:
-        out.append(Search("facts", facts_filter(tenant, req.user_id), s.context_facts_limit))
+    facts = _facts_search(svc, tenant, req) if s.context_facts_limit > 0 else None
+    if facts is not None:
+        out.append(facts)
     if s.context_retrieved_limit > 0:
         tags = [check_id(t, "tags") for t in req.tags or []]
         docs = [check_id(d, "doc_ids") for d in req.doc_ids or []]
@@ -245,6 +258,18 @@ def _summary_relevance(
     return min(1.0, max(0.0, (cosine - SUMMARY_UNRELATED) / span)), cosine
 
 
+def _facts_search(svc: Services, tenant: str, req: ContextRequest) -> Search | None:
+    """The user's active facts, or (`as_of`/`known_at`) those valid then (None: none were)."""
+    limit = svc.settings.context_facts_limit
+    if req.as_of is None and req.known_at is None:
+        return Search("facts", facts_filter(tenant, req.user_id), limit)
+    accept = valid_fact_ids(svc, tenant, req.user_id, req.as_of, req.known_at)
+    if not accept:
+        return None
+    where = facts_by_id_filter(tenant, req.user_id, sorted(accept))
+    return Search("facts", where, limit, accept)
+
+
 def _record(
     svc: Services,
     tenant: str,
@@ -252,6 +277,7 @@ def _record(
     model: str,
     got: _Gathered,
     result: Assembly,
+    record: bool = True,
 ) -> AssembledContext:
     """The typed result, its snapshot (re-fetchable later) and one log line."""
     # embed_query: the query's vector; retrieve: searches, truth checks, recall neighbours;
@@ -268,6 +294,8 @@ def _record(
         degraded=got.degraded,
         timings_ms=timings,
     )
+    if not record:
+        return context
     svc.snapshots.put(
         tenant,
         req.session_id,

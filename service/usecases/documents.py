@@ -17,7 +17,7 @@ import structlog
 
 from service.domain.chunking import Chunk, ChunkerConfig, chunk_text, document_version
 from service.domain.documents import POLICIES, Document, DocumentVersion, LiveVersion
-from service.domain.errors import InvalidInput, NotFound, TooLarge
+from service.domain.errors import InvalidInput, NotFound, PreconditionFailed, TooLarge
 from service.domain.models import VectorHit, VectorPoint
 from service.domain.points import (
     ChunkRef,
@@ -49,16 +49,18 @@ def chunker(svc: Services) -> ChunkerConfig:
 @dataclass(frozen=True, slots=True)
 class DocumentResult:
     """What a write did: built now (`live`, `superseded` by a newer write, or `deleted`
-    meanwhile), nothing (`unchanged`), or queued (`pending`, as job `job_id`)."""
+    meanwhile), nothing (`unchanged`), only tags/metadata (`updated`: same text), or queued
+    (`pending`, as job `job_id`)."""
 
     doc_id: str
     version: str
-    status: Literal["live", "superseded", "deleted", "unchanged", "pending"]
+    status: Literal["live", "superseded", "deleted", "unchanged", "updated", "pending"]
     sequence: int | None = None  # the write's place in the document's order (none: unchanged)
     chunks: int | None = None  # built writes only, as are embedded and reused
     embedded: int | None = None
     reused: int | None = None
     job_id: str | None = None  # pending writes only
+    etag: str | None = None  # the document record's revision after the write (If-Match)
 
 
 def ingest_document(
@@ -71,8 +73,10 @@ def ingest_document(
     metadata: dict[str, Any] | None = None,
     policy: str | None = None,
     ttl_s: int | None = None,
+    if_match: str | None = None,
 ) -> DocumentResult:
-    """Write a document by policy: built and live on return (`write_through`), or queued."""
+    """Write a document by policy: built and live on return (`write_through`), or queued.
+    With `if_match`, only while the document is still at that ETag (else 412)."""
     check_id(doc_id, "doc_id")
     tags = [check_id(t, "tags") for t in (tags or [])]
     policy = policy or svc.settings.document_write_policy
@@ -87,19 +91,27 @@ def ingest_document(
         )
     if ttl_s is not None and ttl_s <= 0:
         raise InvalidInput("ttl_s must be positive", field="ttl_s")
+    metadata = metadata or {}
+    document = svc.documents.get(tenant, doc_id)
+    expected = _expected_revision(doc_id, document, if_match)
     version = document_version(text, chunker(svc), svc.embedder.model_name)
     live = svc.documents.live(tenant, [doc_id]).get(doc_id)
-    if live is not None and live.version == version and ttl_s is None:
-        return DocumentResult(doc_id, version, "unchanged", embedded=0, reused=0)
+    if live is not None and live.version == version and ttl_s is None and document is not None:
+        if document.tags == tags and document.metadata == metadata:
+            return DocumentResult(
+                doc_id, version, "unchanged", embedded=0, reused=0, etag=document.etag
+            )
+        return _relabel(svc, tenant, doc_id, version, tags, metadata, expected)
     chunks = chunks_of(svc, text)
     now = svc.clock()
     expires_at = int(now.timestamp()) + ttl_s if ttl_s else 0
     sequence = add_pending_version(
-        svc, tenant, doc_id, version, text, len(chunks), tags, metadata or {}, now
+        svc, tenant, doc_id, version, text, len(chunks), tags, metadata, now, expected
     )
+    etag = _etag(svc, tenant, doc_id)
     if policy == "write_through":
         built = build_version(svc, tenant, doc_id, version, sequence, expires_at, chunks=chunks)
-        return DocumentResult(**built)
+        return DocumentResult(**built, etag=etag)
     if policy == "invalidate":
         # Strict: the old version stops serving now, before the new one is built.
         stop_serving(svc, tenant, doc_id, sequence, now)
@@ -123,7 +135,51 @@ def ingest_document(
         policy=policy,
         job_id=job_id,
     )
-    return DocumentResult(doc_id, version, "pending", sequence, job_id=job_id)
+    return DocumentResult(doc_id, version, "pending", sequence, job_id=job_id, etag=etag)
+
+
+def _expected_revision(doc_id: str, document: Document | None, if_match: str | None) -> int | None:
+    """The revision an If-Match names (checked again atomically by the write); 412 now if the
+    document is already elsewhere. `*` asks only that the document exists."""
+    if if_match is None:
+        return None
+    if document is None:
+        raise PreconditionFailed(f"document {doc_id!r} does not exist", field="If-Match")
+    if if_match.strip() == "*":
+        return None
+    if if_match.strip().removeprefix("W/").strip('"') != str(document.revision):
+        raise PreconditionFailed(
+            f"document {doc_id!r} is at {document.etag}, not {if_match}", field="If-Match"
+        )
+    return document.revision
+
+
+def _etag(svc: Services, tenant: str, doc_id: str) -> str | None:
+    document = svc.documents.get(tenant, doc_id)
+    return document.etag if document is not None else None
+
+
+def _relabel(
+    svc: Services,
+    tenant: str,
+    doc_id: str,
+    version: str,
+    tags: list[str],
+    metadata: dict[str, Any],
+    expected: int | None,
+) -> DocumentResult:
+    """Same text, new tags or metadata: the record changes, and the live chunks' tags (what
+    context filters on) with it; nothing is re-embedded."""
+    revision = svc.documents.set_labels(
+        tenant, doc_id, tags, metadata, svc.clock().isoformat(), expected
+    )
+    if revision == -1:
+        raise PreconditionFailed(f"document {doc_id!r} changed meanwhile", field="If-Match")
+    if revision == 0:
+        raise NotFound(f"document {doc_id!r} not found")
+    svc.index.set_payload_where(version_chunks_filter(tenant, doc_id, version), {"tags": tags})
+    log.info("documents.relabelled", tenant=tenant, doc_id=doc_id, version=version)
+    return DocumentResult(doc_id, version, "updated", embedded=0, reused=0, etag=f'"{revision}"')
 
 
 def add_pending_version(
@@ -136,14 +192,20 @@ def add_pending_version(
     tags: list[str],
     metadata: dict[str, Any],
     now: datetime,
+    expected_revision: int | None = None,
 ) -> int:
     """Record `version` as pending at a fresh sequence, its text kept for the build; returns
-    the sequence (the build's right to go live, against every other write)."""
+    the sequence (the build's right to go live, against every other write). With
+    `expected_revision`, only while the record is still there (If-Match; else 412)."""
     sequence = svc.documents.next_sequence(tenant, doc_id)
     entry = DocumentVersion(
         version, sequence, "pending", chunks, now.isoformat(), model=svc.embedder.model_name
     )
-    svc.documents.add_version(tenant, doc_id, entry, text, tags, metadata)
+    if (
+        svc.documents.add_version(tenant, doc_id, entry, text, tags, metadata, expected_revision)
+        < 0
+    ):
+        raise PreconditionFailed(f"document {doc_id!r} changed meanwhile", field="If-Match")
     return sequence
 
 

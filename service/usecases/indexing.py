@@ -10,11 +10,12 @@ from service.domain.models import Message, VectorPoint
 from service.domain.points import message_payload, message_point_id, searchable_text
 from service.domain.segments import SPAN, segment_starts
 from service.domain.sparse import SHORT_TEXT, encode_document
-from service.tasks import COMPACT, INDEX_MESSAGES
+from service.tasks import COMPACT, EXTRACT_FACTS, INDEX_MESSAGES
 from service.usecases.compaction import fidelity
 from service.usecases.embedding import embed_cached
 from service.usecases.services import Services
-from service.usecases.sessions import turns_from_index
+from service.usecases.sessions import extracts_facts
+from service.usecases.turns import turns_from_index
 
 log = structlog.get_logger()
 
@@ -57,6 +58,13 @@ def index_messages(
         svc.index.delete_ids([p.id for p in points])
         log.info("messages.index_revoked", tenant=tenant, session_id=session_id, points=len(points))
         return 0
+    said = [m.id for m in textual if m.role == "user"]
+    if said and extracts_facts(svc, info):
+        # Off the hot path: facts are learned from what the user said, after it is indexed.
+        svc.jobs.enqueue(
+            EXTRACT_FACTS,
+            {"tenant": tenant, "session_id": session_id, "epoch": epoch, "message_ids": said},
+        )
     if fidelity(svc, info) != "full":
         # Newly indexed turns may unblock a compaction (the barrier waits for indexing).
         svc.jobs.enqueue(COMPACT, {"tenant": tenant, "session_id": session_id, "epoch": epoch})

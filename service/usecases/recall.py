@@ -44,7 +44,7 @@ from service.domain.summaries import SummaryPiece
 from service.usecases.embedding import embed_cached
 from service.usecases.facts import check_fact_hits
 from service.usecases.services import Services
-from service.usecases.sessions import turns_from_index
+from service.usecases.turns import turns_from_index
 
 DEPTH = 100  # each ranking's depth before fusion: a hit deep in one list can still win
 HOP_SEEDS = 2  # the best turns that each seed a second-round search
@@ -61,6 +61,7 @@ class Search:
     name: Literal["facts", "chunks", "recall", "pieces"]
     where: VectorFilter
     keep: int
+    accept: set[str] | None = None  # facts of a view of the past (`as_of`): these ids only
 
 
 @dataclass(slots=True)
@@ -109,7 +110,7 @@ def retrieve(
             {_item_id(search.name, h.payload): cosine[h.id] for h in hits[search.name]}
         )
         if search.name == "facts":
-            found.facts, excluded = check_fact_hits(svc, tenant, hits[search.name])
+            found.facts, excluded = check_fact_hits(svc, tenant, hits[search.name], search.accept)
         elif search.name == "chunks":
             chunks, excluded = check_chunk_hits(svc, tenant, hits[search.name])
             found.chunks = chunks[: svc.settings.context_retrieved_limit]

@@ -12,6 +12,7 @@ from service.ports import (
     DocumentStore,
     Embedder,
     EmbeddingCache,
+    FactExtractor,
     FactStore,
     JobQueue,
     JobStore,
@@ -21,6 +22,7 @@ from service.ports import (
     SummaryStore,
     Tokenizer,
     VectorIndex,
+    WorkingMemoryStore,
 )
 from service.settings import Settings
 
@@ -48,6 +50,8 @@ class Services:
     cutoffs: Cutoffs
     summaries: SummaryStore
     summarizer: Summarizer
+    extractor: FactExtractor
+    working_memory: WorkingMemoryStore
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now_ms(self) -> int:

@@ -12,18 +12,23 @@ from typing import Any
 import structlog
 
 from service.domain.chat_format import message_tokens
-from service.domain.errors import InvalidInput, NotFound, StoreUnavailable, TooLarge
-from service.domain.models import AppendResult, Message, NewMessage, SessionInfo
-from service.domain.points import message_from_payload, message_point_id, older_epochs_filter
+from service.domain.errors import (
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    StoreUnavailable,
+    TooLarge,
+)
+from service.domain.models import AppendResult, Message, NewMessage, SessionInfo, StateVersion
+from service.domain.points import older_epochs_filter
 from service.domain.summaries import FIDELITIES, Summary
 from service.domain.validation import check_id
 from service.tasks import INDEX_MESSAGES
 from service.usecases import compaction
+from service.usecases.lineage import cascade
 from service.usecases.services import Services
 
 log = structlog.get_logger()
-
-RETRIEVE_BATCH = 256  # points per lookup when rebuilding trimmed turns
 
 
 def append_messages(
@@ -118,19 +123,6 @@ def list_messages(
     return info, svc.sessions.messages(tenant, session_id, offset, offset + limit - 1)
 
 
-def turns_from_index(
-    svc: Services, tenant: str, session_id: str, epoch: int, ids: set[str]
-) -> list[Message]:
-    """Trimmed turns of this epoch, rebuilt from their recall vectors' payloads (fetched by
-    point id: a lookup, not a filtered scan)."""
-    points = [message_point_id(tenant, session_id, epoch, i) for i in sorted(ids)]
-    out: list[Message] = []
-    for start in range(0, len(points), RETRIEVE_BATCH):
-        hits = svc.index.retrieve(points[start : start + RETRIEVE_BATCH])
-        out += [m for m in (message_from_payload(tenant, h.payload) for h in hits) if m]
-    return out
-
-
 def delete_session(svc: Services, tenant: str, session_id: str) -> None:
     """Tombstone first (epoch bump), then log, state, snapshots and the session's vectors."""
     check_id(session_id, "session_id")
@@ -139,6 +131,8 @@ def delete_session(svc: Services, tenant: str, session_id: str) -> None:
         raise NotFound(f"session {session_id!r} not found")
     # Snapshots hold the session's turns verbatim: they go with it.
     svc.snapshots.delete_for_session(tenant, session_id)
+    # Facts learned from its turns are suspect now, re-derived (here: retired) by a job.
+    cascade(svc, tenant, [session_id])
     try:
         # Only older epochs: a session re-created meanwhile keeps its new vectors.
         svc.index.delete(older_epochs_filter(tenant, session_id, epoch))
@@ -153,15 +147,38 @@ def set_fidelity(
 ) -> SessionView:
     """A session's own fidelity tier (creates the session when new): `full` keeps its whole log
     verbatim from now on; `balanced`/`compact` fold and trim as configured."""
+    return set_session_settings(svc, tenant, session_id, user_id, fidelity=fidelity)
+
+
+def set_session_settings(
+    svc: Services,
+    tenant: str,
+    session_id: str,
+    user_id: str,
+    fidelity: str | None = None,
+    extract_facts: bool | None = None,
+) -> SessionView:
+    """A session's own settings (creates the session when new); None leaves one as it is."""
     check_id(session_id, "session_id")
     check_id(user_id, "user_id")
-    if fidelity not in FIDELITIES:
-        raise InvalidInput(
-            f"fidelity must be one of {', '.join(FIDELITIES)}, not {fidelity!r}", field="fidelity"
-        )
-    svc.sessions.set_fidelity(tenant, session_id, user_id, fidelity)
-    log.info("sessions.fidelity_set", tenant=tenant, session_id=session_id, fidelity=fidelity)
+    values: dict[str, str] = {}
+    if fidelity is not None:
+        if fidelity not in FIDELITIES:
+            raise InvalidInput(
+                f"fidelity must be one of {', '.join(FIDELITIES)}, not {fidelity!r}",
+                field="fidelity",
+            )
+        values["fidelity"] = fidelity
+    if extract_facts is not None:
+        values["extract_facts"] = "1" if extract_facts else "0"
+    svc.sessions.set_settings(tenant, session_id, user_id, values)
+    log.info("sessions.settings_set", tenant=tenant, session_id=session_id, **values)
     return describe_session(svc, tenant, session_id)
+
+
+def extracts_facts(svc: Services, info: SessionInfo) -> bool:
+    """Whether facts are learned from this session's turns (its own setting, else the default)."""
+    return svc.settings.extract_facts if info.extract_facts is None else info.extract_facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,25 +188,92 @@ class SessionView:
     info: SessionInfo
     fidelity: str
     summary: Summary | None
+    extract_facts: bool = True
 
 
 def describe_session(svc: Services, tenant: str, session_id: str) -> SessionView:
     info = get_session(svc, tenant, session_id)
-    return SessionView(info, compaction.fidelity(svc, info), svc.summaries.get(tenant, session_id))
+    return SessionView(
+        info,
+        compaction.fidelity(svc, info),
+        svc.summaries.get(tenant, session_id),
+        extracts_facts(svc, info),
+    )
 
 
-def put_state(svc: Services, tenant: str, session_id: str, state: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class WorkingMemory:
+    """A session's working memory and its version (the ETag)."""
+
+    state: dict[str, Any]
+    version: int
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.version}"'
+
+
+def put_state(
+    svc: Services,
+    tenant: str,
+    session_id: str,
+    state: dict[str, Any],
+    user_id: str | None = None,
+    if_match: str | None = None,
+) -> WorkingMemory:
+    """Write a new version of the session's working memory. With `user_id`, the session must
+    be that user's (409 otherwise; created when new); with `if_match`, still at that version
+    (412 otherwise)."""
     check_id(session_id, "session_id")
+    if user_id is not None:
+        check_id(user_id, "user_id")
     size = len(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
     if size > svc.settings.max_state_bytes:
         raise TooLarge(
             f"state is {size} bytes as JSON; the limit is {svc.settings.max_state_bytes}",
             field="state",
         )
-    svc.sessions.put_state(tenant, session_id, state)
-    return state
+    expected = _version(if_match)
+    keep = svc.settings.state_versions_kept
+    version = svc.working_memory.put(tenant, session_id, state, user_id, expected, keep)
+    log.info("sessions.state_written", tenant=tenant, session_id=session_id, version=version)
+    return WorkingMemory(state, version)
 
 
-def get_state(svc: Services, tenant: str, session_id: str) -> dict[str, Any]:
+def get_state(svc: Services, tenant: str, session_id: str) -> WorkingMemory:
     check_id(session_id, "session_id")
-    return svc.sessions.get_state(tenant, session_id) or {}
+    state, version = svc.working_memory.get(tenant, session_id)
+    return WorkingMemory(state, version)
+
+
+def state_versions(svc: Services, tenant: str, session_id: str) -> list[StateVersion]:
+    """The retained versions of the session's working memory, newest first."""
+    check_id(session_id, "session_id")
+    return svc.working_memory.versions(tenant, session_id)
+
+
+def restore_state(
+    svc: Services,
+    tenant: str,
+    session_id: str,
+    version: int,
+    user_id: str | None = None,
+    if_match: str | None = None,
+) -> WorkingMemory:
+    """Write a retained version's state again, as a new version (history is never rewritten)."""
+    found = next((v for v in state_versions(svc, tenant, session_id) if v.version == version), None)
+    if found is None:
+        raise NotFound(
+            f"version {version} of session {session_id!r}'s state is not retained",
+            field="version",
+        )
+    return put_state(svc, tenant, session_id, found.state, user_id, if_match)
+
+
+def _version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise PreconditionFailed(f"If-Match {if_match!r} is not a state version", field="If-Match")
+    return int(value)

@@ -71,7 +71,7 @@ def test_messages_are_paginated_in_order(api: TestClient) -> None:
 
 
 def test_state_roundtrip(api: TestClient) -> None:
-    assert api.get("/v1/sessions/s4/state").json() == {"state": {}}
+    assert api.get("/v1/sessions/s4/state").json() == {"state": {}, "version": 0}
     r = api.put("/v1/sessions/s4/state", json={"state": {"step": "checkout", "items": 3}})
     assert r.status_code == 200
     assert api.get("/v1/sessions/s4/state").json()["state"] == {"step": "checkout", "items": 3}
@@ -94,7 +94,8 @@ def test_delete_removes_session_and_its_vectors(api: TestClient, container) -> N
 def test_delete_removes_state_only_sessions_and_snapshots(api: TestClient) -> None:
     api.put("/v1/sessions/only-state/state", json={"state": {"secret": "hunter2"}})
     assert api.delete("/v1/sessions/only-state").status_code == 204
-    assert api.get("/v1/sessions/only-state/state").json() == {"state": {}}
+    assert api.get("/v1/sessions/only-state/state").json() == {"state": {}, "version": 0}
+    assert api.get("/v1/sessions/only-state/state/versions").json()["versions"] == []
     api.post(
         "/v1/sessions/s6/messages",
         json={"user_id": "u1", "messages": [{"role": "user", "content": "my password is hunter2"}]},
@@ -141,3 +142,14 @@ def test_session_fidelity_is_set_per_session(api: TestClient) -> None:
     assert api.get("/v1/sessions/s8").json()["fidelity"] == "balanced"  # the configured default
     page = api.get("/v1/sessions/s8/messages").json()
     assert page["trimmed"] == 0
+
+
+def test_delete_one_message(api: TestClient) -> None:
+    api.post("/v1/sessions/s7/messages", json={"user_id": "u1", "messages": _turns(3)})
+    wait_indexed(api, "s7")
+    ids = [m["id"] for m in api.get("/v1/sessions/s7/messages").json()["messages"]]
+    assert api.delete(f"/v1/sessions/s7/messages/{ids[1]}").status_code == 204
+    left = [m["id"] for m in api.get("/v1/sessions/s7/messages").json()["messages"]]
+    assert left == [ids[0], ids[2]]
+    assert api.delete("/v1/sessions/s7/messages/nope").status_code == 404
+    assert api.delete("/v1/sessions/nope/messages/x").status_code == 404

@@ -56,7 +56,8 @@ def test_tenant_isolation(api: TestClient, keys) -> None:  # type: ignore[no-unt
     # B sees none of it: read, list, search, context, snapshots.
     assert api.get("/v1/sessions/s", headers=b).status_code == 404
     assert api.get("/v1/sessions/s/messages", headers=b).status_code == 404
-    assert api.get("/v1/sessions/s/state", headers=b).json() == {"state": {}}
+    assert api.get("/v1/sessions/s/state", headers=b).json() == {"state": {}, "version": 0}
+    assert api.get("/v1/sessions/s/state/versions", headers=b).json()["versions"] == []
     assert api.get(f"/v1/facts/{fact['id']}", headers=b).status_code == 404
     assert api.get("/v1/facts?user_id=u", headers=b).json()["facts"] == []
     found = api.post("/v1/facts/search", json={"user_id": "u", "query": "vault code"}, headers=b)

@@ -15,7 +15,8 @@ from service.adapters.redis_facts import RedisFactStore
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
 from service.adapters.redis_summaries import RedisSummaryStore
-from service.domain.errors import Conflict
+from service.adapters.redis_working_memory import RedisWorkingMemory
+from service.domain.errors import Conflict, PreconditionFailed
 from service.domain.models import Fact, NewMessage
 from service.domain.summaries import Summary
 
@@ -100,7 +101,7 @@ def test_head_reads_the_session_before_any_search(client: redis.Redis) -> None:
     store = RedisSessionStore(client)
     store.append("t", "s", "u", _turns(*["user", "assistant"] * 5))
     assert RedisSummaryStore(client).put(_summary_through(3), 0, 0)
-    store.put_state("t", "s", {"step": 1})
+    RedisWorkingMemory(client).put("t", "s", {"step": 1}, None, None, keep=2)
     head = store.head("t", "s", history_limit=0, max_tokens=1000, want_last_user=True)
     assert head.info is not None
     assert head.info.message_count == 10
@@ -132,7 +133,7 @@ def test_head_finds_the_last_user_turn_behind_the_summary(client: redis.Redis) -
 
 def test_head_of_a_session_with_state_but_no_turns(client: redis.Redis) -> None:
     store = RedisSessionStore(client)
-    store.put_state("t", "s", {"plan": "x"})
+    RedisWorkingMemory(client).put("t", "s", {"plan": "x"}, None, None, keep=2)
     head = store.head("t", "s", history_limit=0, max_tokens=1000, want_last_user=True)
     assert (head.info, head.summary, head.recent, head.last_user) == (None, None, [], None)
     assert head.state == {"plan": "x"}
@@ -167,11 +168,31 @@ def test_tenants_do_not_share_sessions(client: redis.Redis) -> None:
     assert store.by_ids("b", "s", ["x"]) == [None]
 
 
-def test_state_roundtrip(client: redis.Redis) -> None:
-    store = RedisSessionStore(client)
-    assert store.get_state("t", "s") is None
-    store.put_state("t", "s", {"step": 2, "name": "Zoë"})
-    assert store.get_state("t", "s") == {"step": 2, "name": "Zoë"}
+def test_state_roundtrip_with_versions(client: redis.Redis) -> None:
+    sessions, memory = RedisSessionStore(client), RedisWorkingMemory(client)
+    assert sessions.head("t", "s", 0, 100, want_last_user=False).state is None
+    assert memory.get("t", "s") == ({}, 0)
+    assert memory.put("t", "s", {"step": 1, "items": []}, None, None, keep=2) == 1
+    assert memory.put("t", "s", {"step": 2, "name": "Zoë"}, "u", 1, keep=2) == 2
+    # Context reads the session's head: it sees the working memory's latest write.
+    assert sessions.head("t", "s", 0, 100, want_last_user=False).state == {
+        "step": 2,
+        "name": "Zoë",
+    }
+    assert memory.get("t", "s") == ({"step": 2, "name": "Zoë"}, 2)
+    with pytest.raises(PreconditionFailed):
+        memory.put("t", "s", {"step": 3}, None, 1, keep=2)
+    with pytest.raises(Conflict):
+        memory.put("t", "s", {"step": 3}, "someone-else", None, keep=2)
+    memory.put("t", "s", {"step": 3, "items": []}, "u", 2, keep=2)
+    # Bounded by retention; the state's JSON comes back as written (an empty list stays one).
+    assert [(v.version, v.state) for v in memory.versions("t", "s")] == [
+        (3, {"step": 3, "items": []}),
+        (2, {"step": 2, "name": "Zoë"}),
+    ]
+    sessions.delete("t", "s")
+    assert memory.get("t", "s") == ({}, 0)
+    assert memory.versions("t", "s") == []
 
 
 def _fact(fid: str, key: str | None = None, status: str = "active") -> Fact:

@@ -73,7 +73,8 @@ def test_a_fact_reads_back_from_its_payload() -> None:
     assert payload["key"] == "user.drink"
     assert "key" not in points.fact_payload(dataclasses.replace(fact, key=None), 0)
     assert points.scope_of(payload) == points.facts_scope("acme", "u1", "active")
-    assert points.facts_filter("acme", "u1").must == {"scope": payload["scope"]}
+    conflict = points.facts_scope("acme", "u1", "conflict")
+    assert points.facts_filter("acme", "u1").must == {"scope": [payload["scope"], conflict]}
     # A superseded fact's point leaves the active scope that reads filter on.
     moved = {**payload, **points.fact_status("acme", "u1", "superseded")}
     assert points.scope_of(moved) == moved["scope"] != payload["scope"]

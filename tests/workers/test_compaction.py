@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import random
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -32,6 +30,7 @@ from service.usecases.compaction import compact_session
 from service.usecases.context import ContextRequest, assemble_context
 from service.usecases.indexing import index_messages
 from service.usecases.services import Services
+from tests.chat_server import Chat as _Chat
 
 SMALL = {
     "summary_window_tokens": 80,
@@ -207,42 +206,6 @@ def test_deletion_wins_over_an_in_flight_compaction(small: Services) -> None:
     job.join()
     assert result == [{"status": "lost_race", "trimmed": 0}]
     assert small.summaries.get("acme", "s") is None
-
-
-class _Chat(BaseHTTPRequestHandler):
-    reply: Any = None
-    delay = 0.0
-    seen: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).seen.append(
-            {"path": self.path, "auth": self.headers.get("Authorization"), **body}
-        )
-        time.sleep(type(self).delay)
-        payload = json.dumps(type(self).reply).encode()
-        try:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (the timeout case)
-
-    def log_message(self, *args: object) -> None:
-        return
-
-
-@pytest.fixture
-def chat_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Chat)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    _Chat.seen = []
-    _Chat.delay = 0.0
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
-    server.server_close()
 
 
 def _llm(url: str, timeout: float = 2.0) -> OpenAISummarizer:

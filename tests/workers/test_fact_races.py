@@ -1,12 +1,25 @@
-"""Concurrent writers to one fact key serialize: exactly one active fact, a clean chain."""
+"""Concurrent writers to one fact key serialize: exactly one active fact, a clean chain; writes
+based on the same fact are never lost silently (lww: current or history; keep_both: flagged
+until resolved); updates by id honour If-Match."""
 
 from __future__ import annotations
 
 import threading
 
-from service.domain.errors import Conflict
+import pytest
+
+from service.domain.errors import Conflict, PreconditionFailed
 from service.runtime.container import Container
-from service.usecases.facts import delete_fact, list_facts, remember_fact
+from service.usecases.facts import (
+    Remembered,
+    delete_fact,
+    find_facts,
+    list_facts,
+    remember_fact,
+    resolve_fact,
+    update_fact,
+)
+from service.usecases.services import Services
 
 
 def test_racing_writes_to_one_key_leave_one_active_fact(container: Container, tenant: str) -> None:
@@ -50,9 +63,87 @@ def test_racing_writes_to_one_key_leave_one_active_fact(container: Container, te
 
 def test_delete_racing_a_supersede_never_resurrects(container: Container, tenant: str) -> None:
     svc = container.services
-    first, _ = remember_fact(svc, tenant, "u", "Lives in Lisbon", key="city")
+    first = remember_fact(svc, tenant, "u", "Lives in Lisbon", key="city").fact
     delete_fact(svc, tenant, first.id)
-    second, _ = remember_fact(svc, tenant, "u", "Lives in Porto", key="city")
+    second = remember_fact(svc, tenant, "u", "Lives in Porto", key="city").fact
     statuses = {f.id: f.status for f in list_facts(svc, tenant, "u", 0, 10)}
     assert statuses == {second.id: "active"}  # the deleted fact was not superseded back to life
     assert svc.facts.get(tenant, first.id).status == "deleted"  # type: ignore[union-attr]
+
+
+def _race(svc: Services, tenant: str, writers: int, base: str) -> list[Remembered]:
+    """`writers` sessions write one key at once, each based on the fact it read (`base`)."""
+    done: list[Remembered] = []
+    errors: list[BaseException] = []
+    gate = threading.Barrier(writers)
+
+    def writer(n: int) -> None:
+        try:
+            gate.wait()
+            for _ in range(20):
+                try:
+                    done.append(
+                        remember_fact(
+                            svc, tenant, "u", f"Works in office number {n}", "user.office",
+                            based_on=base,
+                        )
+                    )  # fmt: skip
+                    return
+                except Conflict:
+                    continue
+            raise AssertionError("a write kept losing the race")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    return done
+
+
+@pytest.mark.parametrize("policy", ["lww", "keep_both"])
+def test_concurrent_writes_are_never_lost_silently(
+    container: Container, tenant: str, policy: str
+) -> None:
+    svc = container.services
+    svc.settings = svc.settings.model_copy(update={"fact_conflict_policies": {tenant: policy}})
+    base = remember_fact(svc, tenant, "u", "Works in the old office", "user.office").fact
+    done = _race(svc, tenant, 6, base.id)
+    assert len(done) == 6
+    records = {f.id: f for f in list_facts(svc, tenant, "u", 0, 100)}
+    # Every write is current, in history, or flagged: none vanished.
+    assert {r.fact.id for r in done} <= set(records)
+    statuses = sorted(records[r.fact.id].status for r in done)
+    if policy == "lww":
+        assert statuses.count("active") == 1
+        assert statuses.count("superseded") == 5
+    else:
+        # The first write replaced the base; every later one was concurrent and kept beside.
+        assert statuses == ["conflict"] * 6
+        assert records[base.id].status == "superseded"
+        found = [
+            f.id for f, _ in find_facts(svc, tenant, "u", svc.embedder.embed(["office"])[0], 20)[0]
+        ]
+        assert set(found) == {r.fact.id for r in done}  # all served (with a marker)
+        chosen = done[3].fact.id
+        resolve_fact(svc, tenant, chosen)
+        after = {f.id: f for f in list_facts(svc, tenant, "u", 0, 100)}
+        assert after[chosen].status == "active"
+        assert sorted(after[r.fact.id].status for r in done) == ["active"] + ["superseded"] * 5
+        assert svc.facts.active_for_key(tenant, "u", "user.office").id == chosen  # type: ignore[union-attr]
+
+
+def test_update_by_id_honours_if_match(container: Container, tenant: str) -> None:
+    svc = container.services
+    fact = remember_fact(svc, tenant, "u", "Lives in Lisbon", key="city").fact
+    with pytest.raises(PreconditionFailed):
+        update_fact(svc, tenant, fact.id, "Lives in Porto", if_match='"7"')
+    updated = update_fact(svc, tenant, fact.id, "Lives in Porto", if_match='"1"')
+    assert (updated.text, updated.version) == ("Lives in Porto", 2)
+    with pytest.raises(PreconditionFailed):  # the old version no longer writes
+        update_fact(svc, tenant, fact.id, "Lives in Faro", if_match='"1"')
+    [(found, _)] = find_facts(svc, tenant, "u", svc.embedder.embed(["Lives in Porto"])[0], 1)[0]
+    assert found.text == "Lives in Porto"

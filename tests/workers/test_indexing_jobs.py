@@ -154,8 +154,8 @@ def test_facts_indexed_before_the_scope_field_are_found_after_the_backfill(
     container: Container, tenant: str
 ) -> None:
     svc = container.services
-    kept, _ = remember_fact(svc, tenant, "u", "Prefers the window seat", key="seat")
-    old, _ = remember_fact(svc, tenant, "u", "Prefers the aisle seat", key="seat2")
+    kept = remember_fact(svc, tenant, "u", "Prefers the window seat", key="seat").fact
+    old = remember_fact(svc, tenant, "u", "Prefers the aisle seat", key="seat2").fact
     remember_fact(svc, tenant, "u", "Prefers the middle seat", key="seat2")  # supersedes `old`
     # As an earlier release indexed them: no `scope` in the payload.
     for fact in (kept, old):

@@ -1,0 +1,68 @@
+"""Fact extraction: a job after indexing learns facts from what the user said in new turns."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from service.usecases.facts import remember_fact
+from service.usecases.services import Services
+from service.usecases.sessions import extracts_facts
+from service.usecases.turns import turns_from_index
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """What a job did: facts found, and where each went (current, history, merged)."""
+
+    status: str  # done | skipped_deleted | skipped_disabled
+    found: int = 0
+    placed: dict[str, int] = field(default_factory=dict)
+
+
+def extract_session_facts(
+    svc: Services, tenant: str, session_id: str, epoch: int, message_ids: Sequence[str]
+) -> Extraction:
+    """Extract facts from these turns and remember them (source `extracted`, lineage the turn,
+    event time the turn's `created_at`). Idempotent: a fact already derived from a turn is not
+    stored again; a deleted session gets nothing."""
+    info = svc.sessions.info(tenant, session_id)
+    if info is None or info.epoch != epoch:
+        return Extraction("skipped_deleted")
+    if not extracts_facts(svc, info):
+        return Extraction("skipped_disabled")
+    turns = [m for m in svc.sessions.by_ids(tenant, session_id, message_ids) if m is not None]
+    missing = set(message_ids) - {m.id for m in turns}
+    # A turn trimmed since it was indexed lives on in its recall vector's payload.
+    turns += turns_from_index(svc, tenant, session_id, epoch, missing) if missing else []
+    found = svc.extractor.extract(turns)
+    placed: Counter[str] = Counter()
+    now = svc.clock()
+    for fact in found:
+        done = remember_fact(
+            svc,
+            tenant,
+            info.user_id,
+            fact.text,
+            fact.key,
+            source="extracted",
+            lineage=fact.lineage,
+            # A turn dated ahead of our clock (the client's created_at) counts from now.
+            valid_from=min(fact.valid_from, now),
+        )
+        placed[done.placed] += 1
+    log.info(
+        "facts.extracted",
+        tenant=tenant,
+        session_id=session_id,
+        extractor=svc.extractor.name,
+        turns=len(turns),
+        found=len(found),
+        **placed,
+    )
+    return Extraction("done", len(found), dict(placed))
