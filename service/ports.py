@@ -20,6 +20,7 @@ from service.domain.models import (
     VectorQuery,
 )
 from service.domain.summaries import Summary
+from service.domain.usage import UsageSnapshot
 
 
 class VectorIndex(Protocol):
@@ -46,6 +47,10 @@ class VectorIndex(Protocol):
         ...
 
     def count(self, where: VectorFilter) -> int: ...
+    def disk_bytes(self) -> int | None:
+        """Bytes the collection takes on this machine's disk; None when it lives elsewhere."""
+        ...
+
     def ping(self) -> None: ...
     def close(self) -> None: ...
 
@@ -257,3 +262,31 @@ class Heartbeat(Protocol):
     def ttl_s(self) -> int: ...
     def beat(self, worker: str) -> None: ...
     def alive(self) -> bool: ...
+
+
+class UsageStats(Protocol):
+    """Service-wide counters kept as writes happen, so reading them costs O(1), not O(sessions)."""
+
+    def session_grew(
+        self,
+        tenant: str,
+        session_id: str,
+        before: tuple[int, int],
+        after: tuple[int, int],
+        pending: bool,
+        now_ms: int,
+    ) -> None:
+        """A session went from (messages, tokens) `before` to `after` at `now_ms`; `pending`:
+        turns await indexing."""
+        ...
+
+    def session_removed(self, tenant: str, session_id: str, size: tuple[int, int]) -> None: ...
+    def indexing_left(self, tenant: str, session_id: str, pending: int) -> None:
+        """Indexing ran for the session; `pending` turns still wait."""
+        ...
+
+    def write_behind(self, tenant: str, doc_id: str, since: float | None) -> None:
+        """A document waits (since unix seconds) for its queued version, or no longer (None)."""
+        ...
+
+    def read(self, now_ms: int) -> UsageSnapshot: ...

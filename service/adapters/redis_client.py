@@ -140,5 +140,10 @@ class Keys:
         return f"{cls._tenant(tenant)}:emb:*"
 
     @classmethod
+    def usage(cls, part: str) -> str:
+        """Service-wide usage counters (sizes, activity, lag); never per tenant."""
+        return f"{cls.prefix}:sys:usage:{part}"
+
+    @classmethod
     def worker_heartbeat(cls) -> str:
         return f"{cls.prefix}:sys:worker-heartbeat"

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from service.api import admin, context, documents, facts, sessions
+from service.api.access import RequestContext
 from service.api.errors import COMMON_RESPONSES, install_error_handlers
 from service.api.middleware import LimitAndMeasure
 from service.domain.errors import StoreUnavailable
@@ -20,8 +21,12 @@ from service.usecases.services import Services
 NOT_READY = "A store or the worker is not ready: `{status: unavailable, checks: {...}}`."
 
 
-def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
-    """Build the API over already-built services (the composition root owns their lifetime)."""
+def create_app(
+    svc: Services, keys: ApiKeys, heartbeat: Heartbeat, metrics: Metrics | None = None
+) -> FastAPI:
+    """Build the API over already-built services (the composition root owns their lifetime).
+
+    `metrics`: the process's registry when a worker shares it (embedded); else a new one."""
     app = FastAPI(
         title="coherent-memory",
         version="0.1.0",
@@ -29,13 +34,15 @@ def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
     )
     app.state.services = svc
     app.state.keys = keys
-    app.state.metrics = metrics = Metrics()
+    app.state.metrics = metrics = metrics or Metrics()
+    metrics.watch_state(svc)
     install_error_handlers(app)
     for module in (sessions, facts, context, documents, admin):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     app.add_middleware(
         LimitAndMeasure, metrics=metrics, max_request_bytes=svc.settings.max_request_bytes
     )
+    app.add_middleware(RequestContext)  # added last: outermost, so a 413 gets an id too
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -51,11 +58,9 @@ def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
 
     @app.get("/metrics", tags=["ops"])
     async def prometheus() -> Response:
-        try:
-            metrics.queue_depth.set(await run_in_threadpool(svc.jobs.depth))
-        except StoreUnavailable:
-            metrics.queue_depth.set(float("nan"))
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        # The state gauges read Valkey (and, every 30 s, the vector store): off the event loop.
+        body = await run_in_threadpool(generate_latest, metrics.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return app
 

@@ -121,6 +121,8 @@ class AppendResult:
     message_ids: list[str]
     new_ids: list[str]
     epoch: int
+    messages: int = 0  # the session's size after the append
+    tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)

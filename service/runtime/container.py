@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
@@ -24,9 +24,11 @@ from service.adapters.redis_jobs import RedisJobStore
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
 from service.adapters.redis_summaries import RedisSummaryStore
+from service.adapters.redis_usage import RedisUsageStats
 from service.adapters.sentence_embedder import SentenceTransformerEmbedder, packaged_model_path
 from service.adapters.summarizers import ExtractiveSummarizer, OpenAISummarizer
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
+from service.metrics import Metrics
 from service.ports import Embedder, Summarizer, Tokenizer, VectorIndex
 from service.settings import Settings
 from service.usecases.services import Services
@@ -44,6 +46,8 @@ class Container:
     redis: redis.Redis
     keys: KeyFile
     heartbeat: RedisHeartbeat
+    # One registry per process: the embedded worker's job counters show on the API's /metrics.
+    metrics: Metrics = field(default_factory=Metrics)
 
     def close(self) -> None:
         self.services.index.close()
@@ -138,5 +142,6 @@ def build_container(
         cutoffs=RedisCutoffs(client),
         summaries=RedisSummaryStore(client),
         summarizer=build_summarizer(settings, tokenizer),
+        usage=RedisUsageStats(client),
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

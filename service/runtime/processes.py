@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import structlog
 import uvicorn
+from prometheus_client import start_http_server
 
 from service.adapters.edge_index import EdgeIndex, ShardLocked
 from service.api.app import create_app
@@ -64,7 +65,7 @@ def serve_http(settings: Settings, container: Container) -> None:
     refuse_open_keyless(settings, container)
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
-    app = create_app(container.services, container.keys, container.heartbeat)
+    app = create_app(container.services, container.keys, container.heartbeat, container.metrics)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     # After its graceful shutdown uvicorn re-raises the signal it caught, under the handlers that
@@ -83,7 +84,7 @@ def serve_http(settings: Settings, container: Container) -> None:
 
 @contextmanager
 def worker_running(settings: Settings, container: Container, broker_url: str) -> Iterator[None]:
-    app = create_worker_app(container.services, broker_url)
+    app = create_worker_app(container.services, broker_url, container.metrics)
     runner = WorkerRunner(
         app, container.heartbeat, settings.worker_concurrency, settings.maintenance_interval_s
     )
@@ -141,6 +142,12 @@ def run_api(settings: Settings) -> None:
 def run_worker(settings: Settings) -> None:
     _require_production_urls(settings, "worker")
     container = build_container(settings, settings.redis_url)
+    if settings.worker_metrics_port:
+        # A worker serves no HTTP API: its job counters and process metrics get their own port.
+        start_http_server(
+            settings.worker_metrics_port, settings.host, registry=container.metrics.registry
+        )
+        log.info("worker.metrics", host=settings.host, port=settings.worker_metrics_port)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -57,6 +57,8 @@ def index_messages(
         svc.index.delete_ids([p.id for p in points])
         log.info("messages.index_revoked", tenant=tenant, session_id=session_id, points=len(points))
         return 0
+    after = svc.sessions.info(tenant, session_id)
+    svc.usage.indexing_left(tenant, session_id, after.pending if after is not None else 0)
     if fidelity(svc, info) != "full":
         # Newly indexed turns may unblock a compaction (the barrier waits for indexing).
         svc.jobs.enqueue(COMPACT, {"tenant": tenant, "session_id": session_id, "epoch": epoch})

@@ -20,6 +20,7 @@ from service.ports import (
     Summarizer,
     SummaryStore,
     Tokenizer,
+    UsageStats,
     VectorIndex,
 )
 from service.settings import Settings
@@ -48,6 +49,7 @@ class Services:
     cutoffs: Cutoffs
     summaries: SummaryStore
     summarizer: Summarizer
+    usage: UsageStats
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now_ms(self) -> int:
