@@ -49,7 +49,8 @@ class Metrics:
     """One registry per process (tests build many in one process); API and worker share it in
     the embedded service."""
 
-    def __init__(self) -> None:
+    def __init__(self, storage_refresh_s: float = STORAGE_REFRESH_S) -> None:
+        self.storage_refresh_s = storage_refresh_s
         self.registry = CollectorRegistry()
         # The default registry's process/runtime collectors, registered on ours too: CPU, memory,
         # open fds, start time; Python version; GC collections.
@@ -104,7 +105,7 @@ class Metrics:
 
     def watch_state(self, svc: Services) -> None:
         """Export the service's state (sessions, storage, staleness, queues) on scrapes."""
-        self.registry.register(StateCollector(svc))
+        self.registry.register(StateCollector(svc, self.storage_refresh_s))
 
 
 class StateCollector(Collector):

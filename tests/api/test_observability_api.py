@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.api.app import create_app
+from service.metrics import Metrics
 from service.runtime.container import Container
 from tests.api.conftest import wait_indexed
 from workers.app import create_worker_app
@@ -49,6 +53,15 @@ def shared_api(container: Container, redis_url: str) -> Iterator[TestClient]:
     app = create_app(container.services, container.keys, container.heartbeat, container.metrics)
     try:
         with TestClient(app) as client:
+            # The worker's start-up jobs (reconcile, resume) queue work of their own: let them
+            # finish, so what follows is caused by the tests' requests alone.
+            deadline = time.monotonic() + 30
+            while not all(
+                samples(client).get(("cmem_jobs_total", (("outcome", "success"), ("task", t))))
+                for t in ("messages.reconcile", "jobs.resume")
+            ):
+                assert time.monotonic() < deadline, "the worker's start-up jobs never ran"
+                time.sleep(0.02)
             yield client
     finally:
         runner.stop()
@@ -139,16 +152,31 @@ def test_staleness_clears_and_jobs_are_counted_once_the_worker_catches_up(
     assert value(scrape, "cmem_job_seconds_count", task="documents.ingest") == 1
 
 
-def test_storage_gauges_count_points_per_kind(shared_api: TestClient) -> None:
-    shared_api.post("/v1/sessions/s/messages", json={"user_id": "u", "messages": turns(3)})
-    wait_indexed(shared_api, "s")
-    shared_api.put("/v1/documents/d", json={"text": "words " * 50})
-    scrape = samples(shared_api)  # the first scrape counts synchronously
+def test_storage_gauges_count_points_per_kind(container: Container, worker: WorkerRunner) -> None:
+    # Refreshed in the background on every scrape (30 s apart in service).
+    metrics = Metrics(storage_refresh_s=0)
+    app = create_app(container.services, container.keys, container.heartbeat, metrics)
+    with TestClient(app) as api:
+        assert value(samples(api), "cmem_vector_points", kind="message") == 0
+        api.post("/v1/sessions/s/messages", json={"user_id": "u", "messages": turns(3)})
+        wait_indexed(api, "s")
+        api.put("/v1/documents/d", json={"text": "words " * 50})
+        deadline = time.monotonic() + 10
+        while value(scrape := samples(api), "cmem_vector_points", kind="chunk") == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
     assert value(scrape, "cmem_vector_points", kind="message") == 3
-    assert value(scrape, "cmem_vector_points", kind="chunk") >= 1
     assert value(scrape, "cmem_vector_points", kind="fact") == 0
     assert value(scrape, "cmem_stale_chunks") == 0
     assert value(scrape, "cmem_vector_shard_bytes") > 0
+    assert value(scrape, "cmem_state_up", source="storage") == 1
+    # A new version leaves the old chunks stale until the sweep's grace period is over.
+    with TestClient(app) as api:
+        api.put("/v1/documents/d", json={"text": "other words " * 40})
+        deadline = time.monotonic() + 10
+        while value(samples(api), "cmem_stale_chunks") == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
 
 
 def test_context_load_latency_is_a_histogram_per_step(idle_api: TestClient) -> None:
@@ -217,3 +245,34 @@ def test_every_log_line_of_a_request_and_its_jobs_carries_its_id(
     # Every request got exactly one access event, each with its own id.
     ids = [e["request_id"] for e in logs if e["event"] == "http.request"]
     assert len(ids) == len(set(ids))
+
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy/grafana/dashboards/cmem.json"
+SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "gaugehistogram": ("_bucket", "_gsum", "_gcount"),
+    "gauge": ("",),
+    "info": ("_info",),
+}
+
+
+def test_every_metric_the_dashboard_plots_is_exported(shared_api: TestClient) -> None:
+    response = shared_api.get("/metrics")
+    exported = {
+        family.name + suffix
+        for family in text_string_to_metric_families(response.text)
+        for suffix in SUFFIXES[family.type]
+    }
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    plotted = set()
+    for expr in exprs:
+        # Our series and the standard process/runtime ones (PromQL functions and label names
+        # have other prefixes).
+        for name in re.findall(r"[a-z_][a-z0-9_]*", expr):
+            if name.startswith(("cmem_", "process_", "python_")):
+                plotted.add(name)
+    assert len(plotted) >= 20
+    missing = sorted(plotted - exported)
+    assert not missing, f"plotted but not exported: {missing}"
