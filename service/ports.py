@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from service.domain.documents import Document, DocumentVersion, LiveVersion
 from service.domain.models import (
+    ApiKey,
     AppendResult,
     Fact,
     Message,
@@ -253,6 +254,13 @@ class ApiKeys(Protocol):
 
     def configured(self) -> bool: ...
     def authenticate(self, key: str) -> Principal | None: ...
+    def list_keys(self, tenant: str) -> list[ApiKey]:
+        """The tenant's keys (never the keys themselves: their public prefix, role, date)."""
+        ...
+
+    def revoke(self, tenant: str, key_id: str) -> bool:
+        """Remove the tenant's key with this prefix; False if there is none."""
+        ...
 
 
 class Heartbeat(Protocol):
@@ -287,6 +295,12 @@ class UsageStats(Protocol):
 
     def write_behind(self, tenant: str, doc_id: str, since: float | None) -> None:
         """A document waits (since unix seconds) for its queued version, or no longer (None)."""
+        ...
+
+    def recent_sessions(
+        self, tenant: str, offset: int, limit: int
+    ) -> tuple[list[tuple[str, int]], int]:
+        """The tenant's sessions, latest turn first: ([(session_id, last turn ms)], total)."""
         ...
 
     def read(self, now_ms: int) -> UsageSnapshot: ...

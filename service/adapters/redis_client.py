@@ -140,6 +140,11 @@ class Keys:
         return f"{cls._tenant(tenant)}:emb:*"
 
     @classmethod
+    def tenant_sessions(cls, tenant: str) -> str:
+        """A sorted set: session id -> its last turn (ms); what operators list sessions by."""
+        return f"{cls._tenant(tenant)}:sessions:active"
+
+    @classmethod
     def usage(cls, part: str) -> str:
         """Service-wide usage counters (sizes, activity, lag); never per tenant."""
         return f"{cls.prefix}:sys:usage:{part}"

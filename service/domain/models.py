@@ -112,6 +112,16 @@ class SessionInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key as operators see it: its public prefix (the key id), never the key."""
+
+    key_id: str
+    tenant: str
+    role: str
+    created_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class AppendResult:
     """What an append did: new ids in order, and how many were already there."""
 
