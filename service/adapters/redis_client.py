@@ -116,6 +116,11 @@ class Keys:
         return f"{cls._tenant(tenant)}:job:{segment(job_id)}"
 
     @classmethod
+    def tenant_jobs(cls, tenant: str) -> str:
+        """A sorted set: job id -> created (ms); the latest jobs, for operators."""
+        return f"{cls._tenant(tenant)}:jobs:recent"
+
+    @classmethod
     def job_lease(cls, tenant: str, job_id: str) -> str:
         return f"{cls._tenant(tenant)}:job:{segment(job_id)}:lease"
 

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api import admin, context, documents, facts, operator, sessions
 from service.api.access import RequestContext
+from service.api.console import routes as console
 from service.api.errors import COMMON_RESPONSES, install_error_handlers
 from service.api.middleware import LimitAndMeasure
 from service.metrics import Metrics
@@ -36,6 +37,8 @@ def create_app(
     app.state.metrics = metrics = metrics or Metrics()
     metrics.watch_state(svc)
     install_error_handlers(app)
+    app.state.console_secret = console.new_secret()
+    app.include_router(console.router)
     for module in (sessions, facts, context, documents, admin, operator):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     app.add_middleware(
