@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import documents, foundation, long_session, metrics_scrape, recall_quality
+from bench import (
+    console_pages,
+    documents,
+    foundation,
+    long_session,
+    metrics_scrape,
+    recall_quality,
+)
 
 SUITES = {
     "foundation": foundation.main,
@@ -16,6 +23,7 @@ SUITES = {
     "recall_quality": recall_quality.main,
     "long_session": long_session.main,
     "metrics_scrape": metrics_scrape.main,
+    "console_pages": console_pages.main,
 }
 # `python -m bench conversation` (the file's old name, still in issue texts and notes).
 ALIASES = {"conversation": "long_session"}
