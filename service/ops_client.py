@@ -190,7 +190,10 @@ def status(api: Api, args: argparse.Namespace, show: Output) -> None:
         ],
     )
     active = ", ".join(f"{w}: {n}" for w, n in usage["active_sessions"].items())
-    show.line(f"sessions: {body['sessions']} (active {active}); documents: {body['documents']}")
+    show.line(
+        f"sessions: {body['sessions']} (active {active}); users: {body['users']}; "
+        f"documents: {body['documents']}"
+    )
     return None
 
 

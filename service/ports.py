@@ -287,6 +287,7 @@ class UsageStats(Protocol):
         self,
         tenant: str,
         session_id: str,
+        user_id: str,
         before: tuple[int, int],
         after: tuple[int, int],
         pending: bool,
@@ -303,6 +304,10 @@ class UsageStats(Protocol):
 
     def write_behind(self, tenant: str, doc_id: str, since: float | None) -> None:
         """A document waits (since unix seconds) for its queued version, or no longer (None)."""
+        ...
+
+    def users(self, tenant: str) -> int:
+        """Distinct users with a session in the tenant (approximate: HyperLogLog, ±1%)."""
         ...
 
     def recent_sessions(

@@ -150,6 +150,11 @@ class Keys:
         return f"{cls._tenant(tenant)}:sessions:active"
 
     @classmethod
+    def tenant_users(cls, tenant: str) -> str:
+        """A HyperLogLog of the tenant's users (those with a session)."""
+        return f"{cls._tenant(tenant)}:users:hll"
+
+    @classmethod
     def usage(cls, part: str) -> str:
         """Service-wide usage counters (sizes, activity, lag); never per tenant."""
         return f"{cls.prefix}:sys:usage:{part}"

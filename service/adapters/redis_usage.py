@@ -40,6 +40,7 @@ class RedisUsageStats:
         self,
         tenant: str,
         session_id: str,
+        user_id: str,
         before: tuple[int, int],
         after: tuple[int, int],
         pending: bool,
@@ -58,6 +59,8 @@ class RedisUsageStats:
                 pipe.hincrby(SIZES, f"{prefix}:sum", new - old)
             pipe.zadd(ACTIVE, {member: now_ms})
             pipe.zadd(Keys.tenant_sessions(tenant), {session_id: now_ms})
+            if before[0] == 0:
+                pipe.pfadd(Keys.tenant_users(tenant), user_id)
             pipe.zremrangebyscore(ACTIVE, "-inf", now_ms - LONGEST_WINDOW_MS)
             if pending:
                 pipe.zadd(INDEXING, {member: now_ms}, nx=True)
@@ -90,6 +93,10 @@ class RedisUsageStats:
                 self._r.zrem(WRITE_BEHIND, member)
             else:
                 self._r.zadd(WRITE_BEHIND, {member: int(since * 1000)}, nx=True)
+
+    def users(self, tenant: str) -> int:
+        with redis_errors():
+            return int(self._r.pfcount(Keys.tenant_users(tenant)))
 
     def recent_sessions(
         self, tenant: str, offset: int, limit: int

@@ -67,6 +67,7 @@ class StatusOut(_Read):
     usage: UsageOut
     stale_chunks: int
     sessions: int
+    users: int
     documents: int
 
 

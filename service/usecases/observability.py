@@ -65,6 +65,7 @@ class ServiceStatus:
     usage: UsageSnapshot
     stale_chunks: int
     sessions: int  # the caller's tenant
+    users: int  # approximate: distinct users with a session
     documents: int
 
 
@@ -79,6 +80,7 @@ def service_status(svc: Services, heartbeat: Heartbeat, tenant: str) -> ServiceS
         usage=read_usage(svc),
         stale_chunks=stale,
         sessions=sessions,
+        users=svc.usage.users(tenant),
         documents=svc.documents.count(tenant),
     )
 

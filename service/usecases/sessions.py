@@ -85,7 +85,7 @@ def append_messages(
         added_tokens = sum(tokens for _, message_id, _, tokens in prepared if message_id in new)
         before = (result.messages - result.appended, result.tokens - added_tokens)
         after = (result.messages, result.tokens)
-        svc.usage.session_grew(tenant, session_id, before, after, True, svc.now_ms())
+        svc.usage.session_grew(tenant, session_id, user_id, before, after, True, svc.now_ms())
         payload = {
             "tenant": tenant,
             "session_id": session_id,

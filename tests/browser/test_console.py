@@ -181,6 +181,7 @@ def test_02_overview(site: Site, browser_page: Page) -> None:
     text = page.inner_text("main")
     assert "ready" in text
     assert page.inner_text("#sessions") == "2"
+    assert page.inner_text("#users") == "2"
     assert "stale chunks awaiting the sweep" in text
     assert "No failed jobs." in text
     # The sessions-by-size chart: one column per bucket, hover titles with counts.

@@ -26,9 +26,9 @@ def client(redis_url: str) -> redis.Redis:
 
 def test_sizes_move_between_buckets_and_leave_on_removal(client: redis.Redis) -> None:
     usage = RedisUsageStats(client)
-    usage.session_grew("t", "a", (0, 0), (3, 300), True, NOW_MS)
-    usage.session_grew("t", "a", (3, 300), (30, 4000), True, NOW_MS)
-    usage.session_grew("t", "b", (0, 0), (1, 50), False, NOW_MS)
+    usage.session_grew("t", "a", "u-a", (0, 0), (3, 300), True, NOW_MS)
+    usage.session_grew("t", "a", "u-a", (3, 300), (30, 4000), True, NOW_MS)
+    usage.session_grew("t", "b", "u-b", (0, 0), (1, 50), False, NOW_MS)
     got = usage.read(NOW_MS)
     assert got.messages.buckets == {"5": 0, "50": 1, "1": 1}
     assert got.messages.total == 31
@@ -39,14 +39,16 @@ def test_sizes_move_between_buckets_and_leave_on_removal(client: redis.Redis) ->
     assert got.messages.buckets == {"5": 0, "50": 0, "1": 1}
     assert got.messages.total == 1
     assert got.store_memory_bytes > 0
+    assert usage.users("t") == 2
+    assert usage.users("elsewhere") == 0
 
 
 def test_activity_windows_and_the_tenants_session_listing(client: redis.Redis) -> None:
     usage = RedisUsageStats(client)
-    usage.session_grew("t", "old", (0, 0), (1, 1), False, NOW_MS - 2 * 3600 * 1000)
-    usage.session_grew("t", "recent", (0, 0), (1, 1), False, NOW_MS - 10 * 60 * 1000)
-    usage.session_grew("t", "now", (0, 0), (1, 1), False, NOW_MS)
-    usage.session_grew("other", "x", (0, 0), (1, 1), False, NOW_MS)
+    usage.session_grew("t", "old", "u-old", (0, 0), (1, 1), False, NOW_MS - 2 * 3600 * 1000)
+    usage.session_grew("t", "recent", "u-recent", (0, 0), (1, 1), False, NOW_MS - 10 * 60 * 1000)
+    usage.session_grew("t", "now", "u-now", (0, 0), (1, 1), False, NOW_MS)
+    usage.session_grew("other", "x", "u-x", (0, 0), (1, 1), False, NOW_MS)
     assert usage.read(NOW_MS).active_sessions == {"5m": 2, "1h": 3, "24h": 4}
     page, total = usage.recent_sessions("t", 0, 2)
     assert [s for s, _ in page] == ["now", "recent"]
@@ -58,9 +60,11 @@ def test_activity_windows_and_the_tenants_session_listing(client: redis.Redis) -
 
 def test_pending_indexing_and_write_behind_ages(client: redis.Redis) -> None:
     usage = RedisUsageStats(client)
-    usage.session_grew("t", "a", (0, 0), (2, 2), True, NOW_MS - 5000)
-    usage.session_grew("t", "a", (2, 2), (3, 3), True, NOW_MS - 1000)  # still waiting since -5 s
-    usage.session_grew("t", "b", (0, 0), (1, 1), True, NOW_MS - 2000)
+    usage.session_grew("t", "a", "u-a", (0, 0), (2, 2), True, NOW_MS - 5000)
+    usage.session_grew(
+        "t", "a", "u-a", (2, 2), (3, 3), True, NOW_MS - 1000
+    )  # still waiting since -5 s
+    usage.session_grew("t", "b", "u-b", (0, 0), (1, 1), True, NOW_MS - 2000)
     got = usage.read(NOW_MS)
     assert (got.pending_indexing_sessions, got.oldest_pending_indexing_s) == (2, 5.0)
     usage.indexing_left("t", "a", 1)  # one turn still waits: unchanged
