@@ -18,6 +18,7 @@ from service.domain.models import Fact, NewMessage
 from service.runtime.container import Container, build_container
 from service.runtime.valkey import start_valkey
 from service.settings import Settings
+from service.usecases.facts import fact_point
 from service.usecases.services import Services
 from service.usecases.sessions import append_messages
 
@@ -59,8 +60,10 @@ def populate_sessions(svc: Services, sessions: int, turns: int = 4, start: int =
 
 
 def populate_facts(svc: Services, facts: int, users: int, heavy_user: str, heavy: int) -> None:
-    """`heavy` facts for `heavy_user`, the rest spread over `users` other users."""
+    """`heavy` facts for `heavy_user`, the rest spread over `users` other users; stored and
+    indexed (their vectors are what recall and the console's counts read)."""
     now = datetime.now(UTC)
+    batch: list[Fact] = []
     for n in range(facts):
         user = heavy_user if n < heavy else f"u{n % users}"
         fact = Fact(
@@ -75,3 +78,8 @@ def populate_facts(svc: Services, facts: int, users: int, heavy_user: str, heavy
             valid_from=now - timedelta(days=1),
         )
         svc.facts.put(fact, None, None)
+        batch.append(fact)
+        if len(batch) == 1000 or n == facts - 1:
+            vectors = svc.embedder.embed([f.text for f in batch])
+            svc.index.upsert([fact_point(svc, f, v) for f, v in zip(batch, vectors, strict=True)])
+            batch = []

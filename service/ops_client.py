@@ -192,7 +192,7 @@ def status(api: Api, args: argparse.Namespace, show: Output) -> None:
     active = ", ".join(f"{w}: {n}" for w, n in usage["active_sessions"].items())
     show.line(
         f"sessions: {body['sessions']} (active {active}); users: {body['users']}; "
-        f"documents: {body['documents']}"
+        f"facts: {body['facts']}; documents: {body['documents']}"
     )
     return None
 

@@ -68,6 +68,7 @@ class StatusOut(_Read):
     stale_chunks: int
     sessions: int
     users: int
+    facts: int
     documents: int
 
 

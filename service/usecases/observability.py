@@ -6,7 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from service.domain.errors import StoreUnavailable
-from service.domain.points import POINT_KINDS, kind_filter, stale_chunks_filter
+from service.domain.points import (
+    POINT_KINDS,
+    kind_filter,
+    stale_chunks_filter,
+    tenant_active_facts_filter,
+)
 from service.domain.usage import UsageSnapshot
 from service.ports import Heartbeat
 from service.usecases.services import Services
@@ -66,6 +71,7 @@ class ServiceStatus:
     stale_chunks: int
     sessions: int  # the caller's tenant
     users: int  # approximate: distinct users with a session
+    facts: int  # active facts, counted in the vector index (their read model)
     documents: int
 
 
@@ -81,6 +87,7 @@ def service_status(svc: Services, heartbeat: Heartbeat, tenant: str) -> ServiceS
         stale_chunks=stale,
         sessions=sessions,
         users=svc.usage.users(tenant),
+        facts=svc.index.count(tenant_active_facts_filter(tenant)),
         documents=svc.documents.count(tenant),
     )
 

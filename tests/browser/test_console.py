@@ -182,6 +182,7 @@ def test_02_overview(site: Site, browser_page: Page) -> None:
     assert "ready" in text
     assert page.inner_text("#sessions") == "2"
     assert page.inner_text("#users") == "2"
+    assert page.inner_text("#facts") == "1"  # figs; pears was superseded
     assert "stale chunks awaiting the sweep" in text
     assert "No failed jobs." in text
     # The sessions-by-size chart: one column per bucket, hover titles with counts.

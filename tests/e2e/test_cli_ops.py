@@ -103,7 +103,9 @@ def test_status_shows_readiness_queues_and_staleness(instance: Instance) -> None
     assert "cmem\t" in out.stdout  # the queue
     assert "oldest pending indexing\t" in out.stdout
     assert "stale chunks awaiting the sweep\t0" in out.stdout
-    assert "sessions: 3 (active 5m: 3, 1h: 3, 24h: 3); users: 1; documents: 0" in out.stdout
+    assert (
+        "sessions: 3 (active 5m: 3, 1h: 3, 24h: 3); users: 1; facts: 1; documents: 0" in out.stdout
+    )
     body = instance.json("status")
     assert body["ready"] is True
     assert body["sessions"] == 3
