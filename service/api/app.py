@@ -37,8 +37,7 @@ def create_app(
     app.state.metrics = metrics = metrics or Metrics()
     metrics.watch_state(svc)
     install_error_handlers(app)
-    app.state.console_secret = console.new_secret()
-    app.include_router(console.router)
+    console.install(app)
     for module in (sessions, facts, context, documents, admin, operator):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     app.add_middleware(

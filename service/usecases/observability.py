@@ -75,19 +75,37 @@ class ServiceStatus:
     documents: int
 
 
-def service_status(svc: Services, heartbeat: Heartbeat, tenant: str) -> ServiceStatus:
+@dataclass(frozen=True, slots=True)
+class IndexCounts:
+    """Counts that scan the vector index (an unoptimized shard): callers may cache them."""
+
+    facts: int  # the tenant's active facts
+    stale_chunks: int  # every tenant's
+
+
+def index_counts(svc: Services, tenant: str) -> IndexCounts:
+    return IndexCounts(
+        facts=svc.index.count(tenant_active_facts_filter(tenant)),
+        stale_chunks=svc.index.count(stale_chunks_filter(int(svc.clock().timestamp()) + 3600)),
+    )
+
+
+def service_status(
+    svc: Services, heartbeat: Heartbeat, tenant: str, counts: IndexCounts | None = None
+) -> ServiceStatus:
+    """`counts`: from a cache (the console's overview); None counts now."""
     checks = readiness(svc, heartbeat)
     _, sessions = svc.usage.recent_sessions(tenant, 0, 0)
-    stale = svc.index.count(stale_chunks_filter(int(svc.clock().timestamp()) + 3600))
+    counts = counts or index_counts(svc, tenant)
     return ServiceStatus(
         ready=all(v == "ok" for v in checks.values()),
         checks=checks,
         queues=queue_depths(svc),
         usage=read_usage(svc),
-        stale_chunks=stale,
+        stale_chunks=counts.stale_chunks,
         sessions=sessions,
         users=svc.usage.users(tenant),
-        facts=svc.index.count(tenant_active_facts_filter(tenant)),
+        facts=counts.facts,
         documents=svc.documents.count(tenant),
     )
 
