@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from wsgiref.simple_server import WSGIServer
 
 import structlog
 import uvicorn
@@ -17,6 +18,7 @@ from prometheus_client import start_http_server
 from service.adapters.edge_index import EdgeIndex, ShardLocked
 from service.api.app import create_app
 from service.domain.errors import StoreUnavailable
+from service.metrics import Metrics
 from service.runtime.container import Container, build_container
 from service.runtime.lock import DataDirLock
 from service.runtime.valkey import start_valkey
@@ -142,22 +144,40 @@ def run_api(settings: Settings) -> None:
 def run_worker(settings: Settings) -> None:
     _require_production_urls(settings, "worker")
     container = build_container(settings, settings.redis_url)
-    if settings.worker_metrics_port:
-        # A worker serves no HTTP API: its job counters and process metrics get their own port.
-        start_http_server(
-            settings.worker_metrics_port, settings.host, registry=container.metrics.registry
-        )
-        log.info("worker.metrics", host=settings.host, port=settings.worker_metrics_port)
+    metrics_server = None
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
+        metrics_server = serve_worker_metrics(settings, container.metrics)
         with worker_running(settings, container, settings.redis_url):
             print("worker running", flush=True)
             stop.wait()
             log.info("worker.stopping")
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
         container.close()
+
+
+def serve_worker_metrics(settings: Settings, metrics: Metrics) -> WSGIServer | None:
+    """A worker serves no HTTP API: its job counters and process metrics get their own port
+    (`worker_metrics_port`, on `host`; 0 = none). Returns the server, to shut it down."""
+    if not settings.worker_metrics_port:
+        return None
+    try:
+        server, _ = start_http_server(
+            settings.worker_metrics_port, settings.host, registry=metrics.registry
+        )
+    except OSError as exc:
+        raise StartupError(
+            f"cannot serve worker metrics on {settings.host}:{settings.worker_metrics_port}: "
+            f"{exc.strerror} (set CMEM_WORKER_METRICS_PORT, 0 for none)"
+        ) from exc
+    host, port = server.server_address[:2]
+    log.info("worker.metrics", host=host, port=port)
+    return server
 
 
 def optimize_embedded(settings: Settings) -> None:
