@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+# The console's browser tests drive Debian's chromium; a fresh machine gets it from apt.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: serve test check bench install clean
 
@@ -16,7 +19,10 @@ install: $(STAMP)
 serve: $(STAMP)
 	$(VENV)/bin/cmem serve
 
-test: $(STAMP)
+$(CHROMIUM):
+	$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium chromium-driver
+
+test: $(STAMP) $(CHROMIUM)
 	$(VENV)/bin/python -m pytest -q
 
 check: $(STAMP)

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import sys
 
-from bench import context_ab, documents, extraction, foundation, long_session, recall_quality
+from bench import (
+    console_pages,
+    context_ab,
+    documents,
+    extraction,
+    foundation,
+    long_session,
+    metrics_scrape,
+    recall_quality,
+)
 
 SUITES = {
     "foundation": foundation.main,
@@ -17,6 +26,8 @@ SUITES = {
     "long_session": long_session.main,
     "extraction": extraction.main,
     "context_ab": context_ab.main,
+    "metrics_scrape": metrics_scrape.main,
+    "console_pages": console_pages.main,
 }
 # `python -m bench conversation` (the file's old name, still in issue texts and notes).
 ALIASES = {"conversation": "long_session"}

@@ -1,4 +1,5 @@
-"""The `cmem` command: serve (embedded), api and worker (production), keys, reindex."""
+"""The `cmem` command: serve (embedded), api and worker (production), keys, reindex, and the
+operator's HTTP clients (status, sessions, facts, snapshot, invalidate, keys ls|revoke)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import NoReturn
 
 from pydantic import ValidationError
 
+from service import ops_client
 from service.logging import configure_logging
 from service.runtime.lock import DataDirLocked
 from service.settings import Settings
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--tenant", required=True)
     create.add_argument("--role", required=True, choices=("client", "admin"))
     create.add_argument("--data-dir", type=Path, help="data directory (env CMEM_DATA_DIR)")
+    ops_client.add_commands(sub, keys)
     return parser
 
 
@@ -67,6 +70,15 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "reindex":
         _reindex(args)
+        return
+    if (
+        args.command in ops_client.COMMANDS
+        or getattr(args, "keys", None) in ops_client.KEY_COMMANDS
+    ):
+        try:
+            ops_client.run(args)
+        except ops_client.CommandFailed as exc:
+            fail(str(exc))
         return
 
     try:

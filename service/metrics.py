@@ -1,17 +1,61 @@
-"""Prometheus metrics for what an operator asks first."""
+"""Prometheus metrics for what an operator asks first.
+
+No label carries a session, user or document id: the state gauges are read from service-wide
+counters (`UsageStats`), so a scrape costs the same with ten sessions or ten million.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+import structlog
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+)
+from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from service.domain.errors import MemoryServiceError
+from service.domain.usage import (
+    MESSAGE_BUCKETS,
+    TOKEN_BUCKETS,
+    SizeDistribution,
+    UsageSnapshot,
+    cumulative,
+)
+from service.usecases import observability
+from service.usecases.services import Services
+
+log = structlog.get_logger()
+
+T = TypeVar("T")
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.25, 0.5, 1, 2.5, 5)
+JOB_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+# Counting points per kind scans an unoptimized shard: refreshed in the background at most this
+# often, never on the scrape's clock (the first scrape aside).
+STORAGE_REFRESH_S = 30.0
 
 
 class Metrics:
-    """One registry per app instance (tests build many apps in one process)."""
+    """One registry per process (tests build many in one process); API and worker share it in
+    the embedded service."""
 
-    def __init__(self) -> None:
+    def __init__(self, storage_refresh_s: float = STORAGE_REFRESH_S) -> None:
+        self.storage_refresh_s = storage_refresh_s
         self.registry = CollectorRegistry()
+        # The default registry's process/runtime collectors, registered on ours too: CPU, memory,
+        # open fds, start time; Python version; GC collections.
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(collector)
         self.request_seconds = Histogram(
             "cmem_http_request_seconds",
             "HTTP latency per route",
@@ -26,6 +70,13 @@ class Metrics:
             buckets=(0, 16, 64, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536),
             registry=self.registry,
         )
+        self.context_seconds = Histogram(
+            "cmem_context_load_seconds",
+            "Context assembly time per step (Server-Timing's split): embed, retrieve, pack, total",
+            ["component"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.excluded_items = Counter(
             "cmem_context_excluded_total",
             "Items left out of contexts, by reason",
@@ -38,6 +89,166 @@ class Metrics:
             ["store"],
             registry=self.registry,
         )
-        self.queue_depth = Gauge(
-            "cmem_queue_depth", "Jobs waiting in the broker queue", registry=self.registry
+        self.jobs = Counter(
+            "cmem_jobs_total",
+            "Background jobs finished, by task and outcome (success, failure, retry)",
+            ["task", "outcome"],
+            registry=self.registry,
+        )
+        self.job_seconds = Histogram(
+            "cmem_job_seconds",
+            "Background job run time, by task",
+            ["task"],
+            buckets=JOB_BUCKETS,
+            registry=self.registry,
+        )
+
+    def watch_state(self, svc: Services) -> None:
+        """Export the service's state (sessions, storage, staleness, queues) on scrapes."""
+        self.registry.register(StateCollector(svc, self.storage_refresh_s))
+
+
+class StateCollector(Collector):
+    """Gauges read at scrape time from service-wide counters, plus cached storage counts."""
+
+    def __init__(self, svc: Services, refresh_s: float = STORAGE_REFRESH_S) -> None:
+        self._svc = svc
+        self._storage = Cached(lambda: observability.read_storage(svc), refresh_s)
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return []  # unchecked collector: families are built per scrape
+
+    def collect(self) -> Iterator[GaugeMetricFamily | GaugeHistogramMetricFamily]:
+        up = GaugeMetricFamily(
+            "cmem_state_up", "Whether the state gauges could be read, by source", labels=["source"]
+        )
+        try:
+            yield from _usage(observability.read_usage(self._svc))
+            up.add_metric(["usage"], 1)
+        except MemoryServiceError as exc:
+            log.warning("metrics.usage_unavailable", error=str(exc))
+            up.add_metric(["usage"], 0)
+        try:
+            yield _queues(observability.queue_depths(self._svc))
+            up.add_metric(["queues"], 1)
+        except MemoryServiceError as exc:
+            log.warning("metrics.queues_unavailable", error=str(exc))
+            up.add_metric(["queues"], 0)
+        storage = self._storage.get()
+        if storage is not None:
+            yield from _storage(storage)
+        up.add_metric(["storage"], 1 if storage is not None else 0)
+        yield up
+
+
+class Cached(Generic[T]):
+    """A value computed once, then refreshed in a background thread when older than `ttl_s`."""
+
+    def __init__(self, compute: Callable[[], T], ttl_s: float) -> None:
+        self._compute = compute
+        self._ttl = ttl_s
+        self._value: T | None = None
+        self._at = 0.0
+        self._lock = threading.Lock()
+        self._refreshing = False
+
+    def get(self) -> T | None:
+        if self._value is None:
+            self._refresh()
+        elif time.monotonic() - self._at > self._ttl:
+            with self._lock:
+                if self._refreshing:
+                    return self._value
+                self._refreshing = True
+            threading.Thread(target=self._refresh, name="metrics-refresh", daemon=True).start()
+        return self._value
+
+    def _refresh(self) -> None:
+        try:
+            value = self._compute()
+        except MemoryServiceError as exc:
+            log.warning("metrics.storage_unavailable", error=str(exc))
+        else:
+            self._value, self._at = value, time.monotonic()
+        finally:
+            with self._lock:
+                self._refreshing = False
+
+
+def _usage(
+    u: UsageSnapshot,
+) -> Iterator[GaugeMetricFamily | GaugeHistogramMetricFamily]:
+    yield _sizes(
+        "cmem_session_messages", "Sessions by number of messages", u.messages, MESSAGE_BUCKETS
+    )
+    yield _sizes("cmem_session_tokens", "Sessions by stored tokens", u.tokens, TOKEN_BUCKETS)
+    active = GaugeMetricFamily(
+        "cmem_active_sessions", "Sessions with a new turn within the window", labels=["window"]
+    )
+    for window, n in u.active_sessions.items():
+        active.add_metric([window], n)
+    yield active
+    for name, text, value in (
+        (
+            "cmem_indexing_oldest_pending_seconds",
+            "Age of the longest wait for turn indexing",
+            u.oldest_pending_indexing_s,
+        ),
+        (
+            "cmem_indexing_pending_sessions",
+            "Sessions with turns waiting for indexing",
+            u.pending_indexing_sessions,
+        ),
+        (
+            "cmem_write_behind_lag_seconds",
+            "Age of the oldest write-behind document not yet live",
+            u.write_behind_lag_s,
+        ),
+        (
+            "cmem_write_behind_documents",
+            "Write-behind documents whose new version is not yet live",
+            u.write_behind_documents,
+        ),
+        (
+            "cmem_store_memory_bytes",
+            "Memory used by Valkey/Redis (INFO used_memory)",
+            u.store_memory_bytes,
+        ),
+    ):
+        yield GaugeMetricFamily(name, text, value=value)
+
+
+def _sizes(
+    name: str, text: str, d: SizeDistribution, bounds: tuple[int, ...]
+) -> GaugeHistogramMetricFamily:
+    return GaugeHistogramMetricFamily(
+        name,
+        text,
+        buckets=[(le, float(n)) for le, n in cumulative(d.buckets, bounds)],
+        gsum_value=d.total,
+    )
+
+
+def _queues(depths: dict[str, int]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        "cmem_queue_depth", "Jobs waiting in the broker, by queue", labels=["queue"]
+    )
+    for queue, n in depths.items():
+        family.add_metric([queue], n)
+    return family
+
+
+def _storage(s: observability.StorageState) -> Iterator[GaugeMetricFamily]:
+    points = GaugeMetricFamily("cmem_vector_points", "Vector points by kind", labels=["kind"])
+    for kind, n in s.points.items():
+        points.add_metric([kind], n)
+    yield points
+    yield GaugeMetricFamily(
+        "cmem_stale_chunks", "Stale document chunks awaiting the sweep", value=s.stale_chunks
+    )
+    if s.shard_bytes is not None:
+        yield GaugeMetricFamily(
+            "cmem_vector_shard_bytes",
+            "Bytes of the embedded vector shard on disk",
+            value=s.shard_bytes,
         )

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from service.domain.documents import Document, DocumentVersion, LiveVersion
 from service.domain.extraction import ExtractedFact
 from service.domain.models import (
+    ApiKey,
     AppendResult,
     Fact,
     Message,
@@ -23,6 +24,7 @@ from service.domain.models import (
     VectorQuery,
 )
 from service.domain.summaries import Summary
+from service.domain.usage import UsageSnapshot
 
 
 class VectorIndex(Protocol):
@@ -49,6 +51,10 @@ class VectorIndex(Protocol):
         ...
 
     def count(self, where: VectorFilter) -> int: ...
+    def disk_bytes(self) -> int | None:
+        """Bytes the collection takes on this machine's disk; None when it lives elsewhere."""
+        ...
+
     def ping(self) -> None: ...
     def close(self) -> None: ...
 
@@ -238,6 +244,10 @@ class JobStore(Protocol):
     ) -> None: ...
     def update(self, tenant: str, job_id: str, **fields: Any) -> None: ...
     def get(self, tenant: str, job_id: str) -> dict[str, Any] | None: ...
+    def recent(self, tenant: str, limit: int) -> list[dict[str, Any]]:
+        """The tenant's latest jobs, newest first."""
+        ...
+
     def lease(self, tenant: str, job_id: str, owner: str, ttl_s: float) -> bool:
         """Take the job's lease, or renew it if `owner` holds it; False if another does."""
         ...
@@ -257,6 +267,10 @@ class SnapshotStore(Protocol):
         self, tenant: str, session_id: str, snapshot_id: str, body: dict[str, Any], ttl_s: int
     ) -> None: ...
     def get(self, tenant: str, snapshot_id: str) -> dict[str, Any] | None: ...
+    def list_for_session(self, tenant: str, session_id: str, limit: int) -> list[str]:
+        """The session's retained snapshot ids, newest first."""
+        ...
+
     def delete_for_session(self, tenant: str, session_id: str) -> int: ...
 
 
@@ -342,6 +356,13 @@ class ApiKeys(Protocol):
 
     def configured(self) -> bool: ...
     def authenticate(self, key: str) -> Principal | None: ...
+    def list_keys(self, tenant: str) -> list[ApiKey]:
+        """The tenant's keys (never the keys themselves: their public prefix, role, date)."""
+        ...
+
+    def revoke(self, tenant: str, key_id: str) -> bool:
+        """Remove the tenant's key with this prefix; False if there is none."""
+        ...
 
 
 class Heartbeat(Protocol):
@@ -351,3 +372,42 @@ class Heartbeat(Protocol):
     def ttl_s(self) -> int: ...
     def beat(self, worker: str) -> None: ...
     def alive(self) -> bool: ...
+
+
+class UsageStats(Protocol):
+    """Service-wide counters kept as writes happen, so reading them costs O(1), not O(sessions)."""
+
+    def session_grew(
+        self,
+        tenant: str,
+        session_id: str,
+        user_id: str,
+        before: tuple[int, int],
+        after: tuple[int, int],
+        pending: bool,
+        now_ms: int,
+    ) -> None:
+        """A session went from (messages, tokens) `before` to `after` at `now_ms`; `pending`:
+        turns await indexing."""
+        ...
+
+    def session_removed(self, tenant: str, session_id: str, size: tuple[int, int]) -> None: ...
+    def indexing_left(self, tenant: str, session_id: str, pending: int) -> None:
+        """Indexing ran for the session; `pending` turns still wait."""
+        ...
+
+    def write_behind(self, tenant: str, doc_id: str, since: float | None) -> None:
+        """A document waits (since unix seconds) for its queued version, or no longer (None)."""
+        ...
+
+    def users(self, tenant: str) -> int:
+        """Distinct users with a session in the tenant (approximate: HyperLogLog, ±1%)."""
+        ...
+
+    def recent_sessions(
+        self, tenant: str, offset: int, limit: int
+    ) -> tuple[list[tuple[str, int]], int]:
+        """The tenant's sessions, latest turn first: ([(session_id, last turn ms)], total)."""
+        ...
+
+    def read(self, now_ms: int) -> UsageSnapshot: ...

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     keys_file: str = ""  # empty: <data_dir>/api_keys.json
 
     worker_concurrency: int = Field(2, ge=1, le=64)
+    # `cmem worker` serves /metrics on this port (bound to `host`); 0 = none. The embedded worker
+    # shares the API's /metrics.
+    worker_metrics_port: int = Field(9101, ge=0, le=65535)
     snapshot_retention_s: int = Field(7 * 24 * 3600, ge=60)
     history_max_messages: int = Field(0, ge=0)
     summary_fidelity: Literal["full", "balanced", "compact"] = "balanced"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import structlog
 from celery import Celery, Task
 
 from service import tasks
-from service.adapters.celery_queue import celery_config
+from service.adapters.celery_queue import REQUEST_ID_HEADER, celery_config
 from service.domain.errors import StoreUnavailable
+from service.metrics import Metrics
 from service.usecases import (
     admin,
     compaction,
@@ -33,16 +35,45 @@ RETRY = {
 }
 
 
-def create_worker_app(svc: Services, broker_url: str) -> Celery:
-    """A worker app whose tasks close over the process's services (passed in, not global)."""
+def create_worker_app(svc: Services, broker_url: str, metrics: Metrics | None = None) -> Celery:
+    """A worker app whose tasks close over the process's services (passed in, not global);
+    `metrics`: the registry its job counters go to (the process's, shared with the API)."""
+
+    counted = metrics or Metrics()
 
     class JobTask(Task):  # type: ignore[misc]
-        """A task that finally fails (a bug, or retries used up) marks its job record failed,
-        so GET /v1/jobs/{id} never shows a dead job as queued or running forever."""
+        """Binds the queuing request's id into the job's log lines, counts outcomes, and marks
+        the job record failed when the task finally fails (a bug, or retries used up), so
+        GET /v1/jobs/{id} never shows a dead job as queued or running forever."""
+
+        def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
+            request_id = self.request.get(REQUEST_ID_HEADER) or task_id
+            structlog.contextvars.bind_contextvars(
+                request_id=request_id, task=self.name, task_id=task_id
+            )
+            self.request.cmem_started = time.monotonic()
+
+        def after_return(
+            self, status: str, retval: Any, task_id: str, args: Any, kwargs: Any, einfo: Any
+        ) -> None:
+            started = getattr(self.request, "cmem_started", None)
+            if started is not None:
+                counted.job_seconds.labels(self.name).observe(time.monotonic() - started)
+            structlog.contextvars.unbind_contextvars("request_id", "task", "task_id")
+
+        def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+            counted.jobs.labels(self.name, "success").inc()
+
+        def on_retry(
+            self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+        ) -> None:
+            counted.jobs.labels(self.name, "retry").inc()
+            log.warning("jobs.retrying", error=repr(exc))
 
         def on_failure(
             self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
         ) -> None:
+            counted.jobs.labels(self.name, "failure").inc()
             if isinstance(kwargs, dict) and "job_id" in kwargs and "tenant" in kwargs:
                 try:
                     svc.job_states.update(

@@ -6,12 +6,14 @@ import uuid
 from typing import Any
 
 import redis
+import structlog
 from celery import Celery
 
 from service.adapters.redis_client import redis_errors
 from service.domain.errors import StoreUnavailable
 
 QUEUE = "cmem"
+REQUEST_ID_HEADER = "request_id"  # a message header, read back by the worker's task class
 
 
 def celery_config(broker_url: str) -> dict[str, Any]:
@@ -53,8 +55,11 @@ class CeleryJobQueue:
 
     def enqueue(self, task: str, kwargs: dict[str, Any]) -> str:
         job_id = str(uuid.uuid4())
+        # The request that queued the job: its log lines in the worker carry the same id.
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        headers = {REQUEST_ID_HEADER: request_id} if request_id else None
         try:
-            self._app.send_task(task, kwargs=kwargs, task_id=job_id, queue=QUEUE)
+            self._app.send_task(task, kwargs=kwargs, task_id=job_id, queue=QUEUE, headers=headers)
         except Exception as exc:  # kombu raises many transport-specific types
             raise StoreUnavailable("broker", f"could not enqueue {task}: {exc}") from exc
         return job_id

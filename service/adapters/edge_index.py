@@ -234,6 +234,16 @@ class EdgeIndex:
     def count(self, where: VectorFilter) -> int:
         return int(self._call(lambda s: s.count(CountRequest(exact=True, filter=to_filter(where)))))
 
+    def disk_bytes(self) -> int | None:
+        """The shard directory's size (WAL, segments, payload indexes)."""
+        total = 0
+        for path in self._path.rglob("*"):
+            try:
+                total += path.stat().st_size if path.is_file() else 0
+            except FileNotFoundError:
+                continue  # a segment file replaced while we walked
+        return total
+
     def points(self) -> int:
         return int(self._call(lambda s: s.info().points_count))
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from service.domain.errors import StoreUnavailable
-from service.domain.models import Principal
+from service.domain.errors import Conflict, StoreUnavailable
+from service.domain.models import ApiKey, Principal
 from service.domain.validation import check_id
 
 ROLES = ("client", "admin")
@@ -99,9 +99,29 @@ class KeyFile:
                 "created_at": datetime.now(UTC).isoformat(),
             }
         )
+        self._write(entries)
+        return key
+
+    def list_keys(self, tenant: str) -> list[ApiKey]:
+        return [
+            ApiKey(str(e.get("prefix", "?")), e["tenant"], e["role"], e.get("created_at"))
+            for e in self._load()
+            if e["tenant"] == tenant
+        ]
+
+    def revoke(self, tenant: str, key_id: str) -> bool:
+        entries = list(self._load())
+        doomed = [e for e in entries if e["tenant"] == tenant and e.get("prefix") == key_id]
+        if not doomed:
+            return False
+        if len(doomed) > 1:
+            raise Conflict(f"{len(doomed)} keys share the id {key_id!r}; revoke in the key file")
+        self._write([e for e in entries if e is not doomed[0]])
+        return True
+
+    def _write(self, entries: list[dict[str, Any]]) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"keys": entries}, indent=2))
         os.chmod(tmp, 0o600)
         tmp.replace(self._path)
-        return key

@@ -212,6 +212,9 @@ class QdrantServerIndex:
         with _errors():
             return int(self._c.count(self._name, count_filter=to_filter(where), exact=True).count)
 
+    def disk_bytes(self) -> int | None:
+        return None  # on the Qdrant server's disk: its own /metrics reports it
+
     def ping(self) -> None:
         with _errors():
             self._c.collection_exists(self._name)

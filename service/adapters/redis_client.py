@@ -121,6 +121,11 @@ class Keys:
         return f"{cls._tenant(tenant)}:job:{segment(job_id)}"
 
     @classmethod
+    def tenant_jobs(cls, tenant: str) -> str:
+        """A sorted set: job id -> created (ms); the latest jobs, for operators."""
+        return f"{cls._tenant(tenant)}:jobs:recent"
+
+    @classmethod
     def job_lease(cls, tenant: str, job_id: str) -> str:
         return f"{cls._tenant(tenant)}:job:{segment(job_id)}:lease"
 
@@ -143,6 +148,21 @@ class Keys:
     @classmethod
     def embedding_pattern(cls, tenant: str) -> str:
         return f"{cls._tenant(tenant)}:emb:*"
+
+    @classmethod
+    def tenant_sessions(cls, tenant: str) -> str:
+        """A sorted set: session id -> its last turn (ms); what operators list sessions by."""
+        return f"{cls._tenant(tenant)}:sessions:active"
+
+    @classmethod
+    def tenant_users(cls, tenant: str) -> str:
+        """A HyperLogLog of the tenant's users (those with a session)."""
+        return f"{cls._tenant(tenant)}:users:hll"
+
+    @classmethod
+    def usage(cls, part: str) -> str:
+        """Service-wide usage counters (sizes, activity, lag); never per tenant."""
+        return f"{cls.prefix}:sys:usage:{part}"
 
     @classmethod
     def worker_heartbeat(cls) -> str:

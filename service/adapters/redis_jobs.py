@@ -16,6 +16,7 @@ from service.adapters.redis_client import Keys, redis_errors, text
 
 # Jobs are kept a week after their last update.
 JOB_TTL_S = 7 * 24 * 3600
+RECENT_JOBS = 1000  # per tenant, listed for operators
 
 # KEYS: lease. ARGV: owner, ttl ms. Take a free lease, or renew one we hold.
 _LEASE = """
@@ -63,6 +64,9 @@ class RedisJobStore:
         with redis_errors():
             pipe = self._r.pipeline(transaction=True)
             pipe.set(Keys.job(tenant, job_id), orjson.dumps(record), ex=JOB_TTL_S)
+            recent = Keys.tenant_jobs(tenant)
+            pipe.zadd(recent, {job_id: int(datetime.now(UTC).timestamp() * 1000)})
+            pipe.zremrangebyrank(recent, 0, -RECENT_JOBS - 1)
             if resumable:
                 pipe.sadd(Keys.open_jobs(), orjson.dumps([tenant, job_id]))
             pipe.execute()
@@ -86,6 +90,15 @@ class RedisJobStore:
         with redis_errors():
             body = self._r.get(Keys.job(tenant, job_id))
         return None if body is None else dict(orjson.loads(body))
+
+    def recent(self, tenant: str, limit: int) -> list[dict[str, Any]]:
+        """The tenant's latest jobs, newest first (those past their retention left out)."""
+        with redis_errors():
+            ids = self._r.zrevrange(Keys.tenant_jobs(tenant), 0, limit - 1)
+            if not ids:
+                return []
+            bodies = self._r.mget([Keys.job(tenant, text(i)) for i in ids])
+        return [dict(orjson.loads(b)) for b in bodies if b is not None]
 
     def lease(self, tenant: str, job_id: str, owner: str, ttl_s: float) -> bool:
         with redis_errors():

@@ -22,7 +22,7 @@ local owner = redis.call('HGET', KEYS[1], 'user_id')
 if owner and owner ~= ARGV[1] then return {-1, owner} end
 if not owner then redis.call('HSET', KEYS[1], 'user_id', ARGV[1], 'created_at', ARGV[2]) end
 local epoch = tonumber(redis.call('GET', KEYS[5]) or '0')
-local out = {epoch}
+local out = {epoch, 0, 0}  -- epoch, then the session's size after: messages, tokens
 local added = 0
 local seq = redis.call('LLEN', KEYS[2])
 for i = 3, #ARGV, 3 do
@@ -38,6 +38,8 @@ for i = 3, #ARGV, 3 do
     table.insert(out, 0)
   end
 end
+out[2] = seq
+out[3] = tonumber(redis.call('HGET', KEYS[1], 'tokens') or '0')
 return out
 """
 
@@ -261,7 +263,7 @@ class RedisSessionStore:
                 owner=out[1].decode(),
             )
         ids = [m[1] for m in messages]
-        flags = out[1:]
+        flags = out[3:]
         new_ids = [i for i, f in zip(ids, flags, strict=True) if f == 1]
         return AppendResult(
             session_id=session_id,
@@ -270,6 +272,8 @@ class RedisSessionStore:
             message_ids=ids,
             new_ids=new_ids,
             epoch=int(out[0]),
+            messages=int(out[1]),
+            tokens=int(out[2]),
         )
 
     def info(self, tenant: str, session_id: str) -> SessionInfo | None:

@@ -50,6 +50,14 @@ class RedisSnapshotStore:
             pipe.execute()
         return len(ids)
 
+    def list_for_session(self, tenant: str, session_id: str, limit: int) -> list[str]:
+        """The session's retained snapshot ids, newest first (scores are expiries: same order)."""
+        now_ms = int(time.time() * 1000)
+        index = Keys.session_snapshots(tenant, session_id)
+        with redis_errors():
+            found = self._r.zrevrangebyscore(index, "+inf", now_ms, start=0, num=limit)
+        return [text(i) for i in found]
+
     def get(self, tenant: str, snapshot_id: str) -> dict[str, Any] | None:
         with redis_errors():
             data = self._r.get(Keys.snapshot(tenant, snapshot_id))

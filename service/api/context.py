@@ -33,6 +33,13 @@ async def context(body: ContextIn, svc: Svc, caller: Caller, request: Request) -
     metrics: Metrics = request.app.state.metrics
     for component, tokens in result.by_component.items():
         metrics.context_tokens.labels(component).observe(tokens)
+    for step, key in (
+        ("embed", "embed_query"),
+        ("retrieve", "retrieve"),
+        ("pack", "pack"),
+        ("total", "total"),
+    ):
+        metrics.context_seconds.labels(step).observe(timings[key] / 1000)
     # A context can exclude a hundred items: one labelled increment per reason, not per item.
     for reason, n in Counter(item["reason"] for item in result.excluded).items():
         metrics.excluded_items.labels(reason).inc(n)

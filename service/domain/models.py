@@ -131,6 +131,16 @@ class SessionHead:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key as operators see it: its public prefix (the key id), never the key."""
+
+    key_id: str
+    tenant: str
+    role: str
+    created_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class AppendResult:
     """What an append did: new ids in order, and how many were already there."""
 
@@ -140,6 +150,8 @@ class AppendResult:
     message_ids: list[str]
     new_ids: list[str]
     epoch: int
+    messages: int = 0  # the session's size after the append
+    tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
@@ -25,10 +25,12 @@ from service.adapters.redis_jobs import RedisJobStore
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
 from service.adapters.redis_summaries import RedisSummaryStore
+from service.adapters.redis_usage import RedisUsageStats
 from service.adapters.redis_working_memory import RedisWorkingMemory
 from service.adapters.sentence_embedder import SentenceTransformerEmbedder, packaged_model_path
 from service.adapters.summarizers import ExtractiveSummarizer, OpenAISummarizer
 from service.adapters.tiktoken_tokenizer import TiktokenTokenizer
+from service.metrics import Metrics
 from service.ports import Embedder, FactExtractor, Summarizer, Tokenizer, VectorIndex
 from service.settings import Settings
 from service.usecases.services import Services
@@ -46,6 +48,8 @@ class Container:
     redis: redis.Redis
     keys: KeyFile
     heartbeat: RedisHeartbeat
+    # One registry per process: the embedded worker's job counters show on the API's /metrics.
+    metrics: Metrics = field(default_factory=Metrics)
 
     def close(self) -> None:
         self.services.index.close()
@@ -156,5 +160,6 @@ def build_container(
         summarizer=build_summarizer(settings, tokenizer),
         extractor=build_extractor(settings),
         working_memory=RedisWorkingMemory(client),
+        usage=RedisUsageStats(client),
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

@@ -9,13 +9,16 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from wsgiref.simple_server import WSGIServer
 
 import structlog
 import uvicorn
+from prometheus_client import start_http_server
 
 from service.adapters.edge_index import EdgeIndex, ShardLocked
 from service.api.app import create_app
 from service.domain.errors import StoreUnavailable
+from service.metrics import Metrics
 from service.runtime.container import Container, build_container
 from service.runtime.lock import DataDirLock
 from service.runtime.valkey import start_valkey
@@ -64,7 +67,7 @@ def serve_http(settings: Settings, container: Container) -> None:
     refuse_open_keyless(settings, container)
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
-    app = create_app(container.services, container.keys, container.heartbeat)
+    app = create_app(container.services, container.keys, container.heartbeat, container.metrics)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     # After its graceful shutdown uvicorn re-raises the signal it caught, under the handlers that
@@ -83,7 +86,7 @@ def serve_http(settings: Settings, container: Container) -> None:
 
 @contextmanager
 def worker_running(settings: Settings, container: Container, broker_url: str) -> Iterator[None]:
-    app = create_worker_app(container.services, broker_url)
+    app = create_worker_app(container.services, broker_url, container.metrics)
     runner = WorkerRunner(
         app, container.heartbeat, settings.worker_concurrency, settings.maintenance_interval_s
     )
@@ -141,16 +144,40 @@ def run_api(settings: Settings) -> None:
 def run_worker(settings: Settings) -> None:
     _require_production_urls(settings, "worker")
     container = build_container(settings, settings.redis_url)
+    metrics_server = None
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
+        metrics_server = serve_worker_metrics(settings, container.metrics)
         with worker_running(settings, container, settings.redis_url):
             print("worker running", flush=True)
             stop.wait()
             log.info("worker.stopping")
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
         container.close()
+
+
+def serve_worker_metrics(settings: Settings, metrics: Metrics) -> WSGIServer | None:
+    """A worker serves no HTTP API: its job counters and process metrics get their own port
+    (`worker_metrics_port`, on `host`; 0 = none). Returns the server, to shut it down."""
+    if not settings.worker_metrics_port:
+        return None
+    try:
+        server, _ = start_http_server(
+            settings.worker_metrics_port, settings.host, registry=metrics.registry
+        )
+    except OSError as exc:
+        raise StartupError(
+            f"cannot serve worker metrics on {settings.host}:{settings.worker_metrics_port}: "
+            f"{exc.strerror} (set CMEM_WORKER_METRICS_PORT, 0 for none)"
+        ) from exc
+    host, port = server.server_address[:2]
+    log.info("worker.metrics", host=host, port=port)
+    return server
 
 
 def optimize_embedded(settings: Settings) -> None:

@@ -118,6 +118,7 @@ def ingest_document(
     else:
         # Write-behind: the old version serves until the switch; reads report for how long.
         svc.documents.mark_pending(tenant, doc_id, sequence, now.timestamp())
+        svc.usage.write_behind(tenant, doc_id, now.timestamp())
     job = {
         "tenant": tenant,
         "doc_id": doc_id,
@@ -256,6 +257,7 @@ def build_version(
         # idempotent, so a re-run finishes it.
         settle_chunks(svc, tenant, doc_id, version)
         status = "live"
+        _settle_write_behind(svc, tenant, doc_id)
     else:
         svc.index.delete_ids([p.id for p in points])  # a newer write won: never served
         status = "superseded"
@@ -316,6 +318,13 @@ def sweep_stale(svc: Services, grace_s: int) -> dict[str, int]:
     return counts
 
 
+def _settle_write_behind(svc: Services, tenant: str, doc_id: str) -> None:
+    """Off the write-behind lag once no newer write of the document waits."""
+    live = svc.documents.live(tenant, [doc_id]).get(doc_id)
+    if live is None or live.pending_since is None:
+        svc.usage.write_behind(tenant, doc_id, None)
+
+
 def _is_live(live: dict[str, LiveVersion], chunk: ChunkRef) -> bool:
     current = live.get(chunk.doc_id)
     return current is not None and current.version == chunk.version
@@ -340,6 +349,7 @@ def delete_document(svc: Services, tenant: str, doc_id: str) -> None:
     """Tombstone first (outranks every earlier write), then drop the document's chunks."""
     get_document(svc, tenant, doc_id)
     sequence = svc.documents.delete(tenant, doc_id)
+    svc.usage.write_behind(tenant, doc_id, None)
     svc.index.delete(document_chunks_filter(tenant, doc_id))
     log.info("documents.deleted", tenant=tenant, doc_id=doc_id, sequence=sequence)
 

@@ -65,6 +65,8 @@ def index_messages(
             EXTRACT_FACTS,
             {"tenant": tenant, "session_id": session_id, "epoch": epoch, "message_ids": said},
         )
+    after = svc.sessions.info(tenant, session_id)
+    svc.usage.indexing_left(tenant, session_id, after.pending if after is not None else 0)
     if fidelity(svc, info) != "full":
         # Newly indexed turns may unblock a compaction (the barrier waits for indexing).
         svc.jobs.enqueue(COMPACT, {"tenant": tenant, "session_id": session_id, "epoch": epoch})

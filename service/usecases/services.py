@@ -21,6 +21,7 @@ from service.ports import (
     Summarizer,
     SummaryStore,
     Tokenizer,
+    UsageStats,
     VectorIndex,
     WorkingMemoryStore,
 )
@@ -52,6 +53,7 @@ class Services:
     summarizer: Summarizer
     extractor: FactExtractor
     working_memory: WorkingMemoryStore
+    usage: UsageStats
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now_ms(self) -> int:

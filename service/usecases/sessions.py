@@ -86,6 +86,11 @@ def append_messages(
         tenant, session_id, user_id, prepared, svc.tokenizer.encoding_for(model)
     )
     if result.new_ids:
+        new = set(result.new_ids)
+        added_tokens = sum(tokens for _, message_id, _, tokens in prepared if message_id in new)
+        before = (result.messages - result.appended, result.tokens - added_tokens)
+        after = (result.messages, result.tokens)
+        svc.usage.session_grew(tenant, session_id, user_id, before, after, True, svc.now_ms())
         payload = {
             "tenant": tenant,
             "session_id": session_id,
@@ -126,9 +131,12 @@ def list_messages(
 def delete_session(svc: Services, tenant: str, session_id: str) -> None:
     """Tombstone first (epoch bump), then log, state, snapshots and the session's vectors."""
     check_id(session_id, "session_id")
+    info = svc.sessions.info(tenant, session_id)
     epoch, existed = svc.sessions.delete(tenant, session_id)
     if not existed:
         raise NotFound(f"session {session_id!r} not found")
+    size = (info.message_count, info.tokens) if info is not None else (0, 0)
+    svc.usage.session_removed(tenant, session_id, size)
     # Snapshots hold the session's turns verbatim: they go with it.
     svc.snapshots.delete_for_session(tenant, session_id)
     # Facts learned from its turns are suspect now, re-derived (here: retired) by a job.

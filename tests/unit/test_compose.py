@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -21,7 +22,14 @@ def compose() -> dict[str, Any]:
 
 
 def test_services_are_there(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"valkey", "qdrant", "api", "worker"}
+    assert set(compose["services"]) == {
+        "valkey",
+        "qdrant",
+        "api",
+        "worker",
+        "prometheus",
+        "grafana",
+    }
 
 
 def test_valkey_persists_with_aof_everysec(compose: dict[str, Any]) -> None:
@@ -65,3 +73,56 @@ def test_dockerfile_pins_torch_and_installs_the_package() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert "torch==2.13.0" in text
     assert "pip install ." in text
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, Path]:
+    """Container path -> repository path of each bind mount (./...) of a service."""
+    out = {}
+    for volume in service["volumes"]:
+        source, target = volume.split(":")[:2]
+        if source.startswith("./"):
+            out[target] = ROOT / source
+    return out
+
+
+def test_prometheus_scrapes_the_api_and_every_worker(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prometheus = compose["services"]["prometheus"]
+    mounts = _mounts(prometheus)
+    config = yaml.safe_load(mounts["/etc/prometheus/prometheus.yml"].read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"api", "worker"}
+    api_args = build_parser().parse_args(compose["services"]["api"]["command"][1:])
+    worker_env = compose["services"]["worker"]["environment"]
+    for key, value in worker_env.items():
+        monkeypatch.setenv(key, str(value))
+    worker_settings = Settings()
+    assert worker_settings.host == "0.0.0.0"  # reachable from the prometheus container
+    expected = {"api": api_args.port, "worker": worker_settings.worker_metrics_port}
+    for name, port in expected.items():
+        (sd,) = jobs[name]["dns_sd_configs"]
+        assert sd["names"] == [name]
+        assert name in compose["services"]
+        assert sd["port"] == port
+        assert jobs[name]["metrics_path"] == "/metrics"
+
+
+def test_grafana_is_provisioned_with_the_dashboard_and_prometheus(
+    compose: dict[str, Any],
+) -> None:
+    grafana = compose["services"]["grafana"]
+    mounts = _mounts(grafana)
+    provisioning = mounts["/etc/grafana/provisioning"]
+    (source,) = yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert source["url"] == "http://prometheus:9090"
+    assert "9090:9090" in compose["services"]["prometheus"]["ports"]
+    (provider,) = yaml.safe_load((provisioning / "dashboards/cmem.yml").read_text())["providers"]
+    dashboards = mounts[provider["options"]["path"]]
+    dashboard = json.loads((dashboards / "cmem.json").read_text())
+    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
+    assert len(panels) >= 20
+    assert {p["datasource"]["uid"] for p in panels} == {source["uid"]}
+    assert all(p["targets"] for p in panels)

@@ -27,7 +27,8 @@ class _Stub:
 
 def _routes() -> set[str]:
     """`METHOD /path` of every route the app serves, from the app itself."""
-    app = create_app(**{name: _Stub() for name in inspect.signature(create_app).parameters})
+    parameters = inspect.signature(create_app).parameters.values()
+    app = create_app(**{p.name: _Stub() for p in parameters if p.default is p.empty})
     routes = {
         f"{method.upper()} {path}"
         for path, operations in app.openapi()["paths"].items()
