@@ -118,6 +118,11 @@ def remember_fact(
     policy = _policy(svc, tenant, key)
     for _ in range(WRITE_ATTEMPTS):
         previous = svc.facts.active_for_key(tenant, user_id, key) if key else None
+        if previous is not None and lineage and _same_statement(previous, fact):
+            # Two jobs derived it from the same turns at once (an indexing job run twice):
+            # the slot's compare-and-set made them meet here; the first one stands.
+            svc.index.delete_ids([fact_point_id(tenant, fact.id)])
+            return Remembered(previous, False, "merged")
         concurrent = previous is not None and based_on is not None and previous.id != based_on
         if previous is not None and concurrent and policy == "keep_both":
             flagged = _keep_both(svc, fact, previous)
@@ -310,6 +315,10 @@ def _into_history(svc: Services, fact: Fact, current: Fact) -> Remembered:
 
 def _aware(when: datetime) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _same_statement(a: Fact, b: Fact) -> bool:
+    return (a.key, a.text, a.lineage) == (b.key, b.text, b.lineage)
 
 
 def _derived_already(

@@ -61,6 +61,33 @@ def test_racing_writes_to_one_key_leave_one_active_fact(container: Container, te
     assert set(successor.values()) - set(successor) == {active[0].id}
 
 
+def test_one_statement_derived_twice_at_once_is_stored_once(
+    container: Container, tenant: str
+) -> None:
+    """An indexing job run twice (a reconcile beside the first run) queues two extractions of
+    the same turn; run at once, they store the statement once, not once and its twin."""
+    svc = container.services
+    barrier = threading.Barrier(4)
+    placed: list[str] = []
+
+    def extractor() -> None:
+        barrier.wait()
+        done = remember_fact(
+            svc, tenant, "u", "User lives in Lisbon.", key="user.location",
+            source="extracted", lineage=["s/m1"],
+        )  # fmt: skip
+        placed.append(done.placed)
+
+    threads = [threading.Thread(target=extractor) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(placed) == ["current", "merged", "merged", "merged"]
+    [fact] = list_facts(svc, tenant, "u", 0, 100)
+    assert (fact.status, fact.lineage) == ("active", ["s/m1"])
+
+
 def test_delete_racing_a_supersede_never_resurrects(container: Container, tenant: str) -> None:
     svc = container.services
     first = remember_fact(svc, tenant, "u", "Lives in Lisbon", key="city").fact
