@@ -78,6 +78,10 @@ class Served:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
         self.proc.send_signal(sig)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float = 60) -> int:
+        """Wait for the process to exit; closes its output."""
         code = self.proc.wait(timeout)
         self._reader.join(5)
         if self.proc.stdout is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -64,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # A fatal signal (SIGSEGV, SIGBUS, SIGABRT...) leaves every thread's traceback on stderr.
+    faulthandler.enable()
     args = build_parser().parse_args(argv)
     if args.command == "reindex":
         _reindex(args)

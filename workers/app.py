@@ -9,7 +9,7 @@ from celery import Celery, Task
 
 from service import tasks
 from service.adapters.celery_queue import celery_config
-from service.domain.errors import StoreUnavailable
+from service.domain.errors import InsufficientStorage, StoreUnavailable
 from service.usecases import admin, compaction, documents, indexing, jobs, migrations
 from service.usecases import reindex as reindex_uc
 from service.usecases.services import Services
@@ -17,7 +17,7 @@ from service.usecases.services import Services
 log = structlog.get_logger()
 
 RETRY = {
-    "autoretry_for": (StoreUnavailable,),
+    "autoretry_for": (StoreUnavailable, InsufficientStorage),  # both pass: retry later
     "retry_backoff": True,
     "retry_backoff_max": 60,
     "max_retries": 20,

@@ -40,6 +40,7 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
+from service.adapters.disk_space import check_writable
 from service.domain.errors import StoreUnavailable
 from service.domain.models import VectorFilter, VectorHit, VectorPoint, VectorQuery
 from service.domain.points import INTEGER_FIELDS, KEYWORD_FIELDS
@@ -61,7 +62,7 @@ def _errors() -> Iterator[None]:
     except StoreUnavailable:
         raise
     except Exception as exc:  # qdrant_edge raises plain Exception/ValueError for storage errors
-        raise StoreUnavailable("vector", f"Qdrant Edge failed: {exc}") from exc
+        raise StoreUnavailable("vector", "Qdrant Edge failed (see the service log)") from exc
 
 
 def _match(key: str, value: str | int | list[str]) -> FieldCondition:
@@ -92,9 +93,10 @@ def _point(p: VectorPoint) -> Point:
 class EdgeIndex:
     """Implements VectorIndex on one Qdrant Edge shard directory."""
 
-    def __init__(self, path: Path, dimension: int) -> None:
+    def __init__(self, path: Path, dimension: int, min_free_bytes: int = 0) -> None:
         self._path = path
         self._dim = dimension
+        self._min_free = min_free_bytes
         self._closed = False
         self._lock = threading.Lock()
         self._shard = self._open()
@@ -150,7 +152,15 @@ class EdgeIndex:
         for op in ops:
             self._update(op)
 
+    def check_writable(self) -> None:
+        """Refuse before Edge would SIGBUS: a full disk or a read-only/immutable shard."""
+        check_writable(self._path, self._min_free)
+        wal = self._path / "wal"
+        if wal.exists():
+            check_writable(wal, self._min_free)
+
     def _update(self, op: UpdateOperation) -> None:
+        self.check_writable()
         self._call(lambda s: s.update(op))
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:

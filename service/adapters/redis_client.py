@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import redis
 import redis.exceptions
 
-from service.domain.errors import StoreUnavailable
+from service.domain.errors import InsufficientStorage, StoreUnavailable
 
 
 def text(value: object) -> str:
@@ -31,7 +31,20 @@ def redis_errors() -> Iterator[None]:
     try:
         yield
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        raise StoreUnavailable("redis", f"Redis is unavailable: {exc}") from exc
+        # No address in the message: it reaches HTTP callers (the log gets the cause).
+        how = "timed out" if isinstance(exc, redis.exceptions.TimeoutError) else "no connection"
+        raise StoreUnavailable("redis", f"Redis is unavailable ({how})") from exc
+    except redis.exceptions.ResponseError as exc:
+        text = str(exc)
+        if text.startswith(("MISCONF", "OOM")):
+            # MISCONF: Valkey cannot write its AOF (disk full); OOM: maxmemory with noeviction.
+            raise InsufficientStorage(
+                "Redis refuses writes: it is out of "
+                + ("disk space for its persistence" if text.startswith("MISCONF") else "memory")
+                + "; nothing was written",
+                store="redis",
+            ) from exc
+        raise
 
 
 def segment(value: str) -> str:

@@ -14,14 +14,18 @@ from service.api.errors import COMMON_RESPONSES, install_error_handlers
 from service.api.middleware import LimitAndMeasure
 from service.domain.errors import StoreUnavailable
 from service.metrics import Metrics
-from service.ports import ApiKeys, Heartbeat
+from service.ports import ApiKeys, Heartbeat, Supervision
 from service.usecases.services import Services
 
+NOT_ALIVE = "A child process (Valkey) could not be restarted: restart the service."
 NOT_READY = "A store or the worker is not ready: `{status: unavailable, checks: {...}}`."
 
 
-def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
-    """Build the API over already-built services (the composition root owns their lifetime)."""
+def create_app(
+    svc: Services, keys: ApiKeys, heartbeat: Heartbeat, supervision: Supervision | None = None
+) -> FastAPI:
+    """Build the API over already-built services (the composition root owns their lifetime);
+    `supervision`: the embedded runtime's children, for /healthz and /readyz."""
     app = FastAPI(
         title="coherent-memory",
         version="0.1.0",
@@ -37,13 +41,17 @@ def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
         LimitAndMeasure, metrics=metrics, max_request_bytes=svc.settings.max_request_bytes
     )
 
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/healthz", tags=["ops"], responses={503: {"description": NOT_ALIVE}})
+    async def healthz() -> JSONResponse:
+        if supervision is not None and supervision.failed():
+            return JSONResponse({"status": "failed", "reason": supervision.problem()}, 503)
+        return JSONResponse({"status": "ok"})
 
     @app.get("/readyz", tags=["ops"], responses={503: {"description": NOT_READY}})
     async def readyz() -> JSONResponse:
         checks = await run_in_threadpool(_readiness, svc, heartbeat)
+        if supervision is not None:
+            checks["valkey"] = supervision.problem() or "ok"
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503

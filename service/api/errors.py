@@ -24,6 +24,7 @@ STATUS: dict[type[e.MemoryServiceError], int] = {
     e.Unauthenticated: 401,
     e.Forbidden: 403,
     e.StoreUnavailable: 503,
+    e.InsufficientStorage: 507,
 }
 
 
@@ -63,7 +64,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: e.MemoryServiceError) -> JSONResponse:
         status = next((s for t, s in STATUS.items() if isinstance(exc, t)), 500)
         if status >= 500:
-            log.warning("http.store_unavailable", path=request.url.path, error=exc.message)
+            log.warning(
+                "http.store_unavailable",
+                path=request.url.path,
+                error=exc.message,
+                cause=repr(exc.__cause__) if exc.__cause__ else None,
+            )
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(
             error_body(exc.code, exc.message, exc.field, **exc.details), status, headers=headers

@@ -87,6 +87,7 @@ def ingest_document(
         )
     if ttl_s is not None and ttl_s <= 0:
         raise InvalidInput("ttl_s must be positive", field="ttl_s")
+    svc.index.check_writable()  # refused here, not half written (or a SIGBUS) later
     version = document_version(text, chunker(svc), svc.embedder.model_name)
     live = svc.documents.live(tenant, [doc_id]).get(doc_id)
     if live is not None and live.version == version and ttl_s is None:

@@ -51,6 +51,7 @@ def remember_fact(
             f"text has {len(text)} characters; the limit is {svc.settings.max_fact_chars}",
             field="text",
         )
+    svc.index.check_writable()  # refused here, not half written (or a SIGBUS) later
     [vector], _ = embed_cached(svc, tenant, [text])
     same = [
         f

@@ -77,6 +77,8 @@ def append_messages(
         }
         tokens = message_tokens(chat, lambda t: svc.tokenizer.count(t, model))
         prepared.append((m, message_id, created, tokens))
+    # Indexing writes vectors later: a store that cannot take them refuses the turns now.
+    svc.index.check_writable()
     result = svc.sessions.append(
         tenant, session_id, user_id, prepared, svc.tokenizer.encoding_for(model)
     )

@@ -91,6 +91,7 @@ def test_unreadable_key_file_fails_closed(api: TestClient, container: Container)
     r = api.get("/v1/facts?user_id=u")
     assert r.status_code == 503
     assert "unreadable" in r.json()["error"]["message"]
+    assert str(container.services.settings.data_dir) not in r.text  # no path to callers
 
 
 def test_removing_the_key_file_does_not_switch_auth_off(
