@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     # Edge dies by SIGBUS on a full disk. Also checked at start-up.
     min_free_disk_mb: int = Field(64, ge=0)
 
+    # /docs and /openapi.json need an API key and /metrics an admin key: "auto" = in production.
+    ops_endpoints: Literal["auto", "public", "protected"] = "auto"
+
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -135,6 +138,12 @@ class Settings(BaseSettings):
                 f"chunk_max_tokens ({self.chunk_max_tokens})"
             )
         return self
+
+    @property
+    def ops_protected(self) -> bool:
+        if self.ops_endpoints == "auto":
+            return self.env == "production"
+        return self.ops_endpoints == "protected"
 
     @property
     def embedded(self) -> bool:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from service.api import admin, context, documents, facts, sessions
+from service.api.deps import admin as admin_key
 from service.api.errors import COMMON_RESPONSES, install_error_handlers
 from service.api.middleware import LimitAndMeasure
+from service.api.protected_docs import install_protected_docs
 from service.domain.errors import StoreUnavailable
 from service.metrics import Metrics
 from service.ports import ApiKeys, Heartbeat, Supervision
@@ -26,11 +28,17 @@ def create_app(
 ) -> FastAPI:
     """Build the API over already-built services (the composition root owns their lifetime);
     `supervision`: the embedded runtime's children, for /healthz and /readyz."""
+    protected = svc.settings.ops_protected  # /docs, /openapi.json (a key), /metrics (admin)
     app = FastAPI(
         title="coherent-memory",
         version="0.1.0",
         description="Coherent, budgeted context for LLM applications.",
+        openapi_url=None if protected else "/openapi.json",
+        redoc_url=None if protected else "/redoc",
+        docs_url=None if protected else "/docs",
     )
+    if protected:
+        install_protected_docs(app)
     app.state.services = svc
     app.state.keys = keys
     app.state.metrics = metrics = Metrics()
@@ -57,7 +65,7 @@ def create_app(
             {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
         )
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get("/metrics", tags=["ops"], dependencies=[Depends(admin_key)] if protected else [])
     async def prometheus() -> Response:
         try:
             metrics.queue_depth.set(await run_in_threadpool(svc.jobs.depth))

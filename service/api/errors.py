@@ -59,6 +59,18 @@ def error_body(code: str, message: str, field: str | None = None, **details: Any
     return {"error": body}
 
 
+def _problem(err: Any) -> dict[str, str]:
+    if err["type"] == "json_invalid":
+        # loc is ("body", <character offset>): say where the JSON broke, not a bare number.
+        at = err["loc"][1] if len(err["loc"]) > 1 else "?"
+        why = (err.get("ctx") or {}).get("error") or err["msg"]
+        return {"field": "body", "message": f"not valid JSON at character {at}: {why}"}
+    return {
+        "field": ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]),
+        "message": err["msg"],
+    }
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(e.MemoryServiceError)
     async def domain_error(request: Request, exc: e.MemoryServiceError) -> JSONResponse:
@@ -77,13 +89,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {
-                "field": ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]),
-                "message": err["msg"],
-            }
-            for err in exc.errors()
-        ]
+        problems = [_problem(err) for err in exc.errors()]
         first = problems[0] if problems else {"field": None, "message": "invalid request"}
         return JSONResponse(
             error_body(
