@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     context_recall_neighbours: int = Field(1, ge=0, le=3)
     context_recall_hops: int = Field(2, ge=1, le=2)
 
+    # "strict": appends, facts and documents are acknowledged only once fsynced (WAITAOF; the
+    # embedded Valkey then runs appendfsync always). Per request: ?durability=strict.
+    durability: Literal["default", "strict"] = "default"
     # Writes are refused (507) while the data dir's disk has less free space than this: Qdrant
     # Edge dies by SIGBUS on a full disk. Also checked at start-up.
     min_free_disk_mb: int = Field(64, ge=0)

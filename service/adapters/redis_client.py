@@ -57,6 +57,11 @@ def unsegment(value: str) -> str:
     return value.replace("%3A", ":")
 
 
+def glob_escape(value: str) -> str:
+    """A key segment inside a SCAN pattern: its glob characters match only themselves."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in value)
+
+
 class Keys:
     """One function per key family; every key carries the tenant in its hash tag.
 
@@ -69,6 +74,20 @@ class Keys:
     def session(cls, tenant: str, session_id: str, part: str) -> str:
         # One hash tag per session keeps a session's keys in one cluster slot (Lua needs that).
         return f"{cls.prefix}:{{t:{segment(tenant)}:s:{segment(session_id)}}}:{part}"
+
+    @classmethod
+    def session_pattern(cls, tenant: str, part: str) -> str:
+        """A SCAN pattern for one part of every session of a tenant."""
+        return f"{cls.prefix}:{{t:{glob_escape(segment(tenant))}:s:*}}:{part}"
+
+    @classmethod
+    def fact_pattern(cls, tenant: str) -> str:
+        """A SCAN pattern for every fact record of a tenant (history included)."""
+        return f"{glob_escape(cls._tenant(tenant))}:fact:*"
+
+    @classmethod
+    def fact_slot_pattern(cls, tenant: str, user_id: str) -> str:
+        return f"{glob_escape(cls.fact_slot(tenant, user_id, ''))}*"
 
     @classmethod
     def parse_session(cls, key: str) -> tuple[str, str]:
@@ -151,6 +170,11 @@ class Keys:
     @classmethod
     def embedding_pattern(cls, tenant: str) -> str:
         return f"{cls._tenant(tenant)}:emb:*"
+
+    @classmethod
+    def fsync_probe(cls) -> str:
+        """Written before WAITAOF (strict durability): holds a counter, nothing else."""
+        return f"{cls.prefix}:sys:fsync-probe"
 
     @classmethod
     def worker_heartbeat(cls) -> str:

@@ -111,6 +111,25 @@ class RedisFactStore:
         with redis_errors():
             return bool(self._delete(keys=keys, args=args))
 
+    def purge_user(self, tenant: str, user_id: str) -> list[Fact]:
+        """Remove every fact record of the user, history included, with its index and key
+        slots (a SCAN of the tenant's facts: deleted facts are in no index); returns them."""
+        gone: list[Fact] = []
+        with redis_errors():
+            for key in self._r.scan_iter(match=Keys.fact_pattern(tenant), count=1000):
+                raw = self._r.get(key)
+                if not isinstance(raw, bytes):
+                    continue  # gone meanwhile
+                fact = _decode(raw)
+                if fact.user_id == user_id:
+                    self._r.delete(key)
+                    gone.append(fact)
+            slots = list(
+                self._r.scan_iter(match=Keys.fact_slot_pattern(tenant, user_id), count=1000)
+            )
+            self._r.delete(Keys.user_facts(tenant, user_id), *slots)
+        return gone
+
 
 def _encode(fact: Fact) -> str:
     body: dict[str, Any] = asdict(fact)

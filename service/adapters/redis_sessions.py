@@ -355,6 +355,16 @@ class RedisSessionStore:
             epoch, removed = pipe.execute()
         return int(epoch), int(removed) > 0
 
+    def ids_for_user(self, tenant: str, user_id: str) -> list[str]:
+        """The user's sessions: a SCAN of the tenant's session headers (user deletion only)."""
+        found: list[str] = []
+        with redis_errors():
+            for key in self._r.scan_iter(match=Keys.session_pattern(tenant, "meta"), count=1000):
+                owner = self._r.hget(key, "user_id")
+                if owner is not None and text(owner) == user_id:
+                    found.append(Keys.parse_session(text(key))[1])
+        return sorted(found)
+
     def pending(self) -> Iterator[tuple[str, str, int, list[str]]]:
         """Every session with turns not yet indexed: (tenant, session_id, epoch, ids)."""
         with redis_errors():

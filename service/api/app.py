@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from service.api import admin, context, documents, facts, sessions
+from service.api import admin, context, documents, facts, sessions, users
 from service.api.deps import admin as admin_key
 from service.api.errors import COMMON_RESPONSES, install_error_handlers
 from service.api.middleware import LimitAndMeasure
@@ -43,7 +43,7 @@ def create_app(
     app.state.keys = keys
     app.state.metrics = metrics = Metrics()
     install_error_handlers(app)
-    for module in (sessions, facts, context, documents, admin):
+    for module in (sessions, facts, context, documents, admin, users):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     app.add_middleware(
         LimitAndMeasure, metrics=metrics, max_request_bytes=svc.settings.max_request_bytes

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
+from service.api.durability import DurabilityQuery, acknowledged
 from service.api.errors import responses
 from service.api.schemas import DocumentIn, DocumentOut, DocumentsOut, DocumentWriteOut, MaxOffset
 from service.domain import errors as e
@@ -22,7 +23,12 @@ router = APIRouter(tags=["documents"])
     responses={202: {"model": DocumentWriteOut, "description": "Queued: built by a job"}},
 )
 async def put(
-    doc_id: str, body: DocumentIn, svc: Svc, caller: Caller, response: Response
+    doc_id: str,
+    body: DocumentIn,
+    svc: Svc,
+    caller: Caller,
+    response: Response,
+    durability: DurabilityQuery = None,
 ) -> DocumentWriteOut:
     result = await run_in_threadpool(
         documents.ingest_document,
@@ -35,6 +41,7 @@ async def put(
         policy=body.policy,
         ttl_s=body.ttl_s,
     )
+    await acknowledged(svc, durability)
     if result.status == "pending":
         response.status_code = 202
     return DocumentWriteOut.model_validate(result)

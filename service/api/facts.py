@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
+from service.api.durability import DurabilityQuery, acknowledged
 from service.api.errors import responses
 from service.api.schemas import FactIn, FactOut, FactSearchIn, FactsOut, MaxOffset
 from service.domain import errors as e
@@ -17,10 +18,17 @@ router = APIRouter(prefix="/v1/facts", tags=["facts"])
 
 
 @router.post("", status_code=201, responses=responses(e.Conflict))
-async def remember(body: FactIn, svc: Svc, caller: Caller, response: Response) -> FactOut:
+async def remember(
+    body: FactIn,
+    svc: Svc,
+    caller: Caller,
+    response: Response,
+    durability: DurabilityQuery = None,
+) -> FactOut:
     fact, created = await run_in_threadpool(
         facts.remember_fact, svc, caller.tenant, body.user_id, body.text, body.key, body.metadata
     )
+    await acknowledged(svc, durability)
     if not created:
         response.status_code = 200  # a near-duplicate of an active fact: merged, not stored twice
     response.headers["ETag"] = f'"{fact.version}"'

@@ -333,6 +333,11 @@ def older_epochs_filter(tenant: str, session_id: str, epoch: int) -> VectorFilte
     return VectorFilter(must={"tenant": tenant, "session_id": session_id}, below={"epoch": epoch})
 
 
+def user_points_filter(tenant: str, user_id: str) -> VectorFilter:
+    """Every point carrying the user's id (turns, facts), whatever its kind or status."""
+    return VectorFilter(must={"tenant": tenant, "user_id": user_id})
+
+
 def facts_filter(tenant: str, user_id: str) -> VectorFilter:
     """A user's active facts."""
     return VectorFilter(must={"scope": facts_scope(tenant, user_id, "active")})

@@ -17,6 +17,7 @@ from service.adapters.redis_audit import RedisAuditLog
 from service.adapters.redis_client import connect
 from service.adapters.redis_cutoffs import RedisCutoffs
 from service.adapters.redis_documents import RedisDocumentStore
+from service.adapters.redis_durability import RedisDurability
 from service.adapters.redis_embedding_cache import RedisEmbeddingCache
 from service.adapters.redis_facts import RedisFactStore
 from service.adapters.redis_heartbeat import RedisHeartbeat
@@ -138,5 +139,6 @@ def build_container(
         cutoffs=RedisCutoffs(client),
         summaries=RedisSummaryStore(client),
         summarizer=build_summarizer(settings, tokenizer),
+        durability=RedisDurability(client),
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

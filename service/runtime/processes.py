@@ -108,6 +108,11 @@ def serve_http(
     """Serve the API until SIGINT/SIGTERM (uvicorn handles both and returns); `deadline` is
     armed by the signal, so shutdown is bounded even when a dependency hangs."""
     refuse_open_keyless(settings, container)
+    if settings.durability == "strict":
+        try:
+            container.services.durability.check_supported()
+        except StoreUnavailable as exc:
+            raise StartupError(f"durability = strict: {exc.message}") from exc
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     app = create_app(container.services, container.keys, container.heartbeat, supervision)
@@ -153,7 +158,9 @@ def run_embedded(settings: Settings) -> None:
     check_data_dir(settings)
     lock = DataDirLock(settings.data_dir)
     lock.acquire()
-    valkey = EmbeddedValkey(settings.data_dir / "valkey")
+    # Strict by setting: every write is fsynced before Valkey replies, so WAITAOF returns at
+    # once (with everysec it waits for the next fsync, ~100 ms). Strict per request still works.
+    valkey = EmbeddedValkey(settings.data_dir / "valkey", settings.durability == "strict")
     # SIGTERM/SIGINT arm it: whatever hangs, Valkey gets its SIGTERM and we exit in time.
     deadline = ShutdownDeadline(SHUTDOWN_S, last_words=lambda: valkey.stop(timeout=0.3))
     try:

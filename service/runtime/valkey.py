@@ -96,11 +96,13 @@ def _describe_exit(code: int) -> str:
 
 
 class EmbeddedValkey:
-    """The Valkey child: started on loopback with a password, AOF (appendfsync everysec) in
-    `data_dir`; `watch()` restarts it (same port, same AOF) with backoff when it dies."""
+    """The Valkey child: started on loopback with a password, AOF in `data_dir` (fsync every
+    second, or before every reply for strict durability); `watch()` restarts it (same port,
+    same AOF) with backoff when it dies."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, fsync_always: bool = False) -> None:
         self.data_dir = data_dir.resolve()
+        self._fsync = "always" if fsync_always else "everysec"
         self.host = "127.0.0.1"
         self.port = 0
         self._password = ""
@@ -136,7 +138,7 @@ class EmbeddedValkey:
             self.data_dir,
             {
                 "appendonly": "yes",
-                "appendfsync": "everysec",
+                "appendfsync": self._fsync,
                 "save": "",  # AOF is the persistence; no RDB snapshots on top
                 "pidfile": str(self.data_dir / "valkey.pid"),
                 "logfile": "valkey.log",

@@ -10,6 +10,7 @@ from service.ports import (
     AuditLog,
     Cutoffs,
     DocumentStore,
+    Durability,
     Embedder,
     EmbeddingCache,
     FactStore,
@@ -48,6 +49,7 @@ class Services:
     cutoffs: Cutoffs
     summaries: SummaryStore
     summarizer: Summarizer
+    durability: Durability
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now_ms(self) -> int:
