@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     context_recall_neighbours: int = Field(1, ge=0, le=3)
     context_recall_hops: int = Field(2, ge=1, le=2)
 
+    # Sessions not written to for this long are deleted with all their data (0 = never).
+    session_ttl_s: int = Field(0, ge=0)
     # "strict": appends, facts and documents are acknowledged only once fsynced (WAITAOF; the
     # embedded Valkey then runs appendfsync always). Per request: ?durability=strict.
     durability: Literal["default", "strict"] = "default"

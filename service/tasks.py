@@ -14,6 +14,7 @@ INVALIDATE = "admin.invalidate"
 REINDEX = "admin.reindex"
 RESUME_JOBS = "jobs.resume"
 BACKFILL_SCOPES = "vectors.backfill_scopes"
+EXPIRE_SESSIONS = "sessions.expire"
 
 ALL = (
     INDEX_MESSAGES,
@@ -25,4 +26,5 @@ ALL = (
     REINDEX,
     RESUME_JOBS,
     BACKFILL_SCOPES,
+    EXPIRE_SESSIONS,
 )

@@ -10,7 +10,7 @@ from celery import Celery, Task
 from service import tasks
 from service.adapters.celery_queue import celery_config
 from service.domain.errors import InsufficientStorage, StoreUnavailable
-from service.usecases import admin, compaction, documents, indexing, jobs, migrations
+from service.usecases import admin, compaction, documents, indexing, jobs, migrations, sessions
 from service.usecases import reindex as reindex_uc
 from service.usecases.services import Services
 
@@ -100,5 +100,9 @@ def create_worker_app(svc: Services, broker_url: str) -> Celery:
     @app.task(name=tasks.SWEEP_DOCUMENTS, shared=False, **RETRY)
     def sweep() -> dict[str, int]:
         return documents.sweep_stale(svc, svc.settings.stale_grace_s)
+
+    @app.task(name=tasks.EXPIRE_SESSIONS, shared=False, **RETRY)
+    def expire_sessions() -> int:
+        return sessions.expire_idle_sessions(svc)
 
     return app

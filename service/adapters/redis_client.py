@@ -172,6 +172,11 @@ class Keys:
         return f"{cls._tenant(tenant)}:emb:*"
 
     @classmethod
+    def session_activity(cls) -> str:
+        """A sorted set: every session's meta key -> its last write (ms), for session_ttl_s."""
+        return f"{cls.prefix}:sys:sessions:activity"
+
+    @classmethod
     def fsync_probe(cls) -> str:
         """Written before WAITAOF (strict durability): holds a counter, nothing else."""
         return f"{cls.prefix}:sys:fsync-probe"

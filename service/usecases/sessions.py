@@ -150,6 +150,35 @@ def delete_session(svc: Services, tenant: str, session_id: str) -> None:
     log.info("sessions.deleted", tenant=tenant, session_id=session_id, epoch=epoch)
 
 
+EXPIRE_BATCH = 500
+
+
+def expire_idle_sessions(svc: Services) -> int:
+    """Delete sessions not written to for `session_ttl_s` (0: never), each as DELETE would:
+    tombstone, log, summary, state, snapshots, vectors. Returns how many went."""
+    ttl_s = svc.settings.session_ttl_s
+    if not ttl_s:
+        return 0
+    before_ms = svc.now_ms() - ttl_s * 1000
+    expired = 0
+    while batch := svc.sessions.idle(before_ms, EXPIRE_BATCH):
+        for tenant, session_id in batch:
+            # Written to since it was listed: it lives on (a write racing this check by
+            # milliseconds can still lose; the window is one round trip).
+            if not svc.sessions.still_idle(tenant, session_id, before_ms):
+                continue
+            try:
+                delete_session(svc, tenant, session_id)
+            except NotFound:
+                svc.sessions.delete(tenant, session_id)  # drops it from the activity index
+            expired += 1
+        if len(batch) < EXPIRE_BATCH:
+            break
+    if expired:
+        log.info("sessions.expired", sessions=expired, ttl_s=ttl_s)
+    return expired
+
+
 def set_fidelity(
     svc: Services, tenant: str, session_id: str, user_id: str, fidelity: str
 ) -> SessionView:
