@@ -6,6 +6,7 @@ in-process worker in embedded mode. Edge calls hold the GIL: keep `optimize()` o
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -99,6 +100,7 @@ class EdgeIndex:
         self._min_free = min_free_bytes
         self._closed = False
         self._lock = threading.Lock()
+        self._writes = threading.Lock()  # held by each update and by copy_to
         self._shard = self._open()
 
     def _config(self) -> EdgeConfig:
@@ -161,7 +163,14 @@ class EdgeIndex:
 
     def _update(self, op: UpdateOperation) -> None:
         self.check_writable()
-        self._call(lambda s: s.update(op))
+        with self._writes:
+            self._call(lambda s: s.update(op))
+
+    def copy_to(self, dest: Path) -> None:
+        """A consistent copy of the shard while serving: writes wait, reads go on."""
+        with self._writes:
+            self._call(lambda s: s.flush())
+            shutil.copytree(self._path, dest)
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         if points:

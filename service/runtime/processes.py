@@ -19,6 +19,7 @@ from service.adapters.edge_index import EdgeIndex, ShardLocked
 from service.api.app import create_app
 from service.domain.errors import InsufficientStorage, StoreUnavailable
 from service.ports import Supervision
+from service.runtime.backup import serve_backup_requests
 from service.runtime.container import Container, build_container
 from service.runtime.lock import DataDirLock
 from service.runtime.shutdown import ShutdownDeadline
@@ -173,6 +174,8 @@ def run_embedded(settings: Settings) -> None:
             container = build_container(settings, valkey.connection_url)
         except ShardLocked as exc:
             raise StartupError(str(exc)) from exc
+        if isinstance(container.services.index, EdgeIndex):
+            serve_backup_requests(settings.data_dir, container.services.index)
         try:
             with worker_running(settings, container, valkey.connection_url, WORKER_STOP_S):
                 serve_http(settings, container, valkey, deadline)

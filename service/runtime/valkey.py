@@ -100,8 +100,9 @@ class EmbeddedValkey:
     second, or before every reply for strict durability); `watch()` restarts it (same port,
     same AOF) with backoff when it dies."""
 
-    def __init__(self, data_dir: Path, fsync_always: bool = False) -> None:
+    def __init__(self, data_dir: Path, fsync_always: bool = False, aof: bool = True) -> None:
         self.data_dir = data_dir.resolve()
+        self._aof = aof  # False: load (and save) dump.rdb instead (restoring a backup)
         self._fsync = "always" if fsync_always else "everysec"
         self.host = "127.0.0.1"
         self.port = 0
@@ -122,6 +123,9 @@ class EmbeddedValkey:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+    def client(self) -> redis.Redis:
+        return redis.Redis(host=self.host, port=self.port, password=self._password)
+
     def start(self, timeout: float = 15) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # The AOF holds every tenant's data and the config file the password: owner only.
@@ -137,7 +141,7 @@ class EmbeddedValkey:
             self.port,
             self.data_dir,
             {
-                "appendonly": "yes",
+                "appendonly": "yes" if self._aof else "no",
                 "appendfsync": self._fsync,
                 "save": "",  # AOF is the persistence; no RDB snapshots on top
                 "pidfile": str(self.data_dir / "valkey.pid"),
