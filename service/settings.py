@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     context_recall_neighbours: int = Field(1, ge=0, le=3)
     context_recall_hops: int = Field(2, ge=1, le=2)
 
+    # The embedded Valkey's memory limit (noeviction: writes past it get 507); 0 = none.
+    valkey_maxmemory_mb: int = Field(1024, ge=0)
     # Sessions not written to for this long are deleted with all their data (0 = never).
     session_ttl_s: int = Field(0, ge=0)
     # "strict": appends, facts and documents are acknowledged only once fsynced (WAITAOF; the

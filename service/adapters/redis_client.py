@@ -34,14 +34,15 @@ def redis_errors() -> Iterator[None]:
         # No address in the message: it reaches HTTP callers (the log gets the cause).
         how = "timed out" if isinstance(exc, redis.exceptions.TimeoutError) else "no connection"
         raise StoreUnavailable("redis", f"Redis is unavailable ({how})") from exc
+    except redis.exceptions.OutOfMemoryError as exc:  # maxmemory reached, noeviction
+        raise InsufficientStorage(
+            "Redis refuses writes: it is out of memory (maxmemory); nothing was written",
+            store="redis",
+        ) from exc
     except redis.exceptions.ResponseError as exc:
-        text = str(exc)
-        if text.startswith(("MISCONF", "OOM")):
-            # MISCONF: Valkey cannot write its AOF (disk full); OOM: maxmemory with noeviction.
+        if str(exc).startswith("MISCONF"):  # Valkey cannot write its AOF (disk full)
             raise InsufficientStorage(
-                "Redis refuses writes: it is out of "
-                + ("disk space for its persistence" if text.startswith("MISCONF") else "memory")
-                + "; nothing was written",
+                "Redis refuses writes: it cannot persist them (disk full?); nothing was written",
                 store="redis",
             ) from exc
         raise

@@ -161,7 +161,11 @@ def run_embedded(settings: Settings) -> None:
     lock.acquire()
     # Strict by setting: every write is fsynced before Valkey replies, so WAITAOF returns at
     # once (with everysec it waits for the next fsync, ~100 ms). Strict per request still works.
-    valkey = EmbeddedValkey(settings.data_dir / "valkey", settings.durability == "strict")
+    valkey = EmbeddedValkey(
+        settings.data_dir / "valkey",
+        fsync_always=settings.durability == "strict",
+        maxmemory_mb=settings.valkey_maxmemory_mb,
+    )
     # SIGTERM/SIGINT arm it: whatever hangs, Valkey gets its SIGTERM and we exit in time.
     deadline = ShutdownDeadline(SHUTDOWN_S, last_words=lambda: valkey.stop(timeout=0.3))
     try:

@@ -100,8 +100,11 @@ class EmbeddedValkey:
     second, or before every reply for strict durability); `watch()` restarts it (same port,
     same AOF) with backoff when it dies."""
 
-    def __init__(self, data_dir: Path, fsync_always: bool = False, aof: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path, fsync_always: bool = False, aof: bool = True, maxmemory_mb: int = 0
+    ) -> None:
         self.data_dir = data_dir.resolve()
+        self._maxmemory_mb = maxmemory_mb  # 0: no limit
         self._aof = aof  # False: load (and save) dump.rdb instead (restoring a backup)
         self._fsync = "always" if fsync_always else "everysec"
         self.host = "127.0.0.1"
@@ -147,6 +150,9 @@ class EmbeddedValkey:
                 "pidfile": str(self.data_dir / "valkey.pid"),
                 "logfile": "valkey.log",
                 "requirepass": self._password,
+                # Full is an error (OOM -> 507), never a silent eviction of someone's data.
+                "maxmemory": f"{self._maxmemory_mb}mb",
+                "maxmemory-policy": "noeviction",
             },
         )
         self._spawn(timeout)

@@ -177,3 +177,32 @@ def test_start_refused_on_an_unwritable_data_dir(small_disk: Path) -> None:
     finally:
         _remount(small_disk, "rw")
     assert "not writable" in line
+
+
+def test_valkey_full_is_507_not_eviction(tmp_path: Path) -> None:
+    """maxmemory with noeviction: past it writes get 507 and everything stored stays."""
+    served = Served(tmp_path, env={**ENV, "CMEM_VALKEY_MAXMEMORY_MB": "3"})
+    served.wait_ready()
+    try:
+        with served.client() as http:
+            stored = 0
+            for n in range(2000):
+                r = http.post(
+                    "/v1/sessions/big/messages",
+                    json={
+                        "user_id": "u",
+                        "messages": [{"id": f"m{n}", "role": "user", "content": "x" * 20_000}],
+                    },
+                )
+                if r.status_code != 201:
+                    break
+                stored += 1
+            assert r.status_code == 507, r.text
+            assert r.json()["error"]["code"] == "insufficient_storage"
+            assert "out of memory" in r.json()["error"]["message"]
+            assert stored > 10
+            assert http.get("/v1/sessions/big").json()["messages"] == stored  # no eviction
+            assert http.get("/readyz").status_code in (200, 503)  # answers either way
+        assert served.proc.poll() is None
+    finally:
+        served.stop()
