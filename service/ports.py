@@ -294,3 +294,13 @@ class Durability(Protocol):
         ...
 
     def wait_fsynced(self) -> None: ...
+
+
+class RateLimiter(Protocol):
+    """A request rate per API key (token bucket)."""
+
+    rate: float  # requests per second; 0 = no limit
+
+    def take(self, tenant: str, bucket: str) -> float:
+        """Take one request from the bucket: 0 if allowed, else the seconds until one is."""
+        ...

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     context_recall_neighbours: int = Field(1, ge=0, le=3)
     context_recall_hops: int = Field(2, ge=1, le=2)
 
+    # Requests per second per API key (token bucket in Redis; 429 with Retry-After); 0 = none.
+    rate_limit_per_s: float = Field(0.0, ge=0)
+    rate_limit_burst: int = Field(50, ge=1)
     # The embedded Valkey's memory limit (noeviction: writes past it get 507); 0 = none.
     valkey_maxmemory_mb: int = Field(1024, ge=0)
     # Sessions not written to for this long are deleted with all their data (0 = never).

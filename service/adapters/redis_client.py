@@ -173,6 +173,10 @@ class Keys:
         return f"{cls._tenant(tenant)}:emb:*"
 
     @classmethod
+    def rate_limit(cls, tenant: str, bucket: str) -> str:
+        return f"{cls._tenant(tenant)}:ratelimit:{segment(bucket)}"
+
+    @classmethod
     def session_activity(cls) -> str:
         """A sorted set: every session's meta key -> its last write (ms), for session_ttl_s."""
         return f"{cls.prefix}:sys:sessions:activity"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import structlog
@@ -25,6 +26,7 @@ STATUS: dict[type[e.MemoryServiceError], int] = {
     e.Forbidden: 403,
     e.StoreUnavailable: 503,
     e.InsufficientStorage: 507,
+    e.RateLimited: 429,
 }
 
 
@@ -47,7 +49,9 @@ def responses(*raised: type[e.MemoryServiceError]) -> dict[int | str, dict[str, 
 
 
 # Every /v1 route: a key is checked, the request's size and input are, and a store is behind it.
-COMMON_RESPONSES = responses(e.Unauthenticated, e.TooLarge, e.InvalidInput, e.StoreUnavailable)
+COMMON_RESPONSES = responses(
+    e.Unauthenticated, e.TooLarge, e.InvalidInput, e.StoreUnavailable, e.RateLimited
+)
 
 
 def error_body(code: str, message: str, field: str | None = None, **details: Any) -> dict[str, Any]:
@@ -83,6 +87,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 cause=repr(exc.__cause__) if exc.__cause__ else None,
             )
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, e.RateLimited):
+            headers = {"Retry-After": str(math.ceil(exc.details["retry_after_s"]))}
         return JSONResponse(
             error_body(exc.code, exc.message, exc.field, **exc.details), status, headers=headers
         )

@@ -69,6 +69,12 @@ class StoreUnavailable(MemoryServiceError):
         self.store = store
 
 
+class RateLimited(MemoryServiceError):
+    """Too many requests for this API key; retry after `details.retry_after_s`."""
+
+    code = "rate_limited"
+
+
 class InsufficientStorage(MemoryServiceError):
     """A store's disk or memory is too full to take this write; nothing was written."""
 

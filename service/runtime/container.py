@@ -22,6 +22,7 @@ from service.adapters.redis_embedding_cache import RedisEmbeddingCache
 from service.adapters.redis_facts import RedisFactStore
 from service.adapters.redis_heartbeat import RedisHeartbeat
 from service.adapters.redis_jobs import RedisJobStore
+from service.adapters.redis_rate_limiter import RedisRateLimiter
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
 from service.adapters.redis_summaries import RedisSummaryStore
@@ -140,5 +141,6 @@ def build_container(
         summaries=RedisSummaryStore(client),
         summarizer=build_summarizer(settings, tokenizer),
         durability=RedisDurability(client),
+        rate_limiter=RedisRateLimiter(client, settings.rate_limit_per_s, settings.rate_limit_burst),
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

@@ -16,6 +16,7 @@ from service.ports import (
     FactStore,
     JobQueue,
     JobStore,
+    RateLimiter,
     SessionStore,
     SnapshotStore,
     Summarizer,
@@ -50,6 +51,7 @@ class Services:
     summaries: SummaryStore
     summarizer: Summarizer
     durability: Durability
+    rate_limiter: RateLimiter
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now_ms(self) -> int:
