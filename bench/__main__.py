@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import documents, durability, foundation, long_session, recall_quality
+from bench import documents, durability, foundation, load, long_session, recall_quality
 
 SUITES = {
     "foundation": foundation.main,
@@ -16,6 +16,7 @@ SUITES = {
     "recall_quality": recall_quality.main,
     "long_session": long_session.main,
     "durability": durability.main,
+    "load": load.main,
 }
 # `python -m bench conversation` (the file's old name, still in issue texts and notes).
 ALIASES = {"conversation": "long_session"}

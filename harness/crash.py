@@ -42,12 +42,13 @@ def _writer(url: str, prefix: str, acked: dict[str, float], stop: threading.Even
                 acked[message_id] = time.monotonic()
 
 
-def stored_ids(http: httpx.Client) -> set[str]:
+def stored_ids(http: httpx.Client, session: str = SESSION) -> set[str]:
+    """The ids of every turn stored in `session`, page by page."""
     ids: set[str] = set()
     offset = 0
     while True:
         page = http.get(
-            f"/v1/sessions/{SESSION}/messages", params={"offset": offset, "limit": 1000}
+            f"/v1/sessions/{session}/messages", params={"offset": offset, "limit": 1000}
         ).json()
         ids |= {m["id"] for m in page["messages"]}
         offset += len(page["messages"])

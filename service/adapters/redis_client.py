@@ -129,6 +129,15 @@ class Keys:
         return f"{cls._tenant(tenant)}:session:{segment(session_id)}:snapshots"
 
     @classmethod
+    def snapshot_blob(cls, tenant: str, session_id: str, digest: str) -> str:
+        return f"{cls._tenant(tenant)}:session:{segment(session_id)}:blob:{digest}"
+
+    @classmethod
+    def session_snapshot_blobs(cls, tenant: str, session_id: str) -> str:
+        """The set of blob digests the session's snapshots refer to (deleted with them)."""
+        return f"{cls._tenant(tenant)}:session:{segment(session_id)}:blobs"
+
+    @classmethod
     def embedding(cls, tenant: str, model: str, content_hash: str) -> str:
         return f"{cls._tenant(tenant)}:emb:{segment(model)}:{content_hash}"
 
