@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(50, ge=1)
     # The embedded Valkey's memory limit (noeviction: writes past it get 507); 0 = none.
     valkey_maxmemory_mb: int = Field(1024, ge=0)
+    # Superseded and deleted facts keep their text this long (history), then lose it; 0 = keep.
+    fact_text_retention_s: int = Field(30 * 24 * 3600, ge=0)
     # Sessions not written to for this long are deleted with all their data (0 = never).
     session_ttl_s: int = Field(0, ge=0)
     # "strict": appends, facts and documents are acknowledged only once fsynced (WAITAOF; the

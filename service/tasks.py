@@ -15,6 +15,7 @@ REINDEX = "admin.reindex"
 RESUME_JOBS = "jobs.resume"
 BACKFILL_SCOPES = "vectors.backfill_scopes"
 EXPIRE_SESSIONS = "sessions.expire"
+REDACT_FACTS = "facts.redact_retired"
 
 ALL = (
     INDEX_MESSAGES,
@@ -27,4 +28,5 @@ ALL = (
     RESUME_JOBS,
     BACKFILL_SCOPES,
     EXPIRE_SESSIONS,
+    REDACT_FACTS,
 )

@@ -10,7 +10,16 @@ from celery import Celery, Task
 from service import tasks
 from service.adapters.celery_queue import celery_config
 from service.domain.errors import InsufficientStorage, StoreUnavailable
-from service.usecases import admin, compaction, documents, indexing, jobs, migrations, sessions
+from service.usecases import (
+    admin,
+    compaction,
+    documents,
+    indexing,
+    jobs,
+    migrations,
+    retention,
+    sessions,
+)
 from service.usecases import reindex as reindex_uc
 from service.usecases.services import Services
 
@@ -104,5 +113,9 @@ def create_worker_app(svc: Services, broker_url: str) -> Celery:
     @app.task(name=tasks.EXPIRE_SESSIONS, shared=False, **RETRY)
     def expire_sessions() -> int:
         return sessions.expire_idle_sessions(svc)
+
+    @app.task(name=tasks.REDACT_FACTS, shared=False, **RETRY)
+    def redact_facts() -> int:
+        return retention.redact_retired_facts(svc)
 
     return app

@@ -82,6 +82,17 @@ class Keys:
         return f"{cls.prefix}:{{t:{glob_escape(segment(tenant))}:s:*}}:{part}"
 
     @classmethod
+    def parse_fact(cls, key: str) -> tuple[str, str]:
+        """(tenant, fact_id) of a key made by `fact`."""
+        head, fact_id = key.split("}:fact:", 1)
+        return unsegment(head.split("{t:", 1)[1]), unsegment(fact_id)
+
+    @classmethod
+    def retired_facts(cls) -> str:
+        """A sorted set: fact record key -> when it was superseded or deleted (ms)."""
+        return f"{cls.prefix}:sys:facts:retired"
+
+    @classmethod
     def fact_pattern(cls, tenant: str) -> str:
         """A SCAN pattern for every fact record of a tenant (history included)."""
         return f"{glob_escape(cls._tenant(tenant))}:fact:*"
