@@ -190,9 +190,9 @@ class RedisSessionStore:
             args += [message_id, body, tokens]
         keys = self._keys(tenant, session_id, "meta", "log", "msgs", "pending", "epoch")
         with redis_errors():
+            # Before the append: a full Valkey (OOM) refuses here, not after a stored append.
+            self._touch(tenant, session_id)
             out = self._append(keys=keys, args=args)
-            if out[0] != -1:
-                self._touch(tenant, session_id)
         if out[0] == -1:
             raise Conflict(
                 f"session {session_id!r} belongs to another user",

@@ -20,9 +20,13 @@ def die_with_parent(sig: signal.Signals) -> Callable[[], None]:
     """
     parent = os.getpid()
 
+    prctl = getattr(_libc, "prctl", None)  # Linux only; elsewhere children may outlive us
+
     def preexec() -> None:
         # Only async-signal-safe work here (we may fork from a threaded process): one syscall.
-        _libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if prctl is None:
+            return
+        prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
 
