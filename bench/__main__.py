@@ -12,8 +12,10 @@ from bench import (
     console_pages,
     context_ab,
     documents,
+    durability,
     extraction,
     foundation,
+    load,
     long_session,
     metrics_scrape,
     recall_quality,
@@ -28,6 +30,8 @@ SUITES = {
     "context_ab": context_ab.main,
     "metrics_scrape": metrics_scrape.main,
     "console_pages": console_pages.main,
+    "durability": durability.main,
+    "load": load.main,
 }
 # `python -m bench conversation` (the file's old name, still in issue texts and notes).
 ALIASES = {"conversation": "long_session"}

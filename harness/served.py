@@ -28,7 +28,14 @@ def _shared_models() -> dict[str, str]:
 class Served:
     """A running `cmem serve`; its output is collected for assertions and for failures."""
 
-    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        own_group: bool = False,
+    ) -> None:
+        """`own_group`: a process group of its own (with its Valkey child), for `kill_group`."""
         self.output: list[str] = []
         # Our own `cmem`, next to this interpreter, with fixed arguments and no shell.
         self.proc = subprocess.Popen(  # noqa: S603
@@ -37,6 +44,7 @@ class Served:
             stderr=subprocess.STDOUT,
             text=True,
             env={**os.environ, "CMEM_LOG_FORMAT": "json", **_shared_models(), **(env or {})},
+            start_new_session=own_group,
         )
         self.url = ""
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -78,11 +86,20 @@ class Served:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
         self.proc.send_signal(sig)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float = 60) -> int:
+        """Wait for the process to exit; closes its output."""
         code = self.proc.wait(timeout)
         self._reader.join(5)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         return code
+
+    def kill_group(self) -> int:
+        """SIGKILL the service and its children at once (a machine-level crash of the service)."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        return self.wait()
 
     def text(self) -> str:
         return "".join(self.output)

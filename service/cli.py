@@ -4,6 +4,7 @@ operator's HTTP clients (status, sessions, facts, snapshot, invalidate, keys ls|
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -57,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.add_argument(
         "--no-wait", action="store_true", help="print the job id and return at once"
     )
+    backup = sub.add_parser(
+        "backup", help="archive an embedded data dir (also while `cmem serve` runs on it)"
+    )
+    backup.add_argument("--data-dir", type=Path, help="data directory (env CMEM_DATA_DIR)")
+    backup.add_argument("--to", type=Path, required=True, help="the archive to write (.tar.gz)")
+    restore = sub.add_parser("restore", help="unpack a `cmem backup` archive into a new data dir")
+    restore.add_argument("--from", dest="source", type=Path, required=True, help="the archive")
+    restore.add_argument("--data-dir", type=Path, help="a new, empty data directory")
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys", required=True)
     create = keys.add_parser("create", help="create a key; it is printed once")
     create.add_argument("--tenant", required=True)
@@ -67,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # A fatal signal (SIGSEGV, SIGBUS, SIGABRT...) leaves every thread's traceback on stderr.
+    faulthandler.enable()
     args = build_parser().parse_args(argv)
     if args.command == "reindex":
         _reindex(args)
@@ -99,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
             f"stored hashed in {settings.keys_path}; this key is not shown again", file=sys.stderr
         )
         return
+    if args.command in ("backup", "restore"):
+        _backup_or_restore(args, settings)
+        return
     # Imported here: `cmem keys` should not pay for the runtime's imports.
     from service.runtime import processes
 
@@ -111,6 +125,20 @@ def main(argv: list[str] | None = None) -> None:
     try:
         runners[args.command](settings)
     except (processes.StartupError, DataDirLocked) as exc:
+        fail(str(exc))
+
+
+def _backup_or_restore(args: argparse.Namespace, settings: Settings) -> None:
+    from service.runtime import backup
+
+    try:
+        if args.command == "backup":
+            how = backup.backup(settings, args.to)
+            print(f"backed up {settings.data_dir} to {args.to} ({how})")
+        else:
+            backup.restore(settings, args.source)
+            print(f"restored {args.source} into {settings.data_dir}")
+    except (backup.BackupFailed, OSError) as exc:
         fail(str(exc))
 
 

@@ -111,6 +111,25 @@ class Settings(BaseSettings):
     context_recall_neighbours: int = Field(1, ge=0, le=3)
     context_recall_hops: int = Field(2, ge=1, le=2)
 
+    # Requests per second per API key (token bucket in Redis; 429 with Retry-After); 0 = none.
+    rate_limit_per_s: float = Field(0.0, ge=0)
+    rate_limit_burst: int = Field(50, ge=1)
+    # The embedded Valkey's memory limit (noeviction: writes past it get 507); 0 = none.
+    valkey_maxmemory_mb: int = Field(1024, ge=0)
+    # Superseded and deleted facts keep their text this long (history), then lose it; 0 = keep.
+    fact_text_retention_s: int = Field(30 * 24 * 3600, ge=0)
+    # Sessions not written to for this long are deleted with all their data (0 = never).
+    session_ttl_s: int = Field(0, ge=0)
+    # "strict": appends, facts and documents are acknowledged only once fsynced (WAITAOF; the
+    # embedded Valkey then runs appendfsync always). Per request: ?durability=strict.
+    durability: Literal["default", "strict"] = "default"
+    # Writes are refused (507) while the data dir's disk has less free space than this: Qdrant
+    # Edge dies by SIGBUS on a full disk. Also checked at start-up.
+    min_free_disk_mb: int = Field(64, ge=0)
+
+    # /docs and /openapi.json need an API key and /metrics an admin key: "auto" = in production.
+    ops_endpoints: Literal["auto", "public", "protected"] = "auto"
+
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -146,6 +165,12 @@ class Settings(BaseSettings):
                 f"chunk_max_tokens ({self.chunk_max_tokens})"
             )
         return self
+
+    @property
+    def ops_protected(self) -> bool:
+        if self.ops_endpoints == "auto":
+            return self.env == "production"
+        return self.ops_endpoints == "protected"
 
     @property
     def embedded(self) -> bool:

@@ -17,6 +17,8 @@ BACKFILL_SCOPES = "vectors.backfill_scopes"
 EXTRACT_FACTS = "facts.extract"
 REDERIVE_FACTS = "facts.rederive"
 REBUILD_SUMMARY = "sessions.rebuild_summary"
+EXPIRE_SESSIONS = "sessions.expire"
+REDACT_FACTS = "facts.redact_retired"
 
 ALL = (
     INDEX_MESSAGES,
@@ -31,4 +33,6 @@ ALL = (
     EXTRACT_FACTS,
     REDERIVE_FACTS,
     REBUILD_SUMMARY,
+    EXPIRE_SESSIONS,
+    REDACT_FACTS,
 )

@@ -10,7 +10,7 @@ from celery import Celery, Task
 
 from service import tasks
 from service.adapters.celery_queue import REQUEST_ID_HEADER, celery_config
-from service.domain.errors import StoreUnavailable
+from service.domain.errors import InsufficientStorage, StoreUnavailable
 from service.metrics import Metrics
 from service.usecases import (
     admin,
@@ -21,6 +21,8 @@ from service.usecases import (
     jobs,
     lineage,
     migrations,
+    retention,
+    sessions,
 )
 from service.usecases import reindex as reindex_uc
 from service.usecases.services import Services
@@ -28,7 +30,7 @@ from service.usecases.services import Services
 log = structlog.get_logger()
 
 RETRY = {
-    "autoretry_for": (StoreUnavailable,),
+    "autoretry_for": (StoreUnavailable, InsufficientStorage),  # both pass: retry later
     "retry_backoff": True,
     "retry_backoff_max": 60,
     "max_retries": 20,
@@ -156,5 +158,13 @@ def create_worker_app(svc: Services, broker_url: str, metrics: Metrics | None = 
     @app.task(name=tasks.SWEEP_DOCUMENTS, shared=False, **RETRY)
     def sweep() -> dict[str, int]:
         return documents.sweep_stale(svc, svc.settings.stale_grace_s)
+
+    @app.task(name=tasks.EXPIRE_SESSIONS, shared=False, **RETRY)
+    def expire_sessions() -> int:
+        return sessions.expire_idle_sessions(svc)
+
+    @app.task(name=tasks.REDACT_FACTS, shared=False, **RETRY)
+    def redact_facts() -> int:
+        return retention.redact_retired_facts(svc)
 
     return app

@@ -73,6 +73,8 @@ class WorkerRunner:
                 if time.monotonic() >= next_sweep:
                     self._app.send_task(tasks.SWEEP_DOCUMENTS)
                     self._app.send_task(tasks.RESUME_JOBS)
+                    self._app.send_task(tasks.EXPIRE_SESSIONS)
+                    self._app.send_task(tasks.REDACT_FACTS)
                     next_sweep = time.monotonic() + self._maintenance_s
             except StoreUnavailable:
                 log.warning("worker.heartbeat_failed", worker=self._name)

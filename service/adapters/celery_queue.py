@@ -61,7 +61,7 @@ class CeleryJobQueue:
         try:
             self._app.send_task(task, kwargs=kwargs, task_id=job_id, queue=QUEUE, headers=headers)
         except Exception as exc:  # kombu raises many transport-specific types
-            raise StoreUnavailable("broker", f"could not enqueue {task}: {exc}") from exc
+            raise StoreUnavailable("broker", f"could not enqueue {task}") from exc
         return job_id
 
     def ping(self) -> None:

@@ -6,6 +6,7 @@ in-process worker in embedded mode. Edge calls hold the GIL: keep `optimize()` o
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
+from service.adapters.disk_space import check_writable
 from service.domain.errors import StoreUnavailable
 from service.domain.models import VectorFilter, VectorHit, VectorPoint, VectorQuery
 from service.domain.points import INTEGER_FIELDS, KEYWORD_FIELDS
@@ -61,7 +63,7 @@ def _errors() -> Iterator[None]:
     except StoreUnavailable:
         raise
     except Exception as exc:  # qdrant_edge raises plain Exception/ValueError for storage errors
-        raise StoreUnavailable("vector", f"Qdrant Edge failed: {exc}") from exc
+        raise StoreUnavailable("vector", "Qdrant Edge failed (see the service log)") from exc
 
 
 def _match(key: str, value: str | int | list[str]) -> FieldCondition:
@@ -92,11 +94,13 @@ def _point(p: VectorPoint) -> Point:
 class EdgeIndex:
     """Implements VectorIndex on one Qdrant Edge shard directory."""
 
-    def __init__(self, path: Path, dimension: int) -> None:
+    def __init__(self, path: Path, dimension: int, min_free_bytes: int = 0) -> None:
         self._path = path
         self._dim = dimension
+        self._min_free = min_free_bytes
         self._closed = False
         self._lock = threading.Lock()
+        self._writes = threading.Lock()  # held by each update and by copy_to
         self._shard = self._open()
 
     def _config(self) -> EdgeConfig:
@@ -150,8 +154,23 @@ class EdgeIndex:
         for op in ops:
             self._update(op)
 
+    def check_writable(self) -> None:
+        """Refuse before Edge would SIGBUS: a full disk or a read-only/immutable shard."""
+        check_writable(self._path, self._min_free)
+        wal = self._path / "wal"
+        if wal.exists():
+            check_writable(wal, self._min_free)
+
     def _update(self, op: UpdateOperation) -> None:
-        self._call(lambda s: s.update(op))
+        self.check_writable()
+        with self._writes:
+            self._call(lambda s: s.update(op))
+
+    def copy_to(self, dest: Path) -> None:
+        """A consistent copy of the shard while serving: writes wait, reads go on."""
+        with self._writes:
+            self._call(lambda s: s.flush())
+            shutil.copytree(self._path, dest)
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         if points:

@@ -43,7 +43,7 @@ class KeyFile:
             except FileNotFoundError:
                 if self._required:
                     raise StoreUnavailable(
-                        "keys", f"API key file {self._path} has gone; refusing every request"
+                        "keys", "the API key file has gone; refusing every request"
                     ) from None
                 self._mtime, self._entries = None, []
                 return self._entries
@@ -55,11 +55,11 @@ class KeyFile:
                 except (ValueError, KeyError, TypeError) as exc:
                     # Fail closed: no request is served with a key file we cannot read.
                     raise StoreUnavailable(
-                        "keys", f"API key file {self._path} is unreadable: {exc}"
+                        "keys", "the API key file is unreadable (see the service log)"
                     ) from exc
                 if not entries and self._required:
                     raise StoreUnavailable(
-                        "keys", f"API key file {self._path} has no keys any more; refusing"
+                        "keys", "the API key file has no keys any more; refusing"
                     )
                 self._entries = list(entries)
                 self._mtime = mtime

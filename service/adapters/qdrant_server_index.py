@@ -28,10 +28,10 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except (ResponseHandlingException, UnexpectedResponse, ConnectionError) as exc:
-        raise StoreUnavailable("vector", f"Qdrant is unavailable: {exc}") from exc
+        raise StoreUnavailable("vector", "Qdrant is unavailable") from exc
     except ValueError as exc:
         # Local mode raises ValueError where a server answers 404 (missing collection).
-        raise StoreUnavailable("vector", f"Qdrant collection problem: {exc}") from exc
+        raise StoreUnavailable("vector", "Qdrant collection problem (see the service log)") from exc
 
 
 def _match(key: str, value: str | int | list[str]) -> models.FieldCondition:
@@ -214,6 +214,9 @@ class QdrantServerIndex:
 
     def disk_bytes(self) -> int | None:
         return None  # on the Qdrant server's disk: its own /metrics reports it
+
+    def check_writable(self) -> None:
+        """A Qdrant server guards its own disk and answers an error, not a crash: nothing to do."""
 
     def ping(self) -> None:
         with _errors():

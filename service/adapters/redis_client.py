@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import redis
 import redis.exceptions
 
-from service.domain.errors import StoreUnavailable
+from service.domain.errors import InsufficientStorage, StoreUnavailable
 
 
 def text(value: object) -> str:
@@ -31,7 +31,21 @@ def redis_errors() -> Iterator[None]:
     try:
         yield
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        raise StoreUnavailable("redis", f"Redis is unavailable: {exc}") from exc
+        # No address in the message: it reaches HTTP callers (the log gets the cause).
+        how = "timed out" if isinstance(exc, redis.exceptions.TimeoutError) else "no connection"
+        raise StoreUnavailable("redis", f"Redis is unavailable ({how})") from exc
+    except redis.exceptions.OutOfMemoryError as exc:  # maxmemory reached, noeviction
+        raise InsufficientStorage(
+            "Redis refuses writes: it is out of memory (maxmemory); nothing was written",
+            store="redis",
+        ) from exc
+    except redis.exceptions.ResponseError as exc:
+        if str(exc).startswith("MISCONF"):  # Valkey cannot write its AOF (disk full)
+            raise InsufficientStorage(
+                "Redis refuses writes: it cannot persist them (disk full?); nothing was written",
+                store="redis",
+            ) from exc
+        raise
 
 
 def segment(value: str) -> str:
@@ -42,6 +56,11 @@ def segment(value: str) -> str:
 
 def unsegment(value: str) -> str:
     return value.replace("%3A", ":")
+
+
+def glob_escape(value: str) -> str:
+    """A key segment inside a SCAN pattern: its glob characters match only themselves."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in value)
 
 
 class Keys:
@@ -56,6 +75,31 @@ class Keys:
     def session(cls, tenant: str, session_id: str, part: str) -> str:
         # One hash tag per session keeps a session's keys in one cluster slot (Lua needs that).
         return f"{cls.prefix}:{{t:{segment(tenant)}:s:{segment(session_id)}}}:{part}"
+
+    @classmethod
+    def session_pattern(cls, tenant: str, part: str) -> str:
+        """A SCAN pattern for one part of every session of a tenant."""
+        return f"{cls.prefix}:{{t:{glob_escape(segment(tenant))}:s:*}}:{part}"
+
+    @classmethod
+    def parse_fact(cls, key: str) -> tuple[str, str]:
+        """(tenant, fact_id) of a key made by `fact`."""
+        head, fact_id = key.split("}:fact:", 1)
+        return unsegment(head.split("{t:", 1)[1]), unsegment(fact_id)
+
+    @classmethod
+    def retired_facts(cls) -> str:
+        """A sorted set: fact record key -> when it was superseded or deleted (ms)."""
+        return f"{cls.prefix}:sys:facts:retired"
+
+    @classmethod
+    def fact_pattern(cls, tenant: str) -> str:
+        """A SCAN pattern for every fact record of a tenant (history included)."""
+        return f"{glob_escape(cls._tenant(tenant))}:fact:*"
+
+    @classmethod
+    def fact_slot_pattern(cls, tenant: str, user_id: str) -> str:
+        return f"{glob_escape(cls.fact_slot(tenant, user_id, ''))}*"
 
     @classmethod
     def parse_session(cls, key: str) -> tuple[str, str]:
@@ -99,6 +143,15 @@ class Keys:
         """The plain set that indexed snapshots before the sorted set (it expires with its
         snapshots; deletion still reads it)."""
         return f"{cls._tenant(tenant)}:session:{segment(session_id)}:snapshots"
+
+    @classmethod
+    def snapshot_blob(cls, tenant: str, session_id: str, digest: str) -> str:
+        return f"{cls._tenant(tenant)}:session:{segment(session_id)}:blob:{digest}"
+
+    @classmethod
+    def session_snapshot_blobs(cls, tenant: str, session_id: str) -> str:
+        """The set of blob digests the session's snapshots refer to (deleted with them)."""
+        return f"{cls._tenant(tenant)}:session:{segment(session_id)}:blobs"
 
     @classmethod
     def embedding(cls, tenant: str, model: str, content_hash: str) -> str:
@@ -163,6 +216,20 @@ class Keys:
     def usage(cls, part: str) -> str:
         """Service-wide usage counters (sizes, activity, lag); never per tenant."""
         return f"{cls.prefix}:sys:usage:{part}"
+
+    @classmethod
+    def rate_limit(cls, tenant: str, bucket: str) -> str:
+        return f"{cls._tenant(tenant)}:ratelimit:{segment(bucket)}"
+
+    @classmethod
+    def session_activity(cls) -> str:
+        """A sorted set: every session's meta key -> its last write (ms), for session_ttl_s."""
+        return f"{cls.prefix}:sys:sessions:activity"
+
+    @classmethod
+    def fsync_probe(cls) -> str:
+        """Written before WAITAOF (strict durability): holds a counter, nothing else."""
+        return f"{cls.prefix}:sys:fsync-probe"
 
     @classmethod
     def worker_heartbeat(cls) -> str:

@@ -21,6 +21,10 @@ class RedisCutoffs:
         with redis_errors():
             self._r.hset(Keys.cutoffs(tenant), f"{kind}:{ident}", at_ms)
 
+    def forget(self, tenant: str, kind: str, ident: str) -> None:
+        with redis_errors():
+            self._r.hdel(Keys.cutoffs(tenant), f"{kind}:{ident}")
+
     def get(self, tenant: str, kind: str, ident: str) -> int:
         with redis_errors():
             value = self._r.hget(Keys.cutoffs(tenant), f"{kind}:{ident}")

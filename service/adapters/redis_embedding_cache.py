@@ -40,6 +40,12 @@ class RedisEmbeddingCache:
                 removed += int(self._r.unlink(*batch))
         return removed
 
+    def delete_many(self, tenant: str, model: str, hashes: Sequence[str]) -> int:
+        if not hashes:
+            return 0
+        with redis_errors():
+            return int(self._r.delete(*[Keys.embedding(tenant, model, h) for h in hashes]))
+
     def put_many(self, tenant: str, model: str, items: dict[str, list[float]]) -> None:
         if not items:
             return

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -100,7 +102,35 @@ class RedisFactStore:
         keys = [record, Keys.user_facts(fact.tenant, fact.user_id), slot, prev_key]
         keys += [Keys.fact_lineage(fact.tenant, source) for source in _sources(fact.lineage)]
         with redis_errors():
-            return bool(self._put(keys=keys, args=args))
+            stored = bool(self._put(keys=keys, args=args))
+            if stored and superseded is not None:
+                self._retired(superseded)
+        return stored
+
+    def _retired(self, fact: Fact) -> None:
+        """Index a superseded or deleted version for the text retention sweep (another slot
+        than the fact: outside the script)."""
+        now_ms = int(time.time() * 1000)
+        self._r.zadd(Keys.retired_facts(), {Keys.fact(fact.tenant, fact.id): now_ms})
+
+    def retired(self, before_ms: int, limit: int) -> list[tuple[str, str]]:
+        """(tenant, fact_id) of versions superseded or deleted before `before_ms`."""
+        with redis_errors():
+            keys = self._r.zrangebyscore(Keys.retired_facts(), "-inf", before_ms, 0, limit)
+        return [Keys.parse_fact(text(k)) for k in keys]
+
+    def redact(self, tenant: str, fact_id: str) -> bool:
+        """Drop a retired version's text (the record, its dates and lineage stay); False if it
+        is not superseded or deleted (any more)."""
+        key = Keys.fact(tenant, fact_id)
+        with redis_errors():
+            raw = self._r.get(key)
+            fact = _decode(raw) if isinstance(raw, bytes) else None
+            done = fact is not None and fact.status in ("superseded", "deleted")
+            if done and fact is not None and fact.text:
+                self._r.set(key, _encode(dataclasses.replace(fact, text="")), xx=True)
+            self._r.zrem(Keys.retired_facts(), key)
+        return done
 
     def get(self, tenant: str, fact_id: str) -> Fact | None:
         return self.get_many(tenant, [fact_id])[0]
@@ -154,7 +184,30 @@ class RedisFactStore:
         keys = [record, Keys.user_facts(fact.tenant, fact.user_id), slot]
         args: list[str | int] = [expected_version, _encode(fact), fact.id, "1" if fact.key else "0"]
         with redis_errors():
-            return bool(self._delete(keys=keys, args=args))
+            deleted = bool(self._delete(keys=keys, args=args))
+            if deleted:
+                self._retired(fact)
+        return deleted
+
+    def purge_user(self, tenant: str, user_id: str) -> list[Fact]:
+        """Remove every fact record of the user, history included, with its index and key
+        slots (a SCAN of the tenant's facts: deleted facts are in no index); returns them."""
+        gone: list[Fact] = []
+        with redis_errors():
+            for key in self._r.scan_iter(match=Keys.fact_pattern(tenant), count=1000):
+                raw = self._r.get(key)
+                if not isinstance(raw, bytes):
+                    continue  # gone meanwhile
+                fact = _decode(raw)
+                if fact.user_id == user_id:
+                    self._r.delete(key)
+                    self._r.zrem(Keys.retired_facts(), key)
+                    gone.append(fact)
+            slots = list(
+                self._r.scan_iter(match=Keys.fact_slot_pattern(tenant, user_id), count=1000)
+            )
+            self._r.delete(Keys.user_facts(tenant, user_id), *slots)
+        return gone
 
 
 def _sources(lineage: Sequence[str]) -> list[str]:

@@ -255,6 +255,8 @@ class RedisSessionStore:
             args += [message_id, body, tokens]
         keys = self._keys(tenant, session_id, "meta", "log", "msgs", "pending", "epoch")
         with redis_errors():
+            # Before the append: a full Valkey (OOM) refuses here, not after a stored append.
+            self._touch(tenant, session_id)
             out = self._append(keys=keys, args=args)
         if out[0] == -1:
             raise Conflict(
@@ -431,7 +433,8 @@ class RedisSessionStore:
             pipe = self._r.pipeline(transaction=True)
             pipe.incr(Keys.session(tenant, session_id, "epoch"))
             pipe.delete(*self._keys(tenant, session_id, *_SESSION_PARTS))
-            epoch, removed = pipe.execute()
+            pipe.zrem(Keys.session_activity(), Keys.session(tenant, session_id, "meta"))
+            epoch, removed, _ = pipe.execute()
         return int(epoch), int(removed) > 0
 
     def delete_message(self, tenant: str, session_id: str, message_id: str) -> bool | None:
@@ -439,6 +442,35 @@ class RedisSessionStore:
         with redis_errors():
             out = int(self._delete_message(keys=keys, args=[message_id]))
         return None if out < 0 else out == 1
+
+    def _touch(self, tenant: str, session_id: str) -> None:
+        # Outside the append script: the activity index spans every session (another slot).
+        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        self._r.zadd(Keys.session_activity(), {Keys.session(tenant, session_id, "meta"): now_ms})
+
+    def idle(self, before_ms: int, limit: int) -> list[tuple[str, str]]:
+        """Sessions whose last write is older than `before_ms`: (tenant, session_id), oldest
+        first."""
+        with redis_errors():
+            keys = self._r.zrangebyscore(Keys.session_activity(), "-inf", before_ms, 0, limit)
+        return [Keys.parse_session(text(k)) for k in keys]
+
+    def still_idle(self, tenant: str, session_id: str, before_ms: int) -> bool:
+        with redis_errors():
+            score = self._r.zscore(
+                Keys.session_activity(), Keys.session(tenant, session_id, "meta")
+            )
+        return score is not None and score < before_ms
+
+    def ids_for_user(self, tenant: str, user_id: str) -> list[str]:
+        """The user's sessions: a SCAN of the tenant's session headers (user deletion only)."""
+        found: list[str] = []
+        with redis_errors():
+            for key in self._r.scan_iter(match=Keys.session_pattern(tenant, "meta"), count=1000):
+                owner = self._r.hget(key, "user_id")
+                if owner is not None and text(owner) == user_id:
+                    found.append(Keys.parse_session(text(key))[1])
+        return sorted(found)
 
     def pending(self) -> Iterator[tuple[str, str, int, list[str]]]:
         """Every session with turns not yet indexed: (tenant, session_id, epoch, ids)."""

@@ -1,7 +1,12 @@
-"""RedisSnapshotStore: assembled contexts with a retention period (key TTL)."""
+"""RedisSnapshotStore: assembled contexts with a retention period (key TTL).
+
+Large strings (a long system prompt is in every snapshot twice: rendered and in the request)
+are stored once per session by content hash, not per call.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -20,11 +25,22 @@ class RedisSnapshotStore:
     def put(
         self, tenant: str, session_id: str, snapshot_id: str, body: dict[str, Any], ttl_s: int
     ) -> None:
-        data = orjson.dumps(body, default=str)
+        blobs: dict[str, str] = {}
+        stored = _extract(body, blobs)
+        if blobs:
+            stored[SESSION] = session_id  # where get() finds the blobs
+        data = orjson.dumps(stored, default=str)
         index = Keys.session_snapshots(tenant, session_id)
         now_ms = int(time.time() * 1000)
         with redis_errors():
             pipe = self._r.pipeline(transaction=False)
+            for digest, value in blobs.items():
+                key = Keys.snapshot_blob(tenant, session_id, digest)
+                pipe.set(key, value, ex=ttl_s, nx=True)  # stored once ...
+                pipe.expire(key, ttl_s)  # ... and kept as long as its newest snapshot
+            if blobs:
+                pipe.sadd(Keys.session_snapshot_blobs(tenant, session_id), *blobs)
+                pipe.expire(Keys.session_snapshot_blobs(tenant, session_id), ttl_s)
             pipe.set(Keys.snapshot(tenant, snapshot_id), data, ex=ttl_s)
             # The session's snapshot ids scored by their expiry, so deleting the session can
             # delete them too; ids whose snapshot has expired leave the index here (a busy
@@ -37,16 +53,19 @@ class RedisSnapshotStore:
     def delete_for_session(self, tenant: str, session_id: str) -> int:
         index = Keys.session_snapshots(tenant, session_id)
         legacy = Keys.session_snapshots_set(tenant, session_id)
+        blob_set = Keys.session_snapshot_blobs(tenant, session_id)
         with redis_errors():
             pipe = self._r.pipeline(transaction=False)
             pipe.zrange(index, 0, -1)
             pipe.smembers(legacy)
-            listed, older = pipe.execute()
+            pipe.smembers(blob_set)
+            listed, older, digests = pipe.execute()
             ids = sorted({text(i) for i in listed} | {text(i) for i in older})
             pipe = self._r.pipeline(transaction=True)
             if ids:
                 pipe.delete(*[Keys.snapshot(tenant, i) for i in ids])
-            pipe.delete(index, legacy)
+            blobs = [Keys.snapshot_blob(tenant, session_id, text(d)) for d in digests]
+            pipe.delete(index, legacy, blob_set, *blobs)
             pipe.execute()
         return len(ids)
 
@@ -61,4 +80,55 @@ class RedisSnapshotStore:
     def get(self, tenant: str, snapshot_id: str) -> dict[str, Any] | None:
         with redis_errors():
             data = self._r.get(Keys.snapshot(tenant, snapshot_id))
-        return None if data is None else dict(orjson.loads(data))
+            if data is None:
+                return None
+            body = dict(orjson.loads(data))
+            session_id = body.pop(SESSION, None)
+            refs: set[str] = set()
+            _refs(body, refs)
+            if session_id is None or not refs:
+                return body
+            keys = [Keys.snapshot_blob(tenant, session_id, d) for d in sorted(refs)]
+            values = self._r.mget(keys)
+        found = {d: text(v) for d, v in zip(sorted(refs), values, strict=True) if v is not None}
+        return dict(_resolve(body, found))
+
+
+BLOB_MIN_CHARS = 4096
+BLOB = "$blob"
+SESSION = "$session"
+
+
+def _extract(value: Any, blobs: dict[str, str]) -> Any:
+    """`value` with each string of BLOB_MIN_CHARS or more replaced by {"$blob": sha256}."""
+    if isinstance(value, str) and len(value) >= BLOB_MIN_CHARS:
+        digest = hashlib.sha256(value.encode()).hexdigest()
+        blobs[digest] = value
+        return {BLOB: digest}
+    if isinstance(value, dict):
+        return {k: _extract(v, blobs) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_extract(v, blobs) for v in value]
+    return value
+
+
+def _refs(value: Any, out: set[str]) -> None:
+    if isinstance(value, dict):
+        if set(value) == {BLOB}:
+            out.add(value[BLOB])
+            return
+        for v in value.values():
+            _refs(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _refs(v, out)
+
+
+def _resolve(value: Any, found: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {BLOB}:
+            return found.get(value[BLOB])  # gone only if past retention, like the snapshot
+        return {k: _resolve(v, found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, found) for v in value]
+    return value

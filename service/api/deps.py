@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
-from service.domain.errors import Forbidden, Unauthenticated
+from service.domain.errors import Forbidden, RateLimited, Unauthenticated
 from service.domain.models import Principal
-from service.ports import ApiKeys
+from service.ports import ApiKeys, RateLimiter
 from service.usecases.services import Services
 
 DEFAULT_TENANT = "default"
@@ -28,6 +30,7 @@ async def principal(request: Request) -> Principal:
     """The caller, from `Authorization: Bearer <key>` or `X-API-Key`; keyless -> `default`."""
     keys: ApiKeys = request.app.state.keys
     if not keys.configured():
+        await _limit(request, KEYLESS, "keyless")
         return KEYLESS
     header = request.headers.get("authorization", "")
     key = header[7:].strip() if header.lower().startswith("bearer ") else ""
@@ -37,7 +40,21 @@ async def principal(request: Request) -> Principal:
     found = keys.authenticate(key)
     if found is None:
         raise Unauthenticated("invalid API key")
+    await _limit(request, found, hashlib.sha256(key.encode()).hexdigest()[:24])
     return found
+
+
+async def _limit(request: Request, caller: Principal, bucket: str) -> None:
+    """The key's request rate (rate_limit_per_s); no Redis round trip when there is none."""
+    limiter: RateLimiter = request.app.state.services.rate_limiter
+    if not limiter.rate:
+        return
+    wait = await run_in_threadpool(limiter.take, caller.tenant, bucket)
+    if wait > 0:
+        raise RateLimited(
+            f"over {limiter.rate:g} requests per second for this API key; retry in {wait:.1f} s",
+            retry_after_s=wait,
+        )
 
 
 async def admin(caller: Annotated[Principal, Depends(principal)]) -> Principal:

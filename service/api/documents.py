@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
+from service.api.durability import DurabilityQuery, acknowledged
 from service.api.errors import responses
 from service.api.schemas import DocumentIn, DocumentOut, DocumentsOut, DocumentWriteOut, MaxOffset
 from service.domain import errors as e
@@ -31,6 +32,7 @@ async def put(
     caller: Caller,
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
+    durability: DurabilityQuery = None,
 ) -> DocumentWriteOut:
     result = await run_in_threadpool(
         documents.ingest_document,
@@ -44,6 +46,7 @@ async def put(
         ttl_s=body.ttl_s,
         if_match=if_match,
     )
+    await acknowledged(svc, durability)
     if result.status == "pending":
         response.status_code = 202
     if result.etag:

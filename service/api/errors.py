@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import structlog
@@ -24,6 +25,8 @@ STATUS: dict[type[e.MemoryServiceError], int] = {
     e.Unauthenticated: 401,
     e.Forbidden: 403,
     e.StoreUnavailable: 503,
+    e.InsufficientStorage: 507,
+    e.RateLimited: 429,
 }
 
 
@@ -46,7 +49,9 @@ def responses(*raised: type[e.MemoryServiceError]) -> dict[int | str, dict[str, 
 
 
 # Every /v1 route: a key is checked, the request's size and input are, and a store is behind it.
-COMMON_RESPONSES = responses(e.Unauthenticated, e.TooLarge, e.InvalidInput, e.StoreUnavailable)
+COMMON_RESPONSES = responses(
+    e.Unauthenticated, e.TooLarge, e.InvalidInput, e.StoreUnavailable, e.RateLimited
+)
 
 
 def error_body(code: str, message: str, field: str | None = None, **details: Any) -> dict[str, Any]:
@@ -58,26 +63,39 @@ def error_body(code: str, message: str, field: str | None = None, **details: Any
     return {"error": body}
 
 
+def _problem(err: Any) -> dict[str, str]:
+    if err["type"] == "json_invalid":
+        # loc is ("body", <character offset>): say where the JSON broke, not a bare number.
+        at = err["loc"][1] if len(err["loc"]) > 1 else "?"
+        why = (err.get("ctx") or {}).get("error") or err["msg"]
+        return {"field": "body", "message": f"not valid JSON at character {at}: {why}"}
+    return {
+        "field": ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]),
+        "message": err["msg"],
+    }
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(e.MemoryServiceError)
     async def domain_error(request: Request, exc: e.MemoryServiceError) -> JSONResponse:
         status = next((s for t, s in STATUS.items() if isinstance(exc, t)), 500)
         if status >= 500:
-            log.warning("http.store_unavailable", path=request.url.path, error=exc.message)
+            log.warning(
+                "http.store_unavailable",
+                path=request.url.path,
+                error=exc.message,
+                cause=repr(exc.__cause__) if exc.__cause__ else None,
+            )
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, e.RateLimited):
+            headers = {"Retry-After": str(math.ceil(exc.details["retry_after_s"]))}
         return JSONResponse(
             error_body(exc.code, exc.message, exc.field, **exc.details), status, headers=headers
         )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {
-                "field": ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]),
-                "message": err["msg"],
-            }
-            for err in exc.errors()
-        ]
+        problems = [_problem(err) for err in exc.errors()]
         first = problems[0] if problems else {"field": None, "message": "invalid request"}
         return JSONResponse(
             error_body(

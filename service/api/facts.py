@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
+from service.api.durability import DurabilityQuery, acknowledged
 from service.api.errors import responses
 from service.api.schemas import FactIn, FactOut, FactSearchIn, FactsOut, FactUpdateIn, MaxOffset
 from service.domain import errors as e
@@ -20,7 +21,13 @@ router = APIRouter(prefix="/v1/facts", tags=["facts"])
 
 
 @router.post("", status_code=201, responses=responses(e.Conflict))
-async def remember(body: FactIn, svc: Svc, caller: Caller, response: Response) -> FactOut:
+async def remember(
+    body: FactIn,
+    svc: Svc,
+    caller: Caller,
+    response: Response,
+    durability: DurabilityQuery = None,
+) -> FactOut:
     done = await run_in_threadpool(
         partial(
             facts.remember_fact,
@@ -34,6 +41,7 @@ async def remember(body: FactIn, svc: Svc, caller: Caller, response: Response) -
             based_on=body.based_on,
         )
     )
+    await acknowledged(svc, durability)
     if not done.created:
         response.status_code = 200  # a near-duplicate of an active fact: merged, not stored twice
     response.headers["ETag"] = f'"{done.fact.version}"'

@@ -405,3 +405,17 @@ class ReindexOut(BaseModel):
     documents: int | None = None
     embedding_model: str
     chunker: ChunkerConfig
+
+
+class UserDeletedOut(BaseModel):
+    """Everything of the user is gone; what was removed, counted."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: str
+    sessions: int
+    messages: int
+    facts: int
+    snapshots: int
+    vectors: int
+    cache_entries: int

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
+from service.api.durability import DurabilityQuery, acknowledged
 from service.api.errors import responses
 from service.api.schemas import (
     AppendIn,
@@ -30,7 +31,13 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
 
 @router.post("/{session_id}/messages", status_code=201, responses=responses(e.Conflict))
-async def append(session_id: str, body: AppendIn, svc: Svc, caller: Caller) -> AppendOut:
+async def append(
+    session_id: str,
+    body: AppendIn,
+    svc: Svc,
+    caller: Caller,
+    durability: DurabilityQuery = None,
+) -> AppendOut:
     result = await run_in_threadpool(
         sessions.append_messages,
         svc,
@@ -39,6 +46,7 @@ async def append(session_id: str, body: AppendIn, svc: Svc, caller: Caller) -> A
         body.user_id,
         [m.to_domain() for m in body.messages],
     )
+    await acknowledged(svc, durability)
     return AppendOut.model_validate(result)
 
 

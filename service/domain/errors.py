@@ -67,3 +67,15 @@ class StoreUnavailable(MemoryServiceError):
     def __init__(self, store: str, message: str) -> None:
         super().__init__(message, store=store)
         self.store = store
+
+
+class RateLimited(MemoryServiceError):
+    """Too many requests for this API key; retry after `details.retry_after_s`."""
+
+    code = "rate_limited"
+
+
+class InsufficientStorage(MemoryServiceError):
+    """A store's disk or memory is too full to take this write; nothing was written."""
+
+    code = "insufficient_storage"

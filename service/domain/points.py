@@ -338,6 +338,11 @@ def message_id_filter(tenant: str, message_id: str) -> VectorFilter:
     return VectorFilter(must={"tenant": tenant, "kind": "message", "message_id": message_id})
 
 
+def user_points_filter(tenant: str, user_id: str) -> VectorFilter:
+    """Every point carrying the user's id (turns, facts), whatever its kind or status."""
+    return VectorFilter(must={"tenant": tenant, "user_id": user_id})
+
+
 def facts_filter(tenant: str, user_id: str) -> VectorFilter:
     """A user's current facts: active, or in an unresolved conflict (served with a marker)."""
     scopes = [facts_scope(tenant, user_id, s) for s in ("active", "conflict")]

@@ -18,10 +18,12 @@ from service.adapters.redis_audit import RedisAuditLog
 from service.adapters.redis_client import connect
 from service.adapters.redis_cutoffs import RedisCutoffs
 from service.adapters.redis_documents import RedisDocumentStore
+from service.adapters.redis_durability import RedisDurability
 from service.adapters.redis_embedding_cache import RedisEmbeddingCache
 from service.adapters.redis_facts import RedisFactStore
 from service.adapters.redis_heartbeat import RedisHeartbeat
 from service.adapters.redis_jobs import RedisJobStore
+from service.adapters.redis_rate_limiter import RedisRateLimiter
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
 from service.adapters.redis_summaries import RedisSummaryStore
@@ -91,7 +93,7 @@ def build_index(settings: Settings, dimension: int) -> VectorIndex:
         return QdrantServerIndex.connect(
             settings.qdrant_url, settings.qdrant_api_key, settings.collection, dimension
         )
-    return EdgeIndex(settings.edge_path, dimension)
+    return EdgeIndex(settings.edge_path, dimension, settings.min_free_disk_mb * 2**20)
 
 
 def build_summarizer(settings: Settings, tokenizer: Tokenizer) -> Summarizer:
@@ -161,5 +163,7 @@ def build_container(
         extractor=build_extractor(settings),
         working_memory=RedisWorkingMemory(client),
         usage=RedisUsageStats(client),
+        durability=RedisDurability(client),
+        rate_limiter=RedisRateLimiter(client, settings.rate_limit_per_s, settings.rate_limit_burst),
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

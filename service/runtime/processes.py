@@ -9,28 +9,55 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 from wsgiref.simple_server import WSGIServer
 
 import structlog
 import uvicorn
 from prometheus_client import start_http_server
 
+from service.adapters.disk_space import check_writable
 from service.adapters.edge_index import EdgeIndex, ShardLocked
 from service.api.app import create_app
-from service.domain.errors import StoreUnavailable
+from service.domain.errors import InsufficientStorage, StoreUnavailable
 from service.metrics import Metrics
+from service.ports import Supervision
+from service.runtime.backup import serve_backup_requests
 from service.runtime.container import Container, build_container
 from service.runtime.lock import DataDirLock
-from service.runtime.valkey import start_valkey
+from service.runtime.shutdown import ShutdownDeadline
+from service.runtime.valkey import EmbeddedValkey, ValkeyFailed
 from service.settings import LOOPBACK_HOSTS, Settings
 from workers.app import create_worker_app
 from workers.runner import WorkerRunner
 
 log = structlog.get_logger()
 
+# Shutdown ends within 5 s (issue 14: 30 s with Valkey dead): in-flight requests get
+# GRACEFUL_HTTP_S, running jobs WORKER_STOP_S, Valkey VALKEY_STOP_S to fsync; the deadline
+# cuts whatever still hangs.
+SHUTDOWN_S = 3.5
+GRACEFUL_HTTP_S = 1
+WORKER_STOP_S = 1.5
+VALKEY_STOP_S = 1.0
+
 
 class StartupError(Exception):
     """A problem the operator must fix before the service can start; printed, exit code 2."""
+
+
+def check_data_dir(settings: Settings) -> None:
+    """Refuse to start on a data dir we cannot write or that is nearly full: one clear line,
+    not a traceback (or a SIGBUS at the first vector write)."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"cannot create data dir {settings.data_dir}: {exc.strerror}") from exc
+    for path in (settings.data_dir, settings.edge_path):
+        try:
+            check_writable(path, settings.min_free_disk_mb * 2**20)
+        except (InsufficientStorage, StoreUnavailable) as exc:
+            raise StartupError(f"data dir {settings.data_dir}: {exc.message}") from exc
 
 
 def refuse_open_keyless(settings: Settings, container: Container) -> None:
@@ -62,14 +89,51 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_http(settings: Settings, container: Container) -> None:
-    """Serve the API until SIGINT/SIGTERM (uvicorn handles both and returns)."""
+class _Server(uvicorn.Server):
+    """uvicorn's server; the signal that starts its shutdown also arms our deadline (uvicorn
+    installs its own handlers while serving, so ours would only run after its shutdown)."""
+
+    def __init__(self, config: uvicorn.Config, deadline: ShutdownDeadline | None) -> None:
+        super().__init__(config)
+        self._deadline = deadline
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._deadline is not None:
+            self._deadline.arm()
+        super().handle_exit(sig, frame)
+
+
+def serve_http(
+    settings: Settings,
+    container: Container,
+    supervision: Supervision | None = None,
+    deadline: ShutdownDeadline | None = None,
+) -> None:
+    """Serve the API until SIGINT/SIGTERM (uvicorn handles both and returns); `deadline` is
+    armed by the signal, so shutdown is bounded even when a dependency hangs."""
     refuse_open_keyless(settings, container)
+    if settings.durability == "strict":
+        try:
+            container.services.durability.check_supported()
+        except StoreUnavailable as exc:
+            raise StartupError(f"durability = strict: {exc.message}") from exc
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
-    app = create_app(container.services, container.keys, container.heartbeat, container.metrics)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
+    app = create_app(
+        container.services,
+        container.keys,
+        container.heartbeat,
+        container.metrics,
+        supervision,
+    )
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=GRACEFUL_HTTP_S,
+    )
+    server = _Server(config, deadline)
     # After its graceful shutdown uvicorn re-raises the signal it caught, under the handlers that
     # were in place before it started. With these in place that re-raise is harmless, and the
     # caller still gets to stop the worker and Valkey cleanly.
@@ -85,7 +149,9 @@ def serve_http(settings: Settings, container: Container) -> None:
 
 
 @contextmanager
-def worker_running(settings: Settings, container: Container, broker_url: str) -> Iterator[None]:
+def worker_running(
+    settings: Settings, container: Container, broker_url: str, stop_timeout: float = 30.0
+) -> Iterator[None]:
     app = create_worker_app(container.services, broker_url, container.metrics)
     runner = WorkerRunner(
         app, container.heartbeat, settings.worker_concurrency, settings.maintenance_interval_s
@@ -94,30 +160,44 @@ def worker_running(settings: Settings, container: Container, broker_url: str) ->
     try:
         yield
     finally:
-        runner.stop()
+        runner.stop(stop_timeout)
 
 
 def run_embedded(settings: Settings) -> None:
-    """Valkey child + Qdrant Edge + in-process Celery worker + API, in one process."""
+    """Valkey child (watched) + Qdrant Edge + in-process Celery worker + API, in one process."""
+    check_data_dir(settings)
     lock = DataDirLock(settings.data_dir)
     lock.acquire()
-    valkey = None
+    # Strict by setting: every write is fsynced before Valkey replies, so WAITAOF returns at
+    # once (with everysec it waits for the next fsync, ~100 ms). Strict per request still works.
+    valkey = EmbeddedValkey(
+        settings.data_dir / "valkey",
+        fsync_always=settings.durability == "strict",
+        maxmemory_mb=settings.valkey_maxmemory_mb,
+    )
+    # SIGTERM/SIGINT arm it: whatever hangs, Valkey gets its SIGTERM and we exit in time.
+    deadline = ShutdownDeadline(SHUTDOWN_S, last_words=lambda: valkey.stop(timeout=0.3))
     try:
-        valkey = start_valkey(settings.data_dir / "valkey")
+        try:
+            valkey.start()
+        except ValkeyFailed as exc:
+            raise StartupError(f"{exc}; see {valkey.data_dir / 'valkey.log'}") from exc
+        valkey.watch()
         try:
             container = build_container(settings, valkey.connection_url)
         except ShardLocked as exc:
             raise StartupError(str(exc)) from exc
+        if isinstance(container.services.index, EdgeIndex):
+            serve_backup_requests(settings.data_dir, container.services.index)
         try:
-            with worker_running(settings, container, valkey.connection_url):
-                serve_http(settings, container)
+            with worker_running(settings, container, valkey.connection_url, WORKER_STOP_S):
+                serve_http(settings, container, valkey, deadline)
                 log.info("runtime.stopping")
         finally:
             container.close()
     finally:
-        if valkey is not None:
-            valkey.stop(timeout=15)  # SIGTERM: Valkey fsyncs its AOF before exiting
-            log.info("valkey.stopped")
+        valkey.stop(timeout=VALKEY_STOP_S)  # SIGTERM: Valkey fsyncs its AOF before exiting
+        log.info("valkey.stopped")
         lock.release()
         log.info("runtime.stopped")
 

@@ -105,6 +105,11 @@ def _fold(
     expected = current.version if current else 0
     if not svc.summaries.put(summary, expected, epoch):
         log.info("sessions.compaction_lost_race", tenant=tenant, session_id=session_id)
+        now = svc.sessions.info(tenant, session_id)
+        if now is None or now.epoch != epoch:
+            # Lost to a deletion (session or user): deletes win, the pieces go (issue 14).
+            svc.index.delete(summary_scope_filter(tenant, session_id, epoch))
+            log.info("sessions.pieces_revoked", tenant=tenant, session_id=session_id)
         return {"status": "lost_race"}
     if foldable(turns[len(folded) :], rules, pending):
         # The fold was capped (a backlog): the rest follows in the next step.

@@ -91,6 +91,7 @@ def ingest_document(
         )
     if ttl_s is not None and ttl_s <= 0:
         raise InvalidInput("ttl_s must be positive", field="ttl_s")
+    svc.index.check_writable()  # refused here, not half written (or a SIGBUS) later
     metadata = metadata or {}
     document = svc.documents.get(tenant, doc_id)
     expected = _expected_revision(doc_id, document, if_match)

@@ -86,6 +86,7 @@ def remember_fact(
     event_time = _aware(valid_from) if valid_from is not None else now
     if event_time > now:
         raise InvalidInput("valid_from must not be in the future", field="valid_from")
+    svc.index.check_writable()  # refused here, not half written (or a SIGBUS) later
     known = _derived_already(svc, tenant, key, lineage)
     if known is not None:
         return Remembered(known, False, "merged")
@@ -260,6 +261,7 @@ def update_fact(
     """Change a fact's text (and metadata) in place: a new version, re-embedded. With
     `if_match`, only while it is still at that version (412)."""
     text = _checked_text(svc, text)
+    svc.index.check_writable()  # refused here, not half written (or a SIGBUS) later
     [vector], _ = embed_cached(svc, tenant, [text])
     for _ in range(WRITE_ATTEMPTS):
         fact = get_fact(svc, tenant, fact_id)

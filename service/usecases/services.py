@@ -10,12 +10,14 @@ from service.ports import (
     AuditLog,
     Cutoffs,
     DocumentStore,
+    Durability,
     Embedder,
     EmbeddingCache,
     FactExtractor,
     FactStore,
     JobQueue,
     JobStore,
+    RateLimiter,
     SessionStore,
     SnapshotStore,
     Summarizer,
@@ -54,6 +56,8 @@ class Services:
     extractor: FactExtractor
     working_memory: WorkingMemoryStore
     usage: UsageStats
+    durability: Durability
+    rate_limiter: RateLimiter
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now_ms(self) -> int:

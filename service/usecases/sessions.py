@@ -82,6 +82,8 @@ def append_messages(
         }
         tokens = message_tokens(chat, lambda t: svc.tokenizer.count(t, model))
         prepared.append((m, message_id, created, tokens))
+    # Indexing writes vectors later: a store that cannot take them refuses the turns now.
+    svc.index.check_writable()
     result = svc.sessions.append(
         tenant, session_id, user_id, prepared, svc.tokenizer.encoding_for(model)
     )
@@ -148,6 +150,35 @@ def delete_session(svc: Services, tenant: str, session_id: str) -> None:
         # Leftover points are never served: recall checks every hit against the log and epoch.
         log.warning("sessions.vector_cleanup_failed", tenant=tenant, session_id=session_id)
     log.info("sessions.deleted", tenant=tenant, session_id=session_id, epoch=epoch)
+
+
+EXPIRE_BATCH = 500
+
+
+def expire_idle_sessions(svc: Services) -> int:
+    """Delete sessions not written to for `session_ttl_s` (0: never), each as DELETE would:
+    tombstone, log, summary, state, snapshots, vectors. Returns how many went."""
+    ttl_s = svc.settings.session_ttl_s
+    if not ttl_s:
+        return 0
+    before_ms = svc.now_ms() - ttl_s * 1000
+    expired = 0
+    while batch := svc.sessions.idle(before_ms, EXPIRE_BATCH):
+        for tenant, session_id in batch:
+            # Written to since it was listed: it lives on (a write racing this check by
+            # milliseconds can still lose; the window is one round trip).
+            if not svc.sessions.still_idle(tenant, session_id, before_ms):
+                continue
+            try:
+                delete_session(svc, tenant, session_id)
+            except NotFound:
+                svc.sessions.delete(tenant, session_id)  # drops it from the activity index
+            expired += 1
+        if len(batch) < EXPIRE_BATCH:
+            break
+    if expired:
+        log.info("sessions.expired", sessions=expired, ttl_s=ttl_s)
+    return expired
 
 
 def set_fidelity(

@@ -179,3 +179,14 @@ def test_every_route_declares_its_errors_in_the_one_shape(api: TestClient) -> No
 def _raw(r, status: int) -> bytes:  # type: ignore[no-untyped-def]
     assert r.status_code == status, r.text
     return r.content  # type: ignore[no-any-return]
+
+
+def test_invalid_json_is_422_naming_where_it_broke(api: TestClient) -> None:
+    broken = '{"user_id": "u", "messages": [{"role": "user", "content": "hi"},]}'
+    r = api.post(
+        "/v1/sessions/s/messages", content=broken, headers={"content-type": "application/json"}
+    )
+    err = _error(r, 422)
+    assert err["code"] == "invalid_input"
+    assert err["field"] == "body"
+    assert err["message"].startswith(f"body: not valid JSON at character {broken.index(']')}")

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi.testclient import TestClient
+
+from service.api.app import create_app
+from service.runtime.container import Container
+from service.settings import Settings
 
 
 def test_health_and_readiness(api: TestClient) -> None:
@@ -54,3 +60,31 @@ def test_context_reports_server_timing(api: TestClient) -> None:
     parts = float(timing["embed"]) + float(timing["retrieve"]) + float(timing["pack"])
     assert 0 < parts <= float(timing["assemble"])
     assert all(float(timing[k]) > 0 for k in ("embed", "retrieve", "pack"))
+
+
+def test_ops_endpoints_can_be_protected(container: Container) -> None:
+    settings = container.services.settings.model_copy(update={"ops_endpoints": "protected"})
+    svc = dataclasses.replace(container.services, settings=settings)
+    admin = {"Authorization": f"Bearer {container.keys.create('ta', 'admin')}"}
+    client = {"Authorization": f"Bearer {container.keys.create('ta', 'client')}"}
+    app = create_app(svc, container.keys, container.heartbeat)
+    with TestClient(app, raise_server_exceptions=False) as api:
+        for path in ("/docs", "/openapi.json", "/metrics"):
+            assert api.get(path).status_code == 401, path
+        assert api.get("/redoc").status_code == 404
+        assert api.get("/metrics", headers=client).status_code == 403
+        assert "cmem_queue_depth" in api.get("/metrics", headers=admin).text
+        assert api.get("/docs", headers=client).status_code == 200
+        paths = api.get("/openapi.json", headers=client).json()["paths"]
+        assert "/v1/context" in paths
+        assert "/openapi.json" not in paths
+        assert api.get("/healthz").status_code == 200  # probes stay public
+
+
+def test_production_protects_ops_endpoints_by_default() -> None:
+    production = Settings(
+        env="production", redis_url="redis://r", qdrant_url="http://q", log_format="json"
+    )
+    assert production.ops_protected
+    assert not Settings().ops_protected
+    assert not production.model_copy(update={"ops_endpoints": "public"}).ops_protected

@@ -153,3 +153,17 @@ def test_delete_one_message(api: TestClient) -> None:
     assert left == [ids[0], ids[2]]
     assert api.delete("/v1/sessions/s7/messages/nope").status_code == 404
     assert api.delete("/v1/sessions/nope/messages/x").status_code == 404
+
+
+def test_strict_append_is_not_acknowledged_without_fsync(api: TestClient) -> None:
+    """The test Valkey has no AOF: a strict write cannot be confirmed on disk, so it is not
+    acknowledged (503); a default one is (201). (tests/e2e/test_durability_crash.py: strict
+    over an AOF loses nothing across SIGKILLs.)"""
+    body = {"user_id": "u", "messages": [{"id": "m1", "role": "user", "content": "hi"}]}
+    strict = api.post("/v1/sessions/d/messages?durability=strict", json=body)
+    assert strict.status_code == 503, strict.text
+    assert "WAITAOF" in strict.json()["error"]["message"]
+    assert api.post("/v1/sessions/d/messages?durability=default", json=body).status_code == 201
+    bad = api.post("/v1/sessions/d/messages?durability=always", json=body)
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "durability"

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
+from service.adapters.redis_rate_limiter import RedisRateLimiter
+from service.api.app import create_app
 from service.runtime.container import Container
 from tests.api.conftest import wait_indexed
 
@@ -92,6 +97,7 @@ def test_unreadable_key_file_fails_closed(api: TestClient, container: Container)
     r = api.get("/v1/facts?user_id=u")
     assert r.status_code == 503
     assert "unreadable" in r.json()["error"]["message"]
+    assert str(container.services.settings.data_dir) not in r.text  # no path to callers
 
 
 def test_removing_the_key_file_does_not_switch_auth_off(
@@ -104,3 +110,26 @@ def test_removing_the_key_file_does_not_switch_auth_off(
     path.with_suffix(".moved").rename(path)
     path.write_text('{"keys": []}')
     assert api.put("/v1/sessions/s/state", json={"state": {}}).status_code == 503
+
+
+def test_rate_limit_per_key_answers_429_with_retry_after(container: Container) -> None:
+    settings = container.services.settings.model_copy(
+        update={"rate_limit_per_s": 2.0, "rate_limit_burst": 3}
+    )
+    svc = dataclasses.replace(
+        container.services,
+        settings=settings,
+        rate_limiter=RedisRateLimiter(container.redis, 2.0, 3),
+    )
+    a = {"Authorization": f"Bearer {container.keys.create('ta', 'client')}"}
+    b = {"Authorization": f"Bearer {container.keys.create('ta', 'client')}"}
+    app = create_app(svc, container.keys, container.heartbeat)
+    with TestClient(app, raise_server_exceptions=False) as api:
+        statuses = [api.get("/v1/facts?user_id=u", headers=a).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        limited = api.get("/v1/facts?user_id=u", headers=a)
+        assert limited.json()["error"]["code"] == "rate_limited"
+        assert int(limited.headers["Retry-After"]) >= 1
+        assert api.get("/v1/facts?user_id=u", headers=b).status_code == 200  # per key
+        time.sleep(float(limited.json()["error"]["details"]["retry_after_s"]) + 0.05)
+        assert api.get("/v1/facts?user_id=u", headers=a).status_code == 200

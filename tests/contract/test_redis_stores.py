@@ -277,3 +277,19 @@ def test_snapshots_indexed_before_the_sorted_set_still_go_with_their_session(
     assert store.delete_for_session("t", "s") == 2
     assert (store.get("t", "legacy"), store.get("t", "fresh")) == (None, None)
     assert not client.exists("cmem:{t:t}:session:s:snapshots", "cmem:{t:t}:session:s:snapshots:z")
+
+
+def test_snapshots_store_a_large_input_once_per_session(client: redis.Redis) -> None:
+    store = RedisSnapshotStore(client)
+    prompt = "You are a careful assistant. " * 2000  # ~58 KB, in every snapshot twice
+    bodies = [
+        {"messages": [{"role": "system", "content": prompt}], "n": n, "request": {"system": prompt}}
+        for n in range(5)
+    ]
+    for n, body in enumerate(bodies):
+        store.put("t", "s", f"snap{n}", body, 60)
+    assert [store.get("t", f"snap{n}") for n in range(5)] == bodies
+    stored = sum(client.memory_usage(k) or 0 for k in client.scan_iter(match="*"))
+    assert stored < 2 * len(prompt)  # once, not 10 times
+    assert store.delete_for_session("t", "s") == 5
+    assert list(client.scan_iter(match="*")) == []  # blobs go with the session's snapshots
