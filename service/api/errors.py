@@ -58,6 +58,13 @@ def error_body(code: str, message: str, field: str | None = None, **details: Any
     return {"error": body}
 
 
+def _field(loc: tuple[int | str, ...]) -> str:
+    """The request field at fault, dotted, without the labels pydantic gives union members:
+    a type (`list[TextPart]`) or a tag (`type=function`)."""
+    parts = [step for step in map(str, loc[1:]) if "[" not in step and "=" not in step]
+    return ".".join(parts) or str(loc[0])
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(e.MemoryServiceError)
     async def domain_error(request: Request, exc: e.MemoryServiceError) -> JSONResponse:
@@ -71,13 +78,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {
-                "field": ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]),
-                "message": err["msg"],
-            }
-            for err in exc.errors()
-        ]
+        problems = [{"field": _field(err["loc"]), "message": err["msg"]} for err in exc.errors()]
         first = problems[0] if problems else {"field": None, "message": "invalid request"}
         return JSONResponse(
             error_body(

@@ -6,12 +6,21 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasPath, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AliasPath,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+)
 from pydantic.dataclasses import dataclass
 
+from service.domain.chat_format import PART_SEPARATOR
 from service.domain.chunking import ChunkerConfig
 from service.domain.documents import Document
-from service.domain.models import NewMessage
+from service.domain.models import NewMessage, Role
 from service.usecases import admin
 
 MAX_JSON_DEPTH = 32
@@ -60,19 +69,81 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class TextPart(Body):
+    """A text content part, as OpenAI's chat API takes it (images and audio are refused)."""
+
+    type: Literal["text"]
+    text: Text
+
+
+class FunctionCall(Body):
+    name: Annotated[Text, Field(min_length=1)]
+    arguments: Text  # JSON as the model wrote it (not parsed: models write invalid JSON too)
+
+
+class FunctionToolCall(Body):
+    """A function call of an assistant turn, in OpenAI's shape."""
+
+    id: Annotated[Text, Field(min_length=1)]
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class CustomCall(Body):
+    name: Annotated[Text, Field(min_length=1)]
+    input: Text
+
+
+class CustomToolCall(Body):
+    """A custom-tool call of an assistant turn, in OpenAI's shape."""
+
+    id: Annotated[Text, Field(min_length=1)]
+    type: Literal["custom"]
+    custom: CustomCall
+
+
+def _tool_call_tag(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"type={kind}" if kind in ("function", "custom") else None
+
+
+# Tagged `type=...`: an error's field names the path without the tag (see api/errors.py).
+ToolCall = Annotated[
+    Annotated[FunctionToolCall, Tag("type=function")]
+    | Annotated[CustomToolCall, Tag("type=custom")],
+    Discriminator(_tool_call_tag),
+]
+
+
 class MessageIn(Body):
     id: str | None = None
-    role: Literal["system", "user", "assistant", "tool"]
-    # null is what OpenAI sends for an assistant turn that only calls tools.
-    content: Text | None = None
+    role: Role
+    # A string, an array of text parts, or null (what OpenAI sends for an assistant turn that
+    # only calls tools): served back in the form it came.
+    content: Text | list[TextPart] | None = None
     name: Text | None = None
-    tool_calls: list[JsonObject] | None = None
+    tool_calls: list[ToolCall] | None = None
     tool_call_id: Text | None = None
     created_at: datetime | None = None
     metadata: JsonObject = Field(default_factory=dict)
 
     def to_domain(self) -> NewMessage:
-        return NewMessage(**{**self.model_dump(), "content": self.content or ""})
+        content, parts = self.content, None
+        if isinstance(content, list):
+            parts = [p.text for p in content]
+            content = PART_SEPARATOR.join(parts)
+        return NewMessage(
+            id=self.id,
+            role=self.role,
+            content=content or "",
+            content_null=content is None,
+            content_parts=parts,
+            name=self.name,
+            tool_calls=[c.model_dump() for c in self.tool_calls] if self.tool_calls else None,
+            tool_call_id=self.tool_call_id,
+            created_at=self.created_at,
+            metadata=self.metadata,
+        )
 
 
 class AppendIn(Body):
@@ -131,10 +202,10 @@ class MessageOut(BaseModel):
 
     id: str
     seq: int
-    role: str
-    content: str
+    role: Role
+    content: str | list[TextPart] | None = Field(validation_alias="chat_content")
     name: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
     created_at: datetime
     tokens: int
