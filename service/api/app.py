@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from service.api import admin, context, documents, facts, sessions
 from service.api.errors import COMMON_RESPONSES, install_error_handlers
 from service.api.middleware import LimitAndMeasure
+from service.api.openapi import document_security
+from service.api.schemas import ReadinessOut, StatusOut
 from service.domain.errors import StoreUnavailable
 from service.metrics import Metrics
 from service.ports import ApiKeys, Heartbeat
@@ -38,10 +40,15 @@ def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
     )
 
     @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> StatusOut:
+        return StatusOut(status="ok")
 
-    @app.get("/readyz", tags=["ops"], responses={503: {"description": NOT_READY}})
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        response_model=ReadinessOut,
+        responses={503: {"model": ReadinessOut, "description": NOT_READY}},
+    )
     async def readyz() -> JSONResponse:
         checks = await run_in_threadpool(_readiness, svc, heartbeat)
         ok = all(v == "ok" for v in checks.values())
@@ -49,7 +56,7 @@ def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
             {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
         )
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     async def prometheus() -> Response:
         try:
             metrics.queue_depth.set(await run_in_threadpool(svc.jobs.depth))
@@ -57,6 +64,7 @@ def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
             metrics.queue_depth.set(float("nan"))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    document_security(app)
     return app
 
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
 from service.api.errors import responses
-from service.api.schemas import DocumentIn, DocumentOut, DocumentsOut, DocumentWriteOut, MaxOffset
+from service.api.schemas import (
+    DocumentIn,
+    DocumentOut,
+    DocumentsOut,
+    DocumentWriteOut,
+    JobOut,
+    MaxOffset,
+    PathId,
+)
 from service.domain import errors as e
+from service.domain.validation import ID_PATTERN
 from service.usecases import documents, jobs
 
 router = APIRouter(tags=["documents"])
@@ -22,7 +31,7 @@ router = APIRouter(tags=["documents"])
     responses={202: {"model": DocumentWriteOut, "description": "Queued: built by a job"}},
 )
 async def put(
-    doc_id: str, body: DocumentIn, svc: Svc, caller: Caller, response: Response
+    doc_id: PathId, body: DocumentIn, svc: Svc, caller: Caller, response: Response
 ) -> DocumentWriteOut:
     result = await run_in_threadpool(
         documents.ingest_document,
@@ -41,7 +50,7 @@ async def put(
 
 
 @router.get("/v1/documents/{doc_id}", responses=responses(e.NotFound))
-async def get(doc_id: str, svc: Svc, caller: Caller) -> DocumentOut:
+async def get(doc_id: PathId, svc: Svc, caller: Caller) -> DocumentOut:
     document = await run_in_threadpool(documents.get_document, svc, caller.tenant, doc_id)
     return DocumentOut.of(document)
 
@@ -50,7 +59,7 @@ async def get(doc_id: str, svc: Svc, caller: Caller) -> DocumentOut:
 async def list_documents(
     svc: Svc,
     caller: Caller,
-    tag: str | None = None,
+    tag: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     status: str | None = Query(None, pattern="^(live|pending|none)$"),
     offset: int = Query(0, ge=0, le=MaxOffset),
     limit: int = Query(100, ge=1, le=1000),
@@ -62,11 +71,11 @@ async def list_documents(
 
 
 @router.delete("/v1/documents/{doc_id}", status_code=204, responses=responses(e.NotFound))
-async def delete(doc_id: str, svc: Svc, caller: Caller) -> Response:
+async def delete(doc_id: PathId, svc: Svc, caller: Caller) -> Response:
     await run_in_threadpool(documents.delete_document, svc, caller.tenant, doc_id)
     return Response(status_code=204)
 
 
 @router.get("/v1/jobs/{job_id}", tags=["jobs"], responses=responses(e.NotFound))
-async def job(job_id: str, svc: Svc, caller: Caller) -> dict[str, Any]:
-    return await run_in_threadpool(jobs.get_job, svc, caller.tenant, job_id)
+async def job(job_id: PathId, svc: Svc, caller: Caller) -> JobOut:
+    return JobOut.model_validate(await run_in_threadpool(jobs.get_job, svc, caller.tenant, job_id))

@@ -9,14 +9,22 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
 from service.api.errors import responses
-from service.api.schemas import FactIn, FactOut, FactSearchIn, FactsOut, MaxOffset
+from service.api.schemas import FactIn, FactOut, FactSearchIn, FactsOut, MaxOffset, PathId
 from service.domain import errors as e
+from service.domain.validation import ID_PATTERN
 from service.usecases import facts
 
 router = APIRouter(prefix="/v1/facts", tags=["facts"])
 
 
-@router.post("", status_code=201, responses=responses(e.Conflict))
+@router.post(
+    "",
+    status_code=201,
+    responses={
+        **responses(e.Conflict),
+        200: {"model": FactOut, "description": "Merged into an active fact: that fact."},
+    },
+)
 async def remember(body: FactIn, svc: Svc, caller: Caller, response: Response) -> FactOut:
     fact, created = await run_in_threadpool(
         facts.remember_fact, svc, caller.tenant, body.user_id, body.text, body.key, body.metadata
@@ -31,7 +39,7 @@ async def remember(body: FactIn, svc: Svc, caller: Caller, response: Response) -
 async def list_facts(
     svc: Svc,
     caller: Caller,
-    user_id: str,
+    user_id: Annotated[str, Query(pattern=ID_PATTERN)],
     offset: int = Query(0, ge=0, le=MaxOffset),
     limit: int = Query(100, ge=1, le=1000),
 ) -> FactsOut:
@@ -51,7 +59,7 @@ async def search(body: FactSearchIn, svc: Svc, caller: Caller) -> FactsOut:
 
 
 @router.get("/{fact_id}", responses=responses(e.NotFound))
-async def get(fact_id: str, svc: Svc, caller: Caller, response: Response) -> FactOut:
+async def get(fact_id: PathId, svc: Svc, caller: Caller, response: Response) -> FactOut:
     fact = await run_in_threadpool(facts.get_fact, svc, caller.tenant, fact_id)
     response.headers["ETag"] = f'"{fact.version}"'
     return FactOut.model_validate(fact)
@@ -63,7 +71,7 @@ async def get(fact_id: str, svc: Svc, caller: Caller, response: Response) -> Fac
     responses=responses(e.NotFound, e.PreconditionFailed, e.Conflict),
 )
 async def delete(
-    fact_id: str,
+    fact_id: PathId,
     svc: Svc,
     caller: Caller,
     if_match: Annotated[str | None, Header()] = None,

@@ -6,6 +6,7 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import (
     AfterValidator,
     AliasPath,
@@ -20,7 +21,8 @@ from pydantic.dataclasses import dataclass
 from service.domain.chat_format import PART_SEPARATOR
 from service.domain.chunking import ChunkerConfig
 from service.domain.documents import Document
-from service.domain.models import NewMessage, Role
+from service.domain.models import ExclusionReason, NewMessage, Role
+from service.domain.validation import ID_PATTERN
 from service.usecases import admin
 
 MAX_JSON_DEPTH = 32
@@ -60,6 +62,9 @@ def _json(value: Any, depth: int = 0) -> Any:
 
 
 Text = Annotated[str, AfterValidator(_text)]
+# Ids in bodies, queries and paths: the pattern the use cases check, stated in the schema.
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+PathId = Annotated[str, Path(pattern=ID_PATTERN)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json)]
 # Offsets past this are a mistake, not a page (and Redis rejects them).
 MaxOffset = 10_000_000
@@ -116,7 +121,7 @@ ToolCall = Annotated[
 
 
 class MessageIn(Body):
-    id: str | None = None
+    id: Id | None = None
     role: Role
     # A string, an array of text parts, or null (what OpenAI sends for an assistant turn that
     # only calls tools): served back in the form it came.
@@ -147,8 +152,22 @@ class MessageIn(Body):
 
 
 class AppendIn(Body):
-    user_id: str
-    messages: list[MessageIn]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "ana",
+                    "messages": [
+                        {"id": "t1", "role": "user", "content": "My locker code is 31-7-22."},
+                        {"id": "t2", "role": "assistant", "content": "Noted."},
+                    ],
+                }
+            ]
+        }
+    )
+
+    user_id: Id
+    messages: list[MessageIn] = Field(min_length=1)
 
 
 class AppendOut(BaseModel):
@@ -193,7 +212,7 @@ class SessionOut(BaseModel):
 
 
 class SessionSettingsIn(Body):
-    user_id: str
+    user_id: Id
     fidelity: Literal["full", "balanced", "compact"]
 
 
@@ -226,9 +245,15 @@ class StateIO(BaseModel):
 
 
 class FactIn(Body):
-    user_id: str
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"user_id": "ana", "text": "Ana is vegetarian", "key": "diet"}]
+        }
+    )
+
+    user_id: Id
     text: Text
-    key: str | None = None
+    key: Id | None = None
     metadata: JsonObject = Field(default_factory=dict)
 
 
@@ -255,21 +280,41 @@ class FactsOut(BaseModel):
 
 
 class FactSearchIn(Body):
-    user_id: str
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"user_id": "ana", "query": "diet", "limit": 5}]}
+    )
+
+    user_id: Id
     query: Text
     limit: int = Field(10, ge=1, le=100)
 
 
 class ContextIn(Body):
-    session_id: str
-    user_id: str
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "session_id": "s1",
+                    "user_id": "ana",
+                    "budget_tokens": 1024,
+                    "response_reserve": 256,
+                    "model": "gpt-4o",
+                    "system_prompt": "You are a helpful assistant.",
+                    "query": "what is my locker code?",
+                }
+            ]
+        }
+    )
+
+    session_id: Id
+    user_id: Id
     query: Text | None = None
-    budget_tokens: int
-    response_reserve: int = 0
+    budget_tokens: int = Field(gt=0)  # at most `max_budget_tokens` (a setting)
+    response_reserve: int = Field(0, ge=0)  # below budget_tokens
     model: Text | None = None
     system_prompt: Text | None = None
-    tags: list[str] | None = Field(None, max_length=64)
-    doc_ids: list[str] | None = Field(None, max_length=256)
+    tags: list[Id] | None = Field(None, max_length=64)
+    doc_ids: list[Id] | None = Field(None, max_length=256)
     recall_scope: Literal["session", "user"] = "session"  # recall old turns of all the user's
     # sessions, not only this one
     # What competes for the budget is valued for: "balanced" (the question first, then the
@@ -300,24 +345,99 @@ class ContextItem(BaseModel):
 class ContextExcluded(BaseModel):
     kind: str
     id: str | None
-    reason: str
+    reason: ExclusionReason
+    version: str | None = None
+
+
+Content = str | list[TextPart]
+
+
+class SystemMessageOut(BaseModel):
+    role: Literal["system"]
+    content: Content
+    name: str | None = None
+
+
+class DeveloperMessageOut(BaseModel):
+    role: Literal["developer"]
+    content: Content
+    name: str | None = None
+
+
+class UserMessageOut(BaseModel):
+    role: Literal["user"]
+    content: Content
+    name: str | None = None
+
+
+class AssistantMessageOut(BaseModel):
+    role: Literal["assistant"]
+    content: Content | None  # null: a turn that only calls tools
+    name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+
+
+class ToolMessageOut(BaseModel):
+    role: Literal["tool"]
+    content: Content
+    tool_call_id: str
+
+
+# What /v1/context serves: OpenAI chat message params, one shape per role.
+ChatMessageOut = Annotated[
+    SystemMessageOut | DeveloperMessageOut | UserMessageOut | AssistantMessageOut | ToolMessageOut,
+    Field(discriminator="role"),
+]
 
 
 class ContextOut(BaseModel):
     """The assembled context (documented shape; served pre-serialized for speed)."""
 
-    messages: list[dict[str, Any]]
+    messages: list[ChatMessageOut]
     usage: ContextUsage
     items: list[ContextItem]
     excluded: list[ContextExcluded]
     context_hash: str
     snapshot_id: str
     degraded: list[str]
+    timings_ms: dict[str, float]  # embed_query, retrieve, pack, total (also `Server-Timing`)
+
+
+class SnapshotRequest(BaseModel):
+    """The request a snapshot was assembled for, with the model and query actually used."""
+
+    session_id: str
+    user_id: str
+    budget_tokens: int
+    query: str | None
+    response_reserve: int
+    model: str
+    system_prompt: str | None
+    tags: list[str] | None
+    doc_ids: list[str] | None
+    recall_scope: Literal["session", "user"]
+    strategy: str | None
+    min_relevance: float | None
+
+
+class SnapshotOut(ContextOut):
+    """What exactly was assembled, kept `snapshot_retention_s`."""
+
+    created_at: str
+    request: SnapshotRequest
 
 
 class DocumentIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"text": "The lobby opens at 7.", "tags": ["manual"], "policy": "write_through"}
+            ]
+        }
+    )
+
     text: Text
-    tags: list[str] = Field(default_factory=list, max_length=64)
+    tags: list[Id] = Field(default_factory=list, max_length=64)
     metadata: JsonObject = Field(default_factory=dict)
     policy: Literal["write_through", "write_behind", "invalidate"] | None = None
     ttl_s: int | None = Field(None, gt=0)
@@ -408,3 +528,43 @@ class ReindexOut(BaseModel):
     documents: int | None = None
     embedding_model: str
     chunker: ChunkerConfig
+
+
+class JobOut(BaseModel):
+    """A background job's record; a kind may add fields (a re-index's `done`, `started`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+    kind: str
+    state: Literal["queued", "running", "done", "failed"]
+    progress: float
+    counts: dict[str, int]
+    error: str | None
+    payload: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+class AuditEntryOut(BaseModel):
+    at: str
+    who: str  # the key's public prefix, or "keyless"
+    action: Literal["drop", "reembed", "reindex"]
+    job_id: str
+    scope: dict[str, Any]
+    affected: dict[str, Any]
+
+
+class AuditOut(BaseModel):
+    entries: list[AuditEntryOut]
+
+
+class StatusOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadinessOut(BaseModel):
+    """Each check is "ok" or the failing store's message."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str]

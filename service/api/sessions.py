@@ -13,6 +13,7 @@ from service.api.schemas import (
     MaxOffset,
     MessageOut,
     MessagesPage,
+    PathId,
     SessionOut,
     SessionSettingsIn,
     StateIO,
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
 
 @router.post("/{session_id}/messages", status_code=201, responses=responses(e.Conflict))
-async def append(session_id: str, body: AppendIn, svc: Svc, caller: Caller) -> AppendOut:
+async def append(session_id: PathId, body: AppendIn, svc: Svc, caller: Caller) -> AppendOut:
     result = await run_in_threadpool(
         sessions.append_messages,
         svc,
@@ -37,14 +38,14 @@ async def append(session_id: str, body: AppendIn, svc: Svc, caller: Caller) -> A
 
 
 @router.get("/{session_id}", responses=responses(e.NotFound))
-async def get(session_id: str, svc: Svc, caller: Caller) -> SessionOut:
+async def get(session_id: PathId, svc: Svc, caller: Caller) -> SessionOut:
     view = await run_in_threadpool(sessions.describe_session, svc, caller.tenant, session_id)
     return SessionOut.model_validate(view)
 
 
 @router.put("/{session_id}/settings", responses=responses(e.Conflict))
 async def put_settings(
-    session_id: str, body: SessionSettingsIn, svc: Svc, caller: Caller
+    session_id: PathId, body: SessionSettingsIn, svc: Svc, caller: Caller
 ) -> SessionOut:
     view = await run_in_threadpool(
         sessions.set_fidelity, svc, caller.tenant, session_id, body.user_id, body.fidelity
@@ -54,7 +55,7 @@ async def put_settings(
 
 @router.get("/{session_id}/messages", responses=responses(e.NotFound))
 async def list_messages(
-    session_id: str,
+    session_id: PathId,
     svc: Svc,
     caller: Caller,
     offset: int = Query(0, ge=0, le=MaxOffset),
@@ -74,18 +75,18 @@ async def list_messages(
 
 
 @router.delete("/{session_id}", status_code=204, responses=responses(e.NotFound))
-async def delete(session_id: str, svc: Svc, caller: Caller) -> Response:
+async def delete(session_id: PathId, svc: Svc, caller: Caller) -> Response:
     await run_in_threadpool(sessions.delete_session, svc, caller.tenant, session_id)
     return Response(status_code=204)
 
 
 @router.put("/{session_id}/state")
-async def put_state(session_id: str, body: StateIO, svc: Svc, caller: Caller) -> StateIO:
+async def put_state(session_id: PathId, body: StateIO, svc: Svc, caller: Caller) -> StateIO:
     state = await run_in_threadpool(sessions.put_state, svc, caller.tenant, session_id, body.state)
     return StateIO(state=state)
 
 
 @router.get("/{session_id}/state")
-async def get_state(session_id: str, svc: Svc, caller: Caller) -> StateIO:
+async def get_state(session_id: PathId, svc: Svc, caller: Caller) -> StateIO:
     state = await run_in_threadpool(sessions.get_state, svc, caller.tenant, session_id)
     return StateIO(state=state)
