@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import documents, foundation, long_session, recall_quality
+from bench import documents, foundation, long_session, recall_quality, sdk_overhead
 
 SUITES = {
     "foundation": foundation.main,
     "documents": documents.main,
     "recall_quality": recall_quality.main,
     "long_session": long_session.main,
+    "sdk_overhead": sdk_overhead.main,
 }
 # `python -m bench conversation` (the file's old name, still in issue texts and notes).
 ALIASES = {"conversation": "long_session"}
