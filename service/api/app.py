@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Response
@@ -11,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api import admin, context, documents, facts, sessions
 from service.api.errors import COMMON_RESPONSES, install_error_handlers
+from service.api.mcp import mount_mcp
 from service.api.middleware import LimitAndMeasure
 from service.api.openapi import document_security
 from service.api.schemas import ReadinessOut, StatusOut
@@ -24,15 +27,23 @@ NOT_READY = "A store or the worker is not ready: `{status: unavailable, checks: 
 
 def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
     """Build the API over already-built services (the composition root owns their lifetime)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with mcp.session_manager.run():
+            yield
+
     app = FastAPI(
         title="coherent-memory",
         version="0.1.0",
         description="Coherent, budgeted context for LLM applications.",
+        lifespan=lifespan,
     )
     app.state.services = svc
     app.state.keys = keys
     app.state.metrics = metrics = Metrics()
     install_error_handlers(app)
+    mcp = mount_mcp(app, svc, keys)
     for module in (sessions, facts, context, documents, admin):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     app.add_middleware(

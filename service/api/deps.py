@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -24,20 +25,25 @@ async def services(request: Request) -> Services:
     return svc
 
 
-async def principal(request: Request) -> Principal:
-    """The caller, from `Authorization: Bearer <key>` or `X-API-Key`; keyless -> `default`."""
-    keys: ApiKeys = request.app.state.keys
+def authenticate(keys: ApiKeys, headers: Mapping[str, str]) -> Principal:
+    """The caller, from `Authorization: Bearer <key>` or `X-API-Key`; keyless -> `default`.
+    The one rule for every HTTP entry point (the API and MCP)."""
     if not keys.configured():
         return KEYLESS
-    header = request.headers.get("authorization", "")
+    header = headers.get("authorization", "")
     key = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    key = key or request.headers.get("x-api-key", "")
+    key = key or headers.get("x-api-key", "")
     if not key:
         raise Unauthenticated("missing API key: send Authorization: Bearer <key>")
     found = keys.authenticate(key)
     if found is None:
         raise Unauthenticated("invalid API key")
     return found
+
+
+async def principal(request: Request) -> Principal:
+    """The caller of an API route (see `authenticate`)."""
+    return authenticate(request.app.state.keys, request.headers)
 
 
 async def admin(caller: Annotated[Principal, Depends(principal)]) -> Principal:

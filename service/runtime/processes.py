@@ -1,7 +1,9 @@
-"""Process entry points: `cmem serve` (embedded, one process), `cmem api`, `cmem worker`."""
+"""Process entry points: `cmem serve` (embedded, one process), `cmem mcp` (the same over
+MCP stdio), `cmem api`, `cmem worker`."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import sys
@@ -15,7 +17,10 @@ import uvicorn
 
 from service.adapters.edge_index import EdgeIndex, ShardLocked
 from service.api.app import create_app
-from service.domain.errors import StoreUnavailable
+from service.api.mcp import build_mcp
+from service.domain.errors import InvalidInput, StoreUnavailable
+from service.domain.models import Principal
+from service.domain.validation import check_id
 from service.runtime.container import Container, build_container
 from service.runtime.lock import DataDirLock
 from service.runtime.valkey import start_valkey
@@ -65,7 +70,8 @@ def serve_http(settings: Settings, container: Container) -> None:
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     app = create_app(container.services, container.keys, container.heartbeat)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    # lifespan on: it runs the MCP session manager (/mcp).
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     # After its graceful shutdown uvicorn re-raises the signal it caught, under the handlers that
     # were in place before it started. With these in place that re-raise is harmless, and the
@@ -94,8 +100,9 @@ def worker_running(settings: Settings, container: Container, broker_url: str) ->
         runner.stop()
 
 
-def run_embedded(settings: Settings) -> None:
-    """Valkey child + Qdrant Edge + in-process Celery worker + API, in one process."""
+@contextmanager
+def embedded(settings: Settings) -> Iterator[Container]:
+    """Valkey child + Qdrant Edge + in-process Celery worker, until the block ends."""
     lock = DataDirLock(settings.data_dir)
     lock.acquire()
     valkey = None
@@ -107,7 +114,7 @@ def run_embedded(settings: Settings) -> None:
             raise StartupError(str(exc)) from exc
         try:
             with worker_running(settings, container, valkey.connection_url):
-                serve_http(settings, container)
+                yield container
                 log.info("runtime.stopping")
         finally:
             container.close()
@@ -117,6 +124,31 @@ def run_embedded(settings: Settings) -> None:
             log.info("valkey.stopped")
         lock.release()
         log.info("runtime.stopped")
+
+
+def run_embedded(settings: Settings) -> None:
+    """Valkey child + Qdrant Edge + in-process Celery worker + API, in one process."""
+    with embedded(settings) as container:
+        serve_http(settings, container)
+
+
+def run_mcp_stdio(settings: Settings, tenant: str) -> None:
+    """`cmem mcp`: the embedded service speaking MCP over stdin/stdout, as `tenant` (a local
+    process is trusted like the CLI: it has the data dir)."""
+    try:
+        local = Principal(tenant=check_id(tenant, "tenant"), roles=frozenset({"client"}))
+    except InvalidInput as exc:
+        raise StartupError(exc.message) from exc
+    # stdout is the MCP wire: until the server owns it, whatever writes to fd 1 (this process
+    # or a child started now) writes to stderr instead.
+    wire = os.dup(1)
+    os.dup2(2, 1)
+    with embedded(settings) as container:
+        server = build_mcp(container.services, container.keys, local)
+        os.dup2(wire, 1)
+        os.close(wire)
+        log.info("mcp.serving", transport="stdio", tenant=tenant)
+        server.run("stdio")
 
 
 def _require_production_urls(settings: Settings, role: str) -> None:
