@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet torch==2.13.0
-	$(VENV)/bin/pip install --quiet -e '.[dev]' -e clients/python
+	$(VENV)/bin/pip install --quiet -e '.[dev]' -e 'clients/python[langchain]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -30,7 +30,7 @@ def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with mcp.session_manager.run():
+        async with mcp_running():
             yield
 
     app = FastAPI(
@@ -43,7 +43,7 @@ def create_app(svc: Services, keys: ApiKeys, heartbeat: Heartbeat) -> FastAPI:
     app.state.keys = keys
     app.state.metrics = metrics = Metrics()
     install_error_handlers(app)
-    mcp = mount_mcp(app, svc, keys)
+    mcp_running = mount_mcp(app, svc, keys)
     for module in (sessions, facts, context, documents, admin):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     app.add_middleware(

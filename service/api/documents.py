@@ -12,8 +12,11 @@ from service.api.errors import responses
 from service.api.schemas import (
     DocumentIn,
     DocumentOut,
+    DocumentSearchIn,
+    DocumentSearchOut,
     DocumentsOut,
     DocumentWriteOut,
+    FoundChunkOut,
     JobOut,
     MaxOffset,
     PathId,
@@ -21,8 +24,18 @@ from service.api.schemas import (
 from service.domain import errors as e
 from service.domain.validation import ID_PATTERN
 from service.usecases import documents, jobs
+from service.usecases.document_search import search_documents
 
 router = APIRouter(tags=["documents"])
+
+
+@router.post("/v1/documents/search")
+async def search(body: DocumentSearchIn, svc: Svc, caller: Caller) -> DocumentSearchOut:
+    """Chunks of live document versions, best first (the same checks as a context's)."""
+    found = await run_in_threadpool(
+        search_documents, svc, caller.tenant, body.query, body.limit, body.tags, body.doc_ids
+    )
+    return DocumentSearchOut(chunks=[FoundChunkOut.model_validate(c) for c in found])
 
 
 @router.put(

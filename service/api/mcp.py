@@ -6,7 +6,8 @@ Over HTTP the tenant comes from the request's key; over stdio (no headers) from 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
@@ -133,7 +134,7 @@ class KeyedMcp:
     with the API's 401 before it reaches the MCP session."""
 
     def __init__(self, server: MCPServer, keys: ApiKeys) -> None:
-        self.handler = StreamableHTTPASGIApp(server.session_manager)
+        self.server = server
         self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -144,14 +145,23 @@ class KeyedMcp:
             response = JSONResponse(body, 401, headers={"WWW-Authenticate": "Bearer"})
             await response(scope, receive, send)
             return
-        await self.handler(scope, receive, send)
+        # The session manager of the app's current run (see mount_mcp).
+        await StreamableHTTPASGIApp(self.server.session_manager)(scope, receive, send)
 
 
-def mount_mcp(app: FastAPI, svc: Services, keys: ApiKeys) -> MCPServer:
-    """Serve MCP at `/mcp` (stateless streamable HTTP, JSON answers); the app's lifespan must
-    run the server's session manager (see create_app)."""
+def mount_mcp(
+    app: FastAPI, svc: Services, keys: ApiKeys
+) -> Callable[[], AbstractAsyncContextManager[None]]:
+    """Serve MCP at `/mcp` (stateless streamable HTTP, JSON answers). Returns what the app's
+    lifespan must run: MCP's session manager, a new one per run (each runs only once)."""
     server = build_mcp(svc, keys, KEYLESS)
-    # Builds the session manager; DNS-rebinding protection is on when bound to loopback.
-    server.streamable_http_app(stateless_http=True, json_response=True, host=svc.settings.host)
     app.add_route("/mcp", KeyedMcp(server, keys), methods=["GET", "POST", "DELETE"])  # type: ignore[arg-type]
-    return server
+
+    @asynccontextmanager
+    async def running() -> AsyncIterator[None]:
+        # DNS-rebinding protection is on when bound to loopback.
+        server.streamable_http_app(stateless_http=True, json_response=True, host=svc.settings.host)
+        async with server.session_manager.run():
+            yield
+
+    return running

@@ -443,6 +443,33 @@ class DocumentIn(Body):
     ttl_s: int | None = Field(None, gt=0)
 
 
+class DocumentSearchIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"query": "when does the lobby open?", "limit": 5}]}
+    )
+
+    query: Text
+    limit: int = Field(5, ge=1, le=50)
+    tags: list[Id] = Field(default_factory=list, max_length=64)
+    doc_ids: list[Id] = Field(default_factory=list, max_length=256)
+
+
+class FoundChunkOut(BaseModel):
+    """A chunk of a document's live version; `score` is its relevance to the query (0-1)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    doc_id: str
+    version: str
+    chunk: int
+    text: str
+    score: float
+
+
+class DocumentSearchOut(BaseModel):
+    chunks: list[FoundChunkOut]
+
+
 class DocumentWriteOut(BaseModel):
     """A write built and live (200, with its chunk counts), unchanged (200, nothing done), or
     queued (202, with `job_id`); fields that do not apply are left out."""

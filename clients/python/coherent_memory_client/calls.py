@@ -19,6 +19,7 @@ from coherent_memory_client.models import (
     Document,
     DocumentWrite,
     Fact,
+    FoundChunk,
     Job,
     MessagesPage,
     Session,
@@ -110,6 +111,7 @@ def _json(response: httpx.Response) -> Json:
 _FACTS = TypeAdapter(list[Fact])
 _STATE = TypeAdapter(dict[str, Any])
 _DOCUMENTS = TypeAdapter(list[Document])
+_CHUNKS = TypeAdapter(list[FoundChunk])
 
 
 def _with_ids(messages: Sequence[Mapping[str, Any]]) -> list[Json]:
@@ -188,6 +190,13 @@ def get_snapshot(snapshot_id: str) -> Call[Json]:
 def put_document(doc_id: str, text: str, options: Json) -> Call[DocumentWrite]:
     body = {"text": text, **_present(**options)}
     return Call("PUT", f"/v1/documents/{doc_id}", _model(DocumentWrite), body)
+
+
+def search_documents(
+    query: str, limit: int, tags: Sequence[str], doc_ids: Sequence[str]
+) -> Call[list[FoundChunk]]:
+    body = {"query": query, "limit": limit, "tags": list(tags), "doc_ids": list(doc_ids)}
+    return Call("POST", "/v1/documents/search", _field("chunks", _CHUNKS), body)
 
 
 def get_document(doc_id: str) -> Call[Document]:

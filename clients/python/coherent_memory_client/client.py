@@ -19,6 +19,7 @@ from coherent_memory_client.models import (
     Document,
     DocumentWrite,
     Fact,
+    FoundChunk,
     Job,
     MessagesPage,
     Session,
@@ -177,6 +178,12 @@ class CoherentMemory:
     ) -> DocumentWrite:
         return self.send(calls.put_document(doc_id, text, dict(options)))
 
+    def search_documents(
+        self, query: str, limit: int = 5, tags: Sequence[str] = (), doc_ids: Sequence[str] = ()
+    ) -> list[FoundChunk]:
+        """Chunks of live document versions, best first."""
+        return self.send(calls.search_documents(query, limit, tags, doc_ids))
+
     def get_document(self, doc_id: str) -> Document:
         return self.send(calls.get_document(doc_id))
 
@@ -296,6 +303,11 @@ class AsyncCoherentMemory:
         self, doc_id: str, text: str, **options: Unpack[DocumentOptions]
     ) -> DocumentWrite:
         return await self.send(calls.put_document(doc_id, text, dict(options)))
+
+    async def search_documents(
+        self, query: str, limit: int = 5, tags: Sequence[str] = (), doc_ids: Sequence[str] = ()
+    ) -> list[FoundChunk]:
+        return await self.send(calls.search_documents(query, limit, tags, doc_ids))
 
     async def get_document(self, doc_id: str) -> Document:
         return await self.send(calls.get_document(doc_id))

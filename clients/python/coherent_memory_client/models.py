@@ -113,6 +113,16 @@ class DocumentWrite(Model):
     job_id: str | None = None  # a queued write: follow it with `get_job`
 
 
+class FoundChunk(Model):
+    """A chunk of a live document version; `score` is its relevance to the query (0-1)."""
+
+    doc_id: str
+    version: str
+    chunk: int
+    text: str
+    score: float
+
+
 class Document(Model):
     doc_id: str
     status: str
