@@ -224,7 +224,8 @@ class MessageOut(BaseModel):
     role: Role
     content: str | list[TextPart] | None = Field(validation_alias="chat_content")
     name: str | None = None
-    tool_calls: list[ToolCall] | None = None
+    # Turns stored before calls were validated may hold any JSON objects: served as stored.
+    tool_calls: list[ToolCall] | list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
     created_at: datetime
     tokens: int

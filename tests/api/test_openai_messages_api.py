@@ -4,6 +4,7 @@ with the field named, and a turn comes back from /v1/context in the form it was 
 from __future__ import annotations
 
 import typing
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from fastapi.testclient import TestClient
 from openai.types.chat import ChatCompletionMessageParam
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 
+from service.domain.models import NewMessage
+from service.runtime.container import Container
 from tests.api.conftest import wait_indexed
 
 CALL = {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
@@ -173,3 +176,15 @@ def test_content_parts_are_counted_and_recalled_as_text(api: TestClient) -> None
     item = next(i for i in found["items"] if i["id"] == "p")
     assert item["tokens"] > 5
     assert {"role": "user", "content": parts} in found["messages"]
+
+
+def test_turns_stored_before_validation_are_still_served(
+    api: TestClient, container: Container
+) -> None:
+    """A tool call stored before calls were validated (any JSON object) is listed as stored."""
+    legacy = NewMessage(role="assistant", content="", id="old", tool_calls=[{"foo": 1}])
+    stamp = datetime.now(UTC)
+    container.services.sessions.append("default", "s", "u", [(legacy, "old", stamp, 5)], "")
+    r = api.get("/v1/sessions/s/messages")
+    assert r.status_code == 200, r.text
+    assert r.json()["messages"][0]["tool_calls"] == [{"foo": 1}]
