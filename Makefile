@@ -8,10 +8,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: serve test check bench install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet torch==2.13.0
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet -e '.[dev]' -e 'clients/python[langchain]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,9 +26,9 @@ test: $(STAMP) $(CHROMIUM)
 	$(VENV)/bin/python -m pytest -q
 
 check: $(STAMP)
-	$(VENV)/bin/ruff format --check service workers harness tests bench
-	$(VENV)/bin/ruff check service workers harness tests bench
-	$(VENV)/bin/mypy service workers harness
+	$(VENV)/bin/ruff format --check service workers harness tests bench clients
+	$(VENV)/bin/ruff check service workers harness tests bench clients
+	$(VENV)/bin/mypy service workers harness clients/python/coherent_memory_client
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench

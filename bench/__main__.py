@@ -19,6 +19,7 @@ from bench import (
     long_session,
     metrics_scrape,
     recall_quality,
+    sdk_overhead,
 )
 
 SUITES = {
@@ -32,6 +33,7 @@ SUITES = {
     "console_pages": console_pages.main,
     "durability": durability.main,
     "load": load.main,
+    "sdk_overhead": sdk_overhead.main,
 }
 # `python -m bench conversation` (the file's old name, still in issue texts and notes).
 ALIASES = {"conversation": "long_session"}

@@ -1,5 +1,6 @@
-"""The `cmem` command: serve (embedded), api and worker (production), keys, reindex, and the
-operator's HTTP clients (status, sessions, facts, snapshot, invalidate, keys ls|revoke)."""
+"""The `cmem` command: serve (embedded), mcp (stdio), api and worker (production), keys,
+reindex, and the operator's HTTP clients (status, sessions, facts, snapshot, invalidate, keys
+ls|revoke)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, help="port; 0 picks a free one (env CMEM_PORT)")
         p.add_argument("--data-dir", type=Path, help="data directory (env CMEM_DATA_DIR)")
     sub.add_parser("worker", help="a Celery worker against CMEM_REDIS_URL and CMEM_QDRANT_URL")
+    mcp = sub.add_parser(
+        "mcp", help="the embedded service over MCP on stdin/stdout (stop `cmem serve` first)"
+    )
+    mcp.add_argument("--data-dir", type=Path, help="data directory (env CMEM_DATA_DIR)")
+    mcp.add_argument("--tenant", default="default", help="whose memory (default %(default)s)")
     optimize = sub.add_parser(
         "optimize",
         help="build the vector index of the embedded store (offline: stop `cmem serve` first)",
@@ -123,6 +129,9 @@ def main(argv: list[str] | None = None) -> None:
         "worker": processes.run_worker,
     }
     try:
+        if args.command == "mcp":
+            processes.run_mcp_stdio(settings, args.tenant)
+            return
         runners[args.command](settings)
     except (processes.StartupError, DataDirLocked) as exc:
         fail(str(exc))

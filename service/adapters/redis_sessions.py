@@ -515,6 +515,10 @@ def _encode(
         body["tool_call_id"] = new.tool_call_id
     if new.metadata:
         body["metadata"] = new.metadata
+    if new.content_null:
+        body["null"] = 1
+    if new.content_parts is not None:
+        body["parts"] = new.content_parts
     # orjson writes compact UTF-8 JSON: `"seq":-1` and `"tokens":N` with no spaces (the scripts
     # rely on that).
     return orjson.dumps(body).decode()
@@ -561,4 +565,6 @@ def _decode(tenant: str, session_id: str, raw: bytes) -> Message:
         tool_call_id=d.get("tool_call_id"),
         metadata=d.get("metadata", {}),
         segment_start=bool(d.get("seg")),
+        content_null=bool(d.get("null")),
+        content_parts=d.get("parts"),
     )

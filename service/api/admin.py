@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Admin, Svc
 from service.api.errors import responses
-from service.api.schemas import InvalidatedOut, InvalidateIn, ReindexOut
+from service.api.schemas import AuditOut, InvalidatedOut, InvalidateIn, ReindexOut
 from service.domain import errors as e
 from service.usecases import admin
 from service.usecases import reindex as reindex_uc
@@ -38,8 +36,6 @@ async def reindex(svc: Svc, caller: Admin, response: Response) -> ReindexOut:
 
 
 @router.get("/audit")
-async def audit(
-    svc: Svc, caller: Admin, limit: int = Query(100, ge=1, le=10_000)
-) -> dict[str, Any]:
+async def audit(svc: Svc, caller: Admin, limit: int = Query(100, ge=1, le=10_000)) -> AuditOut:
     entries = await run_in_threadpool(admin.audit_log, svc, caller, limit)
-    return {"entries": entries}
+    return AuditOut.model_validate({"entries": entries})

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
@@ -12,8 +15,11 @@ from service.api.access import RequestContext
 from service.api.console import routes as console
 from service.api.deps import admin as admin_key
 from service.api.errors import COMMON_RESPONSES, install_error_handlers
+from service.api.mcp import mount_mcp
 from service.api.middleware import LimitAndMeasure
+from service.api.openapi import document_security
 from service.api.protected_docs import install_protected_docs
+from service.api.schemas import ReadinessOut, StatusOut
 from service.metrics import Metrics
 from service.ports import ApiKeys, Heartbeat, Supervision
 from service.usecases import observability
@@ -35,6 +41,12 @@ def create_app(
     `metrics`: the process's registry when a worker shares it (embedded); else a new one.
     `supervision`: the embedded runtime's children, for /healthz and /readyz."""
     protected = svc.settings.ops_protected  # /docs, /openapi.json (a key), /metrics (admin)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with mcp_running():
+            yield
+
     app = FastAPI(
         title="coherent-memory",
         version="0.1.0",
@@ -42,6 +54,7 @@ def create_app(
         openapi_url=None if protected else "/openapi.json",
         redoc_url=None if protected else "/redoc",
         docs_url=None if protected else "/docs",
+        lifespan=lifespan,
     )
     if protected:
         install_protected_docs(app)
@@ -52,6 +65,7 @@ def create_app(
     metrics.watch_state(svc)
     install_error_handlers(app)
     console.install(app)
+    mcp_running = mount_mcp(app, svc, keys)
     for module in (sessions, facts, context, documents, admin, operator, users):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     app.add_middleware(
@@ -59,13 +73,23 @@ def create_app(
     )
     app.add_middleware(RequestContext)  # added last: outermost, so a 413 gets an id too
 
-    @app.get("/healthz", tags=["ops"], responses={503: {"description": NOT_ALIVE}})
+    @app.get(
+        "/healthz",
+        tags=["ops"],
+        response_model=StatusOut,
+        responses={503: {"model": StatusOut, "description": NOT_ALIVE}},
+    )
     async def healthz() -> JSONResponse:
         if supervision is not None and supervision.failed():
             return JSONResponse({"status": "failed", "reason": supervision.problem()}, 503)
         return JSONResponse({"status": "ok"})
 
-    @app.get("/readyz", tags=["ops"], responses={503: {"description": NOT_READY}})
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        response_model=ReadinessOut,
+        responses={503: {"model": ReadinessOut, "description": NOT_READY}},
+    )
     async def readyz() -> JSONResponse:
         checks = await run_in_threadpool(observability.readiness, svc, heartbeat)
         if supervision is not None:
@@ -75,10 +99,16 @@ def create_app(
             {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
         )
 
-    @app.get("/metrics", tags=["ops"], dependencies=[Depends(admin_key)] if protected else [])
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        response_class=PlainTextResponse,
+        dependencies=[Depends(admin_key)] if protected else [],
+    )
     async def prometheus() -> Response:
         # The state gauges read Valkey (and, every 30 s, the vector store): off the event loop.
         body = await run_in_threadpool(generate_latest, metrics.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
+    document_security(app)
     return app

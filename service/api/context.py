@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -11,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Caller, Svc
 from service.api.errors import responses
-from service.api.schemas import ContextIn, ContextOut, SnapshotVerificationOut
+from service.api.schemas import ContextIn, ContextOut, PathId, SnapshotOut, SnapshotVerificationOut
 from service.domain import errors as e
 from service.metrics import Metrics
 from service.usecases import snapshots
@@ -54,12 +53,16 @@ async def context(body: ContextIn, svc: Svc, caller: Caller, request: Request) -
 
 
 @router.post("/v1/snapshots/{snapshot_id}/verify", responses=responses(e.NotFound))
-async def verify(snapshot_id: str, svc: Svc, caller: Caller) -> SnapshotVerificationOut:
+async def verify(snapshot_id: PathId, svc: Svc, caller: Caller) -> SnapshotVerificationOut:
     """Re-assemble the snapshot's request as of its time: same hash, or what differs and why."""
     found = await run_in_threadpool(snapshots.verify_snapshot, svc, caller.tenant, snapshot_id)
     return SnapshotVerificationOut.model_validate(found)
 
 
-@router.get("/v1/snapshots/{snapshot_id}", responses=responses(e.NotFound))
-async def snapshot(snapshot_id: str, svc: Svc, caller: Caller) -> dict[str, Any]:
-    return await run_in_threadpool(get_snapshot, svc, caller.tenant, snapshot_id)
+@router.get(
+    "/v1/snapshots/{snapshot_id}", response_model=SnapshotOut, responses=responses(e.NotFound)
+)
+async def snapshot(snapshot_id: PathId, svc: Svc, caller: Caller) -> Response:
+    snap = await run_in_threadpool(get_snapshot, svc, caller.tenant, snapshot_id)
+    # As stored: a model's defaults (`"name": null`) would change the messages it hashed.
+    return Response(orjson.dumps(snap), media_type="application/json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -26,22 +27,33 @@ async def services(request: Request) -> Services:
     return svc
 
 
-async def principal(request: Request) -> Principal:
-    """The caller, from `Authorization: Bearer <key>` or `X-API-Key`; keyless -> `default`."""
-    keys: ApiKeys = request.app.state.keys
+def authenticate(keys: ApiKeys, headers: Mapping[str, str]) -> Principal:
+    """The caller, from `Authorization: Bearer <key>` or `X-API-Key`; keyless -> `default`.
+    The one rule for every HTTP entry point (the API and MCP)."""
     if not keys.configured():
-        await _limit(request, KEYLESS, "keyless")
         return KEYLESS
-    header = request.headers.get("authorization", "")
-    key = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    key = key or request.headers.get("x-api-key", "")
+    key = _presented_key(headers)
     if not key:
         raise Unauthenticated("missing API key: send Authorization: Bearer <key>")
     found = keys.authenticate(key)
     if found is None:
         raise Unauthenticated("invalid API key")
-    await _limit(request, found, hashlib.sha256(key.encode()).hexdigest()[:24])
     return found
+
+
+def _presented_key(headers: Mapping[str, str]) -> str:
+    header = headers.get("authorization", "")
+    key = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    return key or headers.get("x-api-key", "")
+
+
+async def principal(request: Request) -> Principal:
+    """The caller of an API route (see `authenticate`), within its key's request rate."""
+    caller = authenticate(request.app.state.keys, request.headers)
+    key = _presented_key(request.headers)
+    bucket = hashlib.sha256(key.encode()).hexdigest()[:24] if key else "keyless"
+    await _limit(request, caller, bucket)
+    return caller
 
 
 async def _limit(request: Request, caller: Principal, bucket: str) -> None:

@@ -10,11 +10,33 @@ from starlette.concurrency import run_in_threadpool
 from service.api.deps import Caller, Svc
 from service.api.durability import DurabilityQuery, acknowledged
 from service.api.errors import responses
-from service.api.schemas import DocumentIn, DocumentOut, DocumentsOut, DocumentWriteOut, MaxOffset
+from service.api.schemas import (
+    DocumentIn,
+    DocumentOut,
+    DocumentSearchIn,
+    DocumentSearchOut,
+    DocumentsOut,
+    DocumentWriteOut,
+    FoundChunkOut,
+    JobOut,
+    MaxOffset,
+    PathId,
+)
 from service.domain import errors as e
+from service.domain.validation import ID_PATTERN
 from service.usecases import documents, jobs
+from service.usecases.document_search import search_documents
 
 router = APIRouter(tags=["documents"])
+
+
+@router.post("/v1/documents/search")
+async def search(body: DocumentSearchIn, svc: Svc, caller: Caller) -> DocumentSearchOut:
+    """Chunks of live document versions, best first (the same checks as a context's)."""
+    found = await run_in_threadpool(
+        search_documents, svc, caller.tenant, body.query, body.limit, body.tags, body.doc_ids
+    )
+    return DocumentSearchOut(chunks=[FoundChunkOut.model_validate(c) for c in found])
 
 
 @router.put(
@@ -26,7 +48,7 @@ router = APIRouter(tags=["documents"])
     },
 )
 async def put(
-    doc_id: str,
+    doc_id: PathId,
     body: DocumentIn,
     svc: Svc,
     caller: Caller,
@@ -55,7 +77,7 @@ async def put(
 
 
 @router.get("/v1/documents/{doc_id}", responses=responses(e.NotFound))
-async def get(doc_id: str, svc: Svc, caller: Caller, response: Response) -> DocumentOut:
+async def get(doc_id: PathId, svc: Svc, caller: Caller, response: Response) -> DocumentOut:
     document = await run_in_threadpool(documents.get_document, svc, caller.tenant, doc_id)
     response.headers["ETag"] = document.etag
     return DocumentOut.of(document)
@@ -65,7 +87,7 @@ async def get(doc_id: str, svc: Svc, caller: Caller, response: Response) -> Docu
 async def list_documents(
     svc: Svc,
     caller: Caller,
-    tag: str | None = None,
+    tag: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     status: str | None = Query(None, pattern="^(live|pending|none)$"),
     offset: int = Query(0, ge=0, le=MaxOffset),
     limit: int = Query(100, ge=1, le=1000),
@@ -77,11 +99,11 @@ async def list_documents(
 
 
 @router.delete("/v1/documents/{doc_id}", status_code=204, responses=responses(e.NotFound))
-async def delete(doc_id: str, svc: Svc, caller: Caller) -> Response:
+async def delete(doc_id: PathId, svc: Svc, caller: Caller) -> Response:
     await run_in_threadpool(documents.delete_document, svc, caller.tenant, doc_id)
     return Response(status_code=204)
 
 
 @router.get("/v1/jobs/{job_id}", tags=["jobs"], responses=responses(e.NotFound))
-async def job(job_id: str, svc: Svc, caller: Caller) -> dict[str, Any]:
-    return await run_in_threadpool(jobs.get_job, svc, caller.tenant, job_id)
+async def job(job_id: PathId, svc: Svc, caller: Caller) -> JobOut:
+    return JobOut.model_validate(await run_in_threadpool(jobs.get_job, svc, caller.tenant, job_id))

@@ -63,16 +63,20 @@ def error_body(code: str, message: str, field: str | None = None, **details: Any
     return {"error": body}
 
 
+def _field(loc: tuple[int | str, ...]) -> str:
+    """The request field at fault, dotted, without the labels pydantic gives union members:
+    a type (`list[TextPart]`) or a tag (`type=function`)."""
+    parts = [step for step in map(str, loc[1:]) if "[" not in step and "=" not in step]
+    return ".".join(parts) or str(loc[0])
+
+
 def _problem(err: Any) -> dict[str, str]:
     if err["type"] == "json_invalid":
         # loc is ("body", <character offset>): say where the JSON broke, not a bare number.
         at = err["loc"][1] if len(err["loc"]) > 1 else "?"
         why = (err.get("ctx") or {}).get("error") or err["msg"]
         return {"field": "body", "message": f"not valid JSON at character {at}: {why}"}
-    return {
-        "field": ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]),
-        "message": err["msg"],
-    }
+    return {"field": _field(err["loc"]), "message": err["msg"]}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -109,9 +113,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
-            exc.status_code, "http_error"
-        )
+        code = {
+            400: "bad_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+        }.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)
 
     @app.exception_handler(Exception)

@@ -13,14 +13,30 @@ from starlette.concurrency import run_in_threadpool
 from service.api.deps import Caller, Svc
 from service.api.durability import DurabilityQuery, acknowledged
 from service.api.errors import responses
-from service.api.schemas import FactIn, FactOut, FactSearchIn, FactsOut, FactUpdateIn, MaxOffset
+from service.api.schemas import (
+    FactIn,
+    FactOut,
+    FactSearchIn,
+    FactsOut,
+    FactUpdateIn,
+    MaxOffset,
+    PathId,
+)
 from service.domain import errors as e
+from service.domain.validation import ID_PATTERN
 from service.usecases import facts
 
 router = APIRouter(prefix="/v1/facts", tags=["facts"])
 
 
-@router.post("", status_code=201, responses=responses(e.Conflict))
+@router.post(
+    "",
+    status_code=201,
+    responses={
+        **responses(e.Conflict),
+        200: {"model": FactOut, "description": "Merged into an active fact: that fact."},
+    },
+)
 async def remember(
     body: FactIn,
     svc: Svc,
@@ -52,7 +68,7 @@ async def remember(
 async def list_facts(
     svc: Svc,
     caller: Caller,
-    user_id: str,
+    user_id: Annotated[str, Query(pattern=ID_PATTERN)],
     offset: int = Query(0, ge=0, le=MaxOffset),
     limit: int = Query(100, ge=1, le=1000),
     as_of: datetime | None = None,
@@ -88,7 +104,7 @@ async def search(body: FactSearchIn, svc: Svc, caller: Caller) -> FactsOut:
 
 
 @router.get("/{fact_id}", responses=responses(e.NotFound))
-async def get(fact_id: str, svc: Svc, caller: Caller, response: Response) -> FactOut:
+async def get(fact_id: PathId, svc: Svc, caller: Caller, response: Response) -> FactOut:
     fact = await run_in_threadpool(facts.get_fact, svc, caller.tenant, fact_id)
     response.headers["ETag"] = f'"{fact.version}"'
     return FactOut.model_validate(fact)
@@ -96,7 +112,7 @@ async def get(fact_id: str, svc: Svc, caller: Caller, response: Response) -> Fac
 
 @router.put("/{fact_id}", responses=responses(e.NotFound, e.PreconditionFailed, e.Conflict))
 async def update(
-    fact_id: str,
+    fact_id: PathId,
     body: FactUpdateIn,
     svc: Svc,
     caller: Caller,
@@ -114,7 +130,7 @@ async def update(
     "/{fact_id}/resolve", responses=responses(e.NotFound, e.PreconditionFailed, e.Conflict)
 )
 async def resolve(
-    fact_id: str,
+    fact_id: PathId,
     svc: Svc,
     caller: Caller,
     response: Response,
@@ -132,7 +148,7 @@ async def resolve(
     responses=responses(e.NotFound, e.PreconditionFailed, e.Conflict),
 )
 async def delete(
-    fact_id: str,
+    fact_id: PathId,
     svc: Svc,
     caller: Caller,
     if_match: Annotated[str | None, Header()] = None,

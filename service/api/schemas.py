@@ -6,12 +6,23 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasPath, BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import (
+    AfterValidator,
+    AliasPath,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+)
 from pydantic.dataclasses import dataclass
 
+from service.domain.chat_format import PART_SEPARATOR
 from service.domain.chunking import ChunkerConfig
 from service.domain.documents import Document
-from service.domain.models import NewMessage
+from service.domain.models import ExclusionReason, NewMessage, Role
+from service.domain.validation import ID_PATTERN
 from service.usecases import admin
 
 MAX_JSON_DEPTH = 32
@@ -51,6 +62,9 @@ def _json(value: Any, depth: int = 0) -> Any:
 
 
 Text = Annotated[str, AfterValidator(_text)]
+# Ids in bodies, queries and paths: the pattern the use cases check, stated in the schema.
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+PathId = Annotated[str, Path(pattern=ID_PATTERN)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json)]
 # Offsets past this are a mistake, not a page (and Redis rejects them).
 MaxOffset = 10_000_000
@@ -60,24 +74,100 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class TextPart(Body):
+    """A text content part, as OpenAI's chat API takes it (images and audio are refused)."""
+
+    type: Literal["text"]
+    text: Text
+
+
+class FunctionCall(Body):
+    name: Annotated[Text, Field(min_length=1)]
+    arguments: Text  # JSON as the model wrote it (not parsed: models write invalid JSON too)
+
+
+class FunctionToolCall(Body):
+    """A function call of an assistant turn, in OpenAI's shape."""
+
+    id: Annotated[Text, Field(min_length=1)]
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class CustomCall(Body):
+    name: Annotated[Text, Field(min_length=1)]
+    input: Text
+
+
+class CustomToolCall(Body):
+    """A custom-tool call of an assistant turn, in OpenAI's shape."""
+
+    id: Annotated[Text, Field(min_length=1)]
+    type: Literal["custom"]
+    custom: CustomCall
+
+
+def _tool_call_tag(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"type={kind}" if kind in ("function", "custom") else None
+
+
+# Tagged `type=...`: an error's field names the path without the tag (see api/errors.py).
+ToolCall = Annotated[
+    Annotated[FunctionToolCall, Tag("type=function")]
+    | Annotated[CustomToolCall, Tag("type=custom")],
+    Discriminator(_tool_call_tag),
+]
+
+
 class MessageIn(Body):
-    id: str | None = None
-    role: Literal["system", "user", "assistant", "tool"]
-    # null is what OpenAI sends for an assistant turn that only calls tools.
-    content: Text | None = None
+    id: Id | None = None
+    role: Role
+    # A string, an array of text parts, or null (what OpenAI sends for an assistant turn that
+    # only calls tools): served back in the form it came.
+    content: Text | list[TextPart] | None = None
     name: Text | None = None
-    tool_calls: list[JsonObject] | None = None
+    tool_calls: list[ToolCall] | None = None
     tool_call_id: Text | None = None
     created_at: datetime | None = None
     metadata: JsonObject = Field(default_factory=dict)
 
     def to_domain(self) -> NewMessage:
-        return NewMessage(**{**self.model_dump(), "content": self.content or ""})
+        content, parts = self.content, None
+        if isinstance(content, list):
+            parts = [p.text for p in content]
+            content = PART_SEPARATOR.join(parts)
+        return NewMessage(
+            id=self.id,
+            role=self.role,
+            content=content or "",
+            content_null=content is None,
+            content_parts=parts,
+            name=self.name,
+            tool_calls=[c.model_dump() for c in self.tool_calls] if self.tool_calls else None,
+            tool_call_id=self.tool_call_id,
+            created_at=self.created_at,
+            metadata=self.metadata,
+        )
 
 
 class AppendIn(Body):
-    user_id: str
-    messages: list[MessageIn]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "ana",
+                    "messages": [
+                        {"id": "t1", "role": "user", "content": "My locker code is 31-7-22."},
+                        {"id": "t2", "role": "assistant", "content": "Noted."},
+                    ],
+                }
+            ]
+        }
+    )
+
+    user_id: Id
+    messages: list[MessageIn] = Field(min_length=1)
 
 
 class AppendOut(BaseModel):
@@ -125,7 +215,7 @@ class SessionOut(BaseModel):
 class SessionSettingsIn(Body):
     """Settings to change; one left out keeps its value."""
 
-    user_id: str
+    user_id: Id
     fidelity: Literal["full", "balanced", "compact"] | None = None
     extract_facts: bool | None = None  # learn facts from this session's user turns
 
@@ -135,10 +225,11 @@ class MessageOut(BaseModel):
 
     id: str
     seq: int
-    role: str
-    content: str
+    role: Role
+    content: str | list[TextPart] | None = Field(validation_alias="chat_content")
     name: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    # Turns stored before calls were validated may hold any JSON objects: served as stored.
+    tool_calls: list[ToolCall] | list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
     created_at: datetime
     tokens: int
@@ -187,9 +278,15 @@ class StateRestoreIn(Body):
 
 
 class FactIn(Body):
-    user_id: str
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"user_id": "ana", "text": "Ana is vegetarian", "key": "diet"}]
+        }
+    )
+
+    user_id: Id
     text: Text
-    key: str | None = None
+    key: Id | None = None
     metadata: JsonObject = Field(default_factory=dict)
     # When the statement became true (event time); default: now. An older one than the key's
     # current fact goes into history.
@@ -231,7 +328,11 @@ class FactsOut(BaseModel):
 
 
 class FactSearchIn(Body):
-    user_id: str
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"user_id": "ana", "query": "diet", "limit": 5}]}
+    )
+
+    user_id: Id
     query: Text
     limit: int = Field(10, ge=1, le=100)
     as_of: datetime | None = None  # what was valid then (event time)
@@ -239,15 +340,31 @@ class FactSearchIn(Body):
 
 
 class ContextIn(Body):
-    session_id: str
-    user_id: str
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "session_id": "s1",
+                    "user_id": "ana",
+                    "budget_tokens": 1024,
+                    "response_reserve": 256,
+                    "model": "gpt-4o",
+                    "system_prompt": "You are a helpful assistant.",
+                    "query": "what is my locker code?",
+                }
+            ]
+        }
+    )
+
+    session_id: Id
+    user_id: Id
     query: Text | None = None
-    budget_tokens: int
-    response_reserve: int = 0
+    budget_tokens: int = Field(gt=0)  # at most `max_budget_tokens` (a setting)
+    response_reserve: int = Field(0, ge=0)  # below budget_tokens
     model: Text | None = None
     system_prompt: Text | None = None
-    tags: list[str] | None = Field(None, max_length=64)
-    doc_ids: list[str] | None = Field(None, max_length=256)
+    tags: list[Id] | None = Field(None, max_length=64)
+    doc_ids: list[Id] | None = Field(None, max_length=256)
     recall_scope: Literal["session", "user"] = "session"  # recall old turns of all the user's
     # sessions, not only this one
     # What competes for the budget is valued for: "balanced" (the question first, then the
@@ -281,19 +398,86 @@ class ContextItem(BaseModel):
 class ContextExcluded(BaseModel):
     kind: str
     id: str | None
-    reason: str
+    reason: ExclusionReason
+    version: str | None = None
+
+
+Content = str | list[TextPart]
+
+
+class SystemMessageOut(BaseModel):
+    role: Literal["system"]
+    content: Content
+    name: str | None = None
+
+
+class DeveloperMessageOut(BaseModel):
+    role: Literal["developer"]
+    content: Content
+    name: str | None = None
+
+
+class UserMessageOut(BaseModel):
+    role: Literal["user"]
+    content: Content
+    name: str | None = None
+
+
+class AssistantMessageOut(BaseModel):
+    role: Literal["assistant"]
+    content: Content | None  # null: a turn that only calls tools
+    name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+
+
+class ToolMessageOut(BaseModel):
+    role: Literal["tool"]
+    content: Content
+    tool_call_id: str
+
+
+# What /v1/context serves: OpenAI chat message params, one shape per role.
+ChatMessageOut = Annotated[
+    SystemMessageOut | DeveloperMessageOut | UserMessageOut | AssistantMessageOut | ToolMessageOut,
+    Field(discriminator="role"),
+]
 
 
 class ContextOut(BaseModel):
     """The assembled context (documented shape; served pre-serialized for speed)."""
 
-    messages: list[dict[str, Any]]
+    messages: list[ChatMessageOut]
     usage: ContextUsage
     items: list[ContextItem]
     excluded: list[ContextExcluded]
     context_hash: str
     snapshot_id: str
     degraded: list[str]
+    timings_ms: dict[str, float]  # embed_query, retrieve, pack, total (also `Server-Timing`)
+
+
+class SnapshotRequest(BaseModel):
+    """The request a snapshot was assembled for, with the model and query actually used."""
+
+    session_id: str
+    user_id: str
+    budget_tokens: int
+    query: str | None
+    response_reserve: int
+    model: str
+    system_prompt: str | None
+    tags: list[str] | None
+    doc_ids: list[str] | None
+    recall_scope: Literal["session", "user"]
+    strategy: str | None
+    min_relevance: float | None
+
+
+class SnapshotOut(ContextOut):
+    """What exactly was assembled, kept `snapshot_retention_s`."""
+
+    created_at: str
+    request: SnapshotRequest
 
 
 class SnapshotVerificationOut(BaseModel):
@@ -313,11 +497,46 @@ class SnapshotVerificationOut(BaseModel):
 
 
 class DocumentIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"text": "The lobby opens at 7.", "tags": ["manual"], "policy": "write_through"}
+            ]
+        }
+    )
+
     text: Text
-    tags: list[str] = Field(default_factory=list, max_length=64)
+    tags: list[Id] = Field(default_factory=list, max_length=64)
     metadata: JsonObject = Field(default_factory=dict)
     policy: Literal["write_through", "write_behind", "invalidate"] | None = None
     ttl_s: int | None = Field(None, gt=0)
+
+
+class DocumentSearchIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"query": "when does the lobby open?", "limit": 5}]}
+    )
+
+    query: Text
+    limit: int = Field(5, ge=1, le=50)
+    tags: list[Id] = Field(default_factory=list, max_length=64)
+    doc_ids: list[Id] = Field(default_factory=list, max_length=256)
+
+
+class FoundChunkOut(BaseModel):
+    """A chunk of a document's live version; `score` is its relevance to the query (0-1)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    doc_id: str
+    version: str
+    chunk: int
+    text: str
+    score: float
+
+
+class DocumentSearchOut(BaseModel):
+    chunks: list[FoundChunkOut]
 
 
 class DocumentWriteOut(BaseModel):
@@ -419,3 +638,46 @@ class UserDeletedOut(BaseModel):
     snapshots: int
     vectors: int
     cache_entries: int
+
+
+class JobOut(BaseModel):
+    """A background job's record; a kind may add fields (a re-index's `done`, `started`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+    kind: str
+    state: Literal["queued", "running", "done", "failed"]
+    progress: float
+    counts: dict[str, int]
+    error: str | None
+    payload: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+class AuditEntryOut(BaseModel):
+    at: str
+    who: str  # the key's public prefix, or "keyless"
+    action: str  # drop, reembed, reindex, revoke_key, delete_user, …
+    job_id: str | None = None  # actions that start a job
+    scope: dict[str, Any] = {}
+    affected: dict[str, Any] = {}
+
+
+class AuditOut(BaseModel):
+    entries: list[AuditEntryOut]
+
+
+class StatusOut(BaseModel):
+    """`failed`: a child process could not be restarted (`reason`); restart the service."""
+
+    status: Literal["ok", "failed"]
+    reason: str | None = None
+
+
+class ReadinessOut(BaseModel):
+    """Each check is "ok" or the failing store's message."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str]

@@ -16,6 +16,7 @@ from service.api.schemas import (
     MaxOffset,
     MessageOut,
     MessagesPage,
+    PathId,
     SessionOut,
     SessionSettingsIn,
     StateIn,
@@ -32,7 +33,7 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
 @router.post("/{session_id}/messages", status_code=201, responses=responses(e.Conflict))
 async def append(
-    session_id: str,
+    session_id: PathId,
     body: AppendIn,
     svc: Svc,
     caller: Caller,
@@ -51,14 +52,14 @@ async def append(
 
 
 @router.get("/{session_id}", responses=responses(e.NotFound))
-async def get(session_id: str, svc: Svc, caller: Caller) -> SessionOut:
+async def get(session_id: PathId, svc: Svc, caller: Caller) -> SessionOut:
     view = await run_in_threadpool(sessions.describe_session, svc, caller.tenant, session_id)
     return SessionOut.model_validate(view)
 
 
 @router.put("/{session_id}/settings", responses=responses(e.Conflict))
 async def put_settings(
-    session_id: str, body: SessionSettingsIn, svc: Svc, caller: Caller
+    session_id: PathId, body: SessionSettingsIn, svc: Svc, caller: Caller
 ) -> SessionOut:
     view = await run_in_threadpool(
         sessions.set_session_settings,
@@ -74,7 +75,7 @@ async def put_settings(
 
 @router.get("/{session_id}/messages", responses=responses(e.NotFound))
 async def list_messages(
-    session_id: str,
+    session_id: PathId,
     svc: Svc,
     caller: Caller,
     offset: int = Query(0, ge=0, le=MaxOffset),
@@ -96,21 +97,23 @@ async def list_messages(
 @router.delete(
     "/{session_id}/messages/{message_id}", status_code=204, responses=responses(e.NotFound)
 )
-async def delete_message(session_id: str, message_id: str, svc: Svc, caller: Caller) -> Response:
+async def delete_message(
+    session_id: PathId, message_id: PathId, svc: Svc, caller: Caller
+) -> Response:
     """Delete one turn; facts derived from it are suspect on return, then re-derived."""
     await run_in_threadpool(lineage.delete_message, svc, caller.tenant, session_id, message_id)
     return Response(status_code=204)
 
 
 @router.delete("/{session_id}", status_code=204, responses=responses(e.NotFound))
-async def delete(session_id: str, svc: Svc, caller: Caller) -> Response:
+async def delete(session_id: PathId, svc: Svc, caller: Caller) -> Response:
     await run_in_threadpool(sessions.delete_session, svc, caller.tenant, session_id)
     return Response(status_code=204)
 
 
 @router.put("/{session_id}/state", responses=responses(e.Conflict, e.PreconditionFailed))
 async def put_state(
-    session_id: str,
+    session_id: PathId,
     body: StateIn,
     svc: Svc,
     caller: Caller,
@@ -125,14 +128,14 @@ async def put_state(
 
 
 @router.get("/{session_id}/state")
-async def get_state(session_id: str, svc: Svc, caller: Caller, response: Response) -> StateOut:
+async def get_state(session_id: PathId, svc: Svc, caller: Caller, response: Response) -> StateOut:
     memory = await run_in_threadpool(sessions.get_state, svc, caller.tenant, session_id)
     response.headers["ETag"] = memory.etag
     return StateOut.model_validate(memory)
 
 
 @router.get("/{session_id}/state/versions")
-async def state_versions(session_id: str, svc: Svc, caller: Caller) -> StateVersionsOut:
+async def state_versions(session_id: PathId, svc: Svc, caller: Caller) -> StateVersionsOut:
     found = await run_in_threadpool(sessions.state_versions, svc, caller.tenant, session_id)
     return StateVersionsOut(
         session_id=session_id, versions=[StateVersionOut.model_validate(v) for v in found]
@@ -144,7 +147,7 @@ async def state_versions(session_id: str, svc: Svc, caller: Caller) -> StateVers
     responses=responses(e.NotFound, e.Conflict, e.PreconditionFailed),
 )
 async def restore_state(
-    session_id: str,
+    session_id: PathId,
     body: StateRestoreIn,
     svc: Svc,
     caller: Caller,

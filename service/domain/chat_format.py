@@ -17,11 +17,31 @@ REPLY_PRIMING = 3
 
 CountFn = Callable[[str], int]
 ChatMessage = dict[str, Any]
+# Text parts are joined with this into a turn's text (what is counted, embedded, summarized).
+PART_SEPARATOR = "\n"
+
+
+def wire_content(text: str, null: bool, parts: Sequence[str] | None) -> str | list[Any] | None:
+    """A turn's `content` in the form the client sent it: a string, `null`, or text parts."""
+    if null:
+        return None
+    if parts is not None:
+        return [{"type": "text", "text": part} for part in parts]
+    return text
+
+
+def content_text(content: str | list[Any] | None) -> str:
+    """The text of a chat message's `content`, whichever form it has."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    return PART_SEPARATOR.join(str(part.get("text", "")) for part in content)
 
 
 def message_tokens(message: ChatMessage, count: CountFn) -> int:
     """Tokens one chat message costs, framing included."""
-    total = TOKENS_PER_MESSAGE + count(message["role"]) + count(message.get("content") or "")
+    total = (
+        TOKENS_PER_MESSAGE + count(message["role"]) + count(content_text(message.get("content")))
+    )
     if message.get("name"):
         total += TOKENS_PER_NAME + count(message["name"])
     if message.get("tool_calls"):

@@ -170,7 +170,7 @@ def context_hash(messages: list[ChatMessage]) -> str:
 
 def history_message(message: Message) -> ChatMessage:
     """A logged turn as an OpenAI-shaped chat message."""
-    out: ChatMessage = {"role": message.role, "content": message.content}
+    out: ChatMessage = {"role": message.role, "content": message.chat_content}
     if message.name:
         out["name"] = message.name
     if message.tool_calls:

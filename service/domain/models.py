@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
+from service.domain.chat_format import wire_content
 from service.domain.sparse import SparseVector
 
 if TYPE_CHECKING:
     from service.domain.summaries import Summary
 
-Role = Literal["system", "user", "assistant", "tool"]
-ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
+# OpenAI's chat roles ("developer" is the system role of the reasoning models).
+Role = Literal["developer", "system", "user", "assistant", "tool"]
+ROLES: tuple[Role, ...] = ("developer", "system", "user", "assistant", "tool")
 
 FactStatus = Literal["active", "superseded", "conflict", "suspect", "deleted"]
 FactSource = Literal["api", "extracted"]
@@ -34,11 +36,17 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:
-    """A message as a client submits it; the id is generated when absent."""
+    """A message as a client submits it; the id is generated when absent.
+
+    `content` is always the text (counted, embedded, summarized); how the client sent it is kept
+    so the turn is served back in that form: `content_null` (an assistant turn that only calls
+    tools sent `null`) or `content_parts` (an array of text parts, `content` is them joined)."""
 
     role: Role
     content: str
     id: str | None = None
+    content_null: bool = False
+    content_parts: list[str] | None = None
     name: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
@@ -97,6 +105,13 @@ class Message:
     metadata: dict[str, Any] = field(default_factory=dict)
     tokens_encoding: str = ""  # what `tokens` was counted with; "" = unknown
     segment_start: bool = False  # opens a new topic segment (set when indexed)
+    content_null: bool = False  # sent as `null` (see NewMessage)
+    content_parts: list[str] | None = None  # sent as text parts (see NewMessage)
+
+    @property
+    def chat_content(self) -> str | list[Any] | None:
+        """`content` in the form the client sent it (a string, null or text parts)."""
+        return wire_content(self.content, self.content_null, self.content_parts)
 
 
 @dataclass(frozen=True, slots=True)

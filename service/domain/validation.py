@@ -7,7 +7,8 @@ import re
 from service.domain.errors import InvalidInput
 
 # Ids end up in Redis keys (inside {hash tags}) and payloads: no braces, spaces or slashes.
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"  # also published in the OpenAPI schema
+_ID = re.compile(ID_PATTERN)
 
 
 def check_id(value: str, field: str) -> str:

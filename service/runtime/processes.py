@@ -1,7 +1,9 @@
-"""Process entry points: `cmem serve` (embedded, one process), `cmem api`, `cmem worker`."""
+"""Process entry points: `cmem serve` (embedded, one process), `cmem mcp` (the same over
+MCP stdio), `cmem api`, `cmem worker`."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import sys
@@ -9,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import FrameType
 from wsgiref.simple_server import WSGIServer
 
@@ -19,7 +22,10 @@ from prometheus_client import start_http_server
 from service.adapters.disk_space import check_writable
 from service.adapters.edge_index import EdgeIndex, ShardLocked
 from service.api.app import create_app
-from service.domain.errors import InsufficientStorage, StoreUnavailable
+from service.api.mcp import build_mcp
+from service.domain.errors import InsufficientStorage, InvalidInput, StoreUnavailable
+from service.domain.models import Principal
+from service.domain.validation import check_id
 from service.metrics import Metrics
 from service.ports import Supervision
 from service.runtime.backup import serve_backup_requests
@@ -130,7 +136,7 @@ def serve_http(
         app,
         log_level="warning",
         access_log=False,
-        lifespan="off",
+        lifespan="on",  # it runs the MCP session manager (/mcp)
         timeout_graceful_shutdown=GRACEFUL_HTTP_S,
     )
     server = _Server(config, deadline)
@@ -163,8 +169,19 @@ def worker_running(
         runner.stop(stop_timeout)
 
 
-def run_embedded(settings: Settings) -> None:
-    """Valkey child (watched) + Qdrant Edge + in-process Celery worker + API, in one process."""
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    """The embedded runtime while it runs: the container, the watched Valkey (supervision)
+    and the shutdown deadline a signal arms."""
+
+    container: Container
+    valkey: EmbeddedValkey
+    deadline: ShutdownDeadline
+
+
+@contextmanager
+def embedded(settings: Settings) -> Iterator[Embedded]:
+    """Valkey child (watched) + Qdrant Edge + in-process Celery worker, until the block ends."""
     check_data_dir(settings)
     lock = DataDirLock(settings.data_dir)
     lock.acquire()
@@ -191,7 +208,7 @@ def run_embedded(settings: Settings) -> None:
             serve_backup_requests(settings.data_dir, container.services.index)
         try:
             with worker_running(settings, container, valkey.connection_url, WORKER_STOP_S):
-                serve_http(settings, container, valkey, deadline)
+                yield Embedded(container, valkey, deadline)
                 log.info("runtime.stopping")
         finally:
             container.close()
@@ -200,6 +217,31 @@ def run_embedded(settings: Settings) -> None:
         log.info("valkey.stopped")
         lock.release()
         log.info("runtime.stopped")
+
+
+def run_embedded(settings: Settings) -> None:
+    """Valkey child (watched) + Qdrant Edge + in-process Celery worker + API, in one process."""
+    with embedded(settings) as runtime:
+        serve_http(settings, runtime.container, runtime.valkey, runtime.deadline)
+
+
+def run_mcp_stdio(settings: Settings, tenant: str) -> None:
+    """`cmem mcp`: the embedded service speaking MCP over stdin/stdout, as `tenant` (a local
+    process is trusted like the CLI: it has the data dir)."""
+    try:
+        local = Principal(tenant=check_id(tenant, "tenant"), roles=frozenset({"client"}))
+    except InvalidInput as exc:
+        raise StartupError(exc.message) from exc
+    # stdout is the MCP wire: until the server owns it, whatever writes to fd 1 (this process
+    # or a child started now) writes to stderr instead.
+    wire = os.dup(1)
+    os.dup2(2, 1)
+    with embedded(settings) as runtime:
+        server = build_mcp(runtime.container.services, runtime.container.keys, local)
+        os.dup2(wire, 1)
+        os.close(wire)
+        log.info("mcp.serving", transport="stdio", tenant=tenant)
+        server.run("stdio")
 
 
 def _require_production_urls(settings: Settings, role: str) -> None:

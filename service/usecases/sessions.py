@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 
-from service.domain.chat_format import message_tokens
+from service.domain.chat_format import message_tokens, wire_content
 from service.domain.errors import (
     InvalidInput,
     NotFound,
@@ -20,7 +20,7 @@ from service.domain.errors import (
     TooLarge,
 )
 from service.domain.models import AppendResult, Message, NewMessage, SessionInfo, StateVersion
-from service.domain.points import older_epochs_filter
+from service.domain.points import message_from_payload, message_point_id, older_epochs_filter
 from service.domain.summaries import FIDELITIES, Summary
 from service.domain.validation import check_id
 from service.tasks import INDEX_MESSAGES
@@ -62,8 +62,7 @@ def append_messages(
                 "a message needs content (or, for an assistant, tool_calls)",
                 field=f"{where}.content",
             )
-        if m.role == "tool" and not m.tool_call_id:
-            raise InvalidInput("a tool message needs tool_call_id", field=f"{where}.tool_call_id")
+        _check_roles(m, where)
         message_id = check_id(m.id, f"{where}.id") if m.id else uuid.uuid4().hex
         if message_id in seen:
             raise InvalidInput(
@@ -75,7 +74,7 @@ def append_messages(
             created = created.replace(tzinfo=UTC)
         chat = {
             "role": m.role,
-            "content": m.content,
+            "content": wire_content(m.content, m.content_null, m.content_parts),
             "name": m.name,
             "tool_calls": m.tool_calls,
             "tool_call_id": m.tool_call_id,
@@ -113,6 +112,23 @@ def append_messages(
         duplicates=result.duplicates,
     )
     return result
+
+
+def _check_roles(m: NewMessage, where: str) -> None:
+    """What OpenAI's chat API refuses per role, refused here (a stored turn is served again)."""
+    if m.role == "tool" and not m.tool_call_id:
+        raise InvalidInput("a tool message needs tool_call_id", field=f"{where}.tool_call_id")
+    if m.role != "tool" and m.tool_call_id:
+        raise InvalidInput("only a tool message has tool_call_id", field=f"{where}.tool_call_id")
+    if m.role != "assistant" and m.tool_calls:
+        raise InvalidInput("only an assistant message has tool_calls", field=f"{where}.tool_calls")
+    if m.role == "tool" and m.name:
+        raise InvalidInput("a tool message has no name", field=f"{where}.name")
+    if m.content_null and not (m.role == "assistant" and m.tool_calls):
+        raise InvalidInput(
+            "content may be null only for an assistant message with tool_calls",
+            field=f"{where}.content",
+        )
 
 
 def get_session(svc: Services, tenant: str, session_id: str) -> SessionInfo:
