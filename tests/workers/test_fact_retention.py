@@ -16,9 +16,9 @@ def test_retired_fact_versions_lose_their_text(container: Container, tenant: str
         container.services,
         settings=container.services.settings.model_copy(update={"fact_text_retention_s": 1}),
     )
-    old, _ = facts.remember_fact(svc, tenant, "u", "Ana drinks green tea", key="drink")
-    new, _ = facts.remember_fact(svc, tenant, "u", "Ana switched to black coffee", key="drink")
-    gone, _ = facts.remember_fact(svc, tenant, "u", "Ana lives at 12 Elm Street")
+    old = facts.remember_fact(svc, tenant, "u", "Ana drinks green tea", key="drink").fact
+    new = facts.remember_fact(svc, tenant, "u", "Ana switched to black coffee", key="drink").fact
+    gone = facts.remember_fact(svc, tenant, "u", "Ana lives at 12 Elm Street").fact
     facts.delete_fact(svc, tenant, gone.id)
     assert retention.redact_retired_facts(svc) == 0  # within the retention: history intact
     assert svc.facts.get(tenant, old.id).text == "Ana drinks green tea"  # type: ignore[union-attr]
@@ -47,7 +47,7 @@ def test_retention_zero_keeps_history(container: Container, tenant: str) -> None
         container.services,
         settings=container.services.settings.model_copy(update={"fact_text_retention_s": 0}),
     )
-    old, _ = facts.remember_fact(svc, tenant, "u", "Ana drinks green tea", key="drink")
+    old = facts.remember_fact(svc, tenant, "u", "Ana drinks green tea", key="drink").fact
     facts.remember_fact(svc, tenant, "u", "Ana switched to black coffee", key="drink")
     assert retention.redact_retired_facts(svc) == 0
     assert svc.facts.get(tenant, old.id).text == "Ana drinks green tea"  # type: ignore[union-attr]
