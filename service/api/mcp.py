@@ -104,8 +104,11 @@ def build_mcp(svc: Services, keys: ApiKeys, local: Principal) -> MCPServer:
     ) -> dict[str, Any]:
         """Remember a durable fact about the user. Facts with the same `key` (e.g. `diet`,
         `home_city`) replace each other; the older one is kept as history."""
-        fact, created = await run(ctx, facts.remember_fact, user_id, text, key, {})
-        return {**FactOut.model_validate(fact).model_dump(mode="json"), "created": created}
+        done = await run(ctx, facts.remember_fact, user_id, text, key, {})
+        return {
+            **FactOut.model_validate(done.fact).model_dump(mode="json"),
+            "created": done.created,
+        }
 
     @server.tool()
     async def search_memory(
@@ -115,8 +118,12 @@ def build_mcp(svc: Services, keys: ApiKeys, local: Principal) -> MCPServer:
         found = await run(ctx, facts.search_facts, user_id, query, limit)
         return {
             "facts": [
-                {**FactOut.model_validate(f).model_dump(mode="json"), "score": score}
-                for f, score in found
+                {
+                    **FactOut.model_validate(f.fact).model_dump(mode="json"),
+                    "score": f.score,
+                    "similarity": f.similarity,
+                }
+                for f in found
             ]
         }
 

@@ -20,7 +20,7 @@ from service.domain.errors import (
     TooLarge,
 )
 from service.domain.models import AppendResult, Message, NewMessage, SessionInfo, StateVersion
-from service.domain.points import message_from_payload, message_point_id, older_epochs_filter
+from service.domain.points import older_epochs_filter
 from service.domain.summaries import FIDELITIES, Summary
 from service.domain.validation import check_id
 from service.tasks import INDEX_MESSAGES
