@@ -26,7 +26,7 @@ def revoke_key(svc: Services, keys: ApiKeys, caller: Principal, key_id: str) -> 
     now = svc.clock().isoformat()
     svc.audit.record(
         caller.tenant,
-        {"at": now, "who": caller.key_id, "action": "revoke_key", "key_id": key_id},
+        {"at": now, "who": caller.key_id, "action": "revoke_key", "scope": {"key_id": key_id}},
     )
     log.info("keys.revoked", tenant=caller.tenant, who=caller.key_id, key_id=key_id)
     return found

@@ -89,11 +89,11 @@ def delete_user(svc: Services, caller: Principal, user_id: str) -> UserDeleted:
     svc.audit.record(
         tenant,
         {
-            "action": "delete_user",
-            "user": user_digest(user_id),
-            "by": caller.tenant,
             "at": svc.clock().isoformat(),
-            "counts": counts,
+            "who": caller.key_id,
+            "action": "delete_user",
+            "scope": {"user": user_digest(user_id)},
+            "affected": counts,
         },
     )
     log.info("users.deleted", tenant=tenant, user=user_digest(user_id), **counts)

@@ -45,12 +45,26 @@ EXAMPLES = 10
 
 
 @pytest.fixture(scope="module")
+def aof_valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValkeyServer]:
+    """A Valkey with its append-only file on, as served: `?durability=strict` (WAITAOF) works."""
+    server = ValkeyServer(
+        data_dir=tmp_path_factory.mktemp("valkey-aof"),
+        config={"save": "", "appendonly": "yes", "appendfsync": "everysec"},
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def served(
-    valkey: ValkeyServer, tokenizer: TiktokenTokenizer, tmp_path_factory: pytest.TempPathFactory
+    aof_valkey: ValkeyServer,
+    tokenizer: TiktokenTokenizer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[FastAPI, dict[str, str]]]:
     """One app for the module (a container per generated case would dominate the run), keyed:
     an admin key and a client key of one tenant."""
-    url = f"{valkey.connection_url}/0"  # the per-test fixtures use databases 1-15
+    url = f"{aof_valkey.connection_url}/0"
     redis.Redis.from_url(url).flushdb()
     data = tmp_path_factory.mktemp("contract")
     container = build_container(

@@ -124,7 +124,7 @@ def test_deleting_a_user_leaves_no_residue(api: TestClient, container: Container
     assert len(api.get("/v1/facts", params={"user_id": KEEP}).json()["facts"]) == 2  # + history
     audit = container.services.audit.recent("default", 5)
     entry = next(a for a in audit if a.get("action") == "delete_user")
-    assert entry["counts"]["sessions"] == 2
+    assert entry["affected"]["sessions"] == 2
     assert GONE not in orjson.dumps(entry).decode()
 
     again = api.delete(f"/v1/users/{GONE}").json()
