@@ -282,8 +282,18 @@ class SnapshotStore(Protocol):
     """Assembled contexts, kept for a retention period so they can be inspected and replayed."""
 
     def put(
-        self, tenant: str, session_id: str, snapshot_id: str, body: dict[str, Any], ttl_s: int
-    ) -> None: ...
+        self,
+        tenant: str,
+        session_id: str,
+        snapshot_id: str,
+        body: dict[str, Any],
+        ttl_s: int,
+        max_bytes: int = 0,
+    ) -> int | None:
+        """Keep the snapshot; None when kept, else (nothing written) its size in bytes, larger
+        than `max_bytes` (0: no limit)."""
+        ...
+
     def get(self, tenant: str, snapshot_id: str) -> dict[str, Any] | None: ...
     def list_for_session(self, tenant: str, session_id: str, limit: int) -> list[str]:
         """The session's retained snapshot ids, newest first."""
@@ -463,3 +473,18 @@ class RateLimiter(Protocol):
     def take(self, tenant: str, bucket: str) -> float:
         """Take one request from the bucket: 0 if allowed, else the seconds until one is."""
         ...
+
+
+class Quotas(Protocol):
+    """Per-tenant usage counted against storage quotas, kept by the writes and the removals."""
+
+    def reserve(self, tenant: str, quota: str, n: int, limit: int) -> int | None:
+        """Count `n` more against `quota` if that stays within `limit` (0: no limit): None
+        when counted, else the usage it would have exceeded (nothing counted)."""
+        ...
+
+    def release(self, tenant: str, quota: str, n: int) -> None:
+        """Count `n` fewer (never below 0)."""
+        ...
+
+    def usage(self, tenant: str, quota: str) -> int: ...

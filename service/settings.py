@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     # Requests per second per API key (token bucket in Redis; 429 with Retry-After); 0 = none.
     rate_limit_per_s: float = Field(0.0, ge=0)
     rate_limit_burst: int = Field(50, ge=1)
+    # Per-tenant storage quotas (507 quota_exceeded before the write); 0 = unlimited. Turns in
+    # the tenant's session logs, its documents, and the bytes of one context snapshot.
+    quota_messages: int = Field(0, ge=0)
+    quota_documents: int = Field(0, ge=0)
+    quota_snapshot_bytes: int = Field(0, ge=0)
+    # Per-tenant overrides: {"acme": {"messages": 100000, "documents": 0}} (0 = unlimited).
+    quotas: dict[str, dict[Literal["messages", "documents", "snapshot_bytes"], int]] = {}
     # The embedded Valkey's memory limit (noeviction: writes past it get 507); 0 = none.
     valkey_maxmemory_mb: int = Field(1024, ge=0)
     # Superseded and deleted facts keep their text this long (history), then lose it; 0 = keep.

@@ -218,6 +218,11 @@ class Keys:
         return f"{cls.prefix}:sys:usage:{part}"
 
     @classmethod
+    def quota(cls, tenant: str) -> str:
+        """A hash: quota name -> the tenant's usage counted against it (see RedisQuotas)."""
+        return f"{cls._tenant(tenant)}:quota"
+
+    @classmethod
     def rate_limit(cls, tenant: str, bucket: str) -> str:
         return f"{cls._tenant(tenant)}:ratelimit:{segment(bucket)}"
 

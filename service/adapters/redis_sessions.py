@@ -202,6 +202,7 @@ if not body then return -1 end
 if body == '~' then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], '~')
 redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'deleted', 1)
 local tokens = tonumber(string.match(body, '"tokens":(%d+)') or '0')
 redis.call('HINCRBY', KEYS[1], 'tokens', -tokens)
 return 1
@@ -539,6 +540,7 @@ def _info(
         fidelity=text(meta[b"fidelity"]) if b"fidelity" in meta else None,
         extract_facts=meta[b"extract_facts"] == b"1" if b"extract_facts" in meta else None,
         trimmed=int(meta.get(b"trimmed", 0)),
+        deleted=int(meta.get(b"deleted", 0)),
     )
 
 

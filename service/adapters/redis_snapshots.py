@@ -23,13 +23,25 @@ class RedisSnapshotStore:
         self._r = client
 
     def put(
-        self, tenant: str, session_id: str, snapshot_id: str, body: dict[str, Any], ttl_s: int
-    ) -> None:
+        self,
+        tenant: str,
+        session_id: str,
+        snapshot_id: str,
+        body: dict[str, Any],
+        ttl_s: int,
+        max_bytes: int = 0,
+    ) -> int | None:
         blobs: dict[str, str] = {}
         stored = _extract(body, blobs)
         if blobs:
             stored[SESSION] = session_id  # where get() finds the blobs
         data = orjson.dumps(stored, default=str)
+        if max_bytes:
+            # Its blobs counted whole, shared or not: a bound on one snapshot, known here
+            # without a round trip (what a tenant's snapshots hold together is not counted).
+            size = len(data) + sum(len(v.encode()) for v in blobs.values())
+            if size > max_bytes:
+                return size
         index = Keys.session_snapshots(tenant, session_id)
         now_ms = int(time.time() * 1000)
         with redis_errors():
@@ -49,6 +61,7 @@ class RedisSnapshotStore:
             pipe.zremrangebyscore(index, "-inf", now_ms)
             pipe.expire(index, ttl_s)
             pipe.execute()
+        return None
 
     def delete_for_session(self, tenant: str, session_id: str) -> int:
         index = Keys.session_snapshots(tenant, session_id)

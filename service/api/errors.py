@@ -26,6 +26,7 @@ STATUS: dict[type[e.MemoryServiceError], int] = {
     e.Forbidden: 403,
     e.StoreUnavailable: 503,
     e.InsufficientStorage: 507,
+    e.QuotaExceeded: 507,
     e.RateLimited: 429,
 }
 

@@ -79,3 +79,9 @@ class InsufficientStorage(MemoryServiceError):
     """A store's disk or memory is too full to take this write; nothing was written."""
 
     code = "insufficient_storage"
+
+
+class QuotaExceeded(InsufficientStorage):
+    """The tenant's storage quota (`details.quota`) would be exceeded; nothing was written."""
+
+    code = "quota_exceeded"

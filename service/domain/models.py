@@ -129,6 +129,7 @@ class SessionInfo:
     fidelity: str | None = None  # set per session; None = the configured default
     extract_facts: bool | None = None  # set per session; None = the configured default
     trimmed: int = 0  # turns whose body left the log (summarized and indexed first)
+    deleted: int = 0  # turns deleted one by one (their ids stay in the log as tombstones)
 
 
 @dataclass(frozen=True, slots=True)

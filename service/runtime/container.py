@@ -23,6 +23,7 @@ from service.adapters.redis_embedding_cache import RedisEmbeddingCache
 from service.adapters.redis_facts import RedisFactStore
 from service.adapters.redis_heartbeat import RedisHeartbeat
 from service.adapters.redis_jobs import RedisJobStore
+from service.adapters.redis_quotas import RedisQuotas
 from service.adapters.redis_rate_limiter import RedisRateLimiter
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
@@ -165,5 +166,6 @@ def build_container(
         usage=RedisUsageStats(client),
         durability=RedisDurability(client),
         rate_limiter=RedisRateLimiter(client, settings.rate_limit_per_s, settings.rate_limit_burst),
+        quotas=RedisQuotas(client),
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

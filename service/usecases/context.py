@@ -31,6 +31,7 @@ from service.domain.summaries import Summary, SummaryPiece
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
 from service.usecases.facts import valid_fact_ids
+from service.usecases.quotas import quota_limit, refuse_snapshot
 from service.usecases.recall import Retrieved, Search, recall_filter, retrieve
 from service.usecases.services import Services
 
@@ -296,7 +297,8 @@ def _record(
     )
     if not record:
         return context
-    svc.snapshots.put(
+    max_bytes = quota_limit(svc, tenant, "snapshot_bytes")
+    too_large = svc.snapshots.put(
         tenant,
         req.session_id,
         context.snapshot_id,
@@ -307,7 +309,10 @@ def _record(
             "timings_ms": timings,
         },
         svc.settings.snapshot_retention_s,
+        max_bytes,
     )
+    if too_large is not None:
+        raise refuse_snapshot(max_bytes, too_large)
     log.info(
         "context.assembled",
         tenant=tenant,

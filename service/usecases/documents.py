@@ -36,6 +36,7 @@ from service.domain.validation import check_id
 from service.tasks import INGEST
 from service.usecases.embedding import embed_cached
 from service.usecases.jobs import start_job
+from service.usecases.quotas import quota_limit, refuse
 from service.usecases.services import Services
 
 log = structlog.get_logger()
@@ -103,6 +104,8 @@ def ingest_document(
                 doc_id, version, "unchanged", embedded=0, reused=0, etag=document.etag
             )
         return _relabel(svc, tenant, doc_id, version, tags, metadata, expected)
+    if document is None:
+        _check_document_quota(svc, tenant)
     chunks = chunks_of(svc, text)
     now = svc.clock()
     expires_at = int(now.timestamp()) + ttl_s if ttl_s else 0
@@ -138,6 +141,14 @@ def ingest_document(
         job_id=job_id,
     )
     return DocumentResult(doc_id, version, "pending", sequence, job_id=job_id, etag=etag)
+
+
+def _check_document_quota(svc: Services, tenant: str) -> None:
+    """A new document past the tenant's documents quota is refused (counted from the store's
+    own index of the tenant's documents: exact, and freed by every delete)."""
+    limit = quota_limit(svc, tenant, "documents")
+    if limit and (used := svc.documents.count(tenant)) >= limit:
+        raise refuse("documents", limit, used, 1)
 
 
 def _expected_revision(doc_id: str, document: Document | None, if_match: str | None) -> int | None:

@@ -45,8 +45,11 @@ def delete_message(svc: Services, tenant: str, session_id: str, message_id: str)
     if turn is None:
         found = turns_from_index(svc, tenant, session_id, info.epoch, {message_id})
         turn = found[0] if found else None
-    if svc.sessions.delete_message(tenant, session_id, message_id) is None:
+    deleted = svc.sessions.delete_message(tenant, session_id, message_id)
+    if deleted is None:
         raise NotFound(f"message {message_id!r} not found in session {session_id!r}")
+    if deleted:  # False: a trimmed turn's tombstone already (it stays counted with its session)
+        svc.quotas.release(tenant, "messages", 1)
     svc.index.delete_ids([message_point_id(tenant, session_id, info.epoch, message_id)])
     suspect = cascade(svc, tenant, [message_source(session_id, message_id)])
     summary = svc.summaries.get(tenant, session_id)

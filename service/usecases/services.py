@@ -17,6 +17,7 @@ from service.ports import (
     FactStore,
     JobQueue,
     JobStore,
+    Quotas,
     RateLimiter,
     SessionStore,
     SnapshotStore,
@@ -58,6 +59,7 @@ class Services:
     usage: UsageStats
     durability: Durability
     rate_limiter: RateLimiter
+    quotas: Quotas
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now_ms(self) -> int:

@@ -16,6 +16,7 @@ from service.domain.errors import (
     InvalidInput,
     NotFound,
     PreconditionFailed,
+    QuotaExceeded,
     StoreUnavailable,
     TooLarge,
 )
@@ -26,6 +27,7 @@ from service.domain.validation import check_id
 from service.tasks import INDEX_MESSAGES
 from service.usecases import compaction
 from service.usecases.lineage import cascade
+from service.usecases.quotas import counted_messages, reserve
 from service.usecases.services import Services
 
 log = structlog.get_logger()
@@ -83,9 +85,19 @@ def append_messages(
         prepared.append((m, message_id, created, tokens))
     # Indexing writes vectors later: a store that cannot take them refuses the turns now.
     svc.index.check_writable()
-    result = svc.sessions.append(
-        tenant, session_id, user_id, prepared, svc.tokenizer.encoding_for(model)
-    )
+    # Counted before the write (duplicates given back after): a batch past the quota is refused
+    # whole, nothing of it written.
+    reserved = _reserve_turns(svc, tenant, session_id, [mid for _, mid, _, _ in prepared])
+    try:
+        result = svc.sessions.append(
+            tenant, session_id, user_id, prepared, svc.tokenizer.encoding_for(model)
+        )
+    except BaseException:
+        svc.quotas.release(tenant, "messages", reserved)
+        raise
+    if result.appended > reserved:  # a turn deleted since the reservation was appended again
+        svc.quotas.reserve(tenant, "messages", result.appended - reserved, 0)
+    svc.quotas.release(tenant, "messages", reserved - result.appended)
     if result.new_ids:
         new = set(result.new_ids)
         added_tokens = sum(tokens for _, message_id, _, tokens in prepared if message_id in new)
@@ -112,6 +124,20 @@ def append_messages(
         duplicates=result.duplicates,
     )
     return result
+
+
+def _reserve_turns(svc: Services, tenant: str, session_id: str, ids: list[str]) -> int:
+    """Count the batch against the messages quota; past it, count only the turns not stored
+    yet (a retried batch is answered as duplicates, not refused). Returns what was counted."""
+    try:
+        reserve(svc, tenant, "messages", len(ids))
+        return len(ids)
+    except QuotaExceeded:
+        stored = sum(m is not None for m in svc.sessions.by_ids(tenant, session_id, ids))
+        if not stored:
+            raise
+    reserve(svc, tenant, "messages", len(ids) - stored)
+    return len(ids) - stored
 
 
 def _check_roles(m: NewMessage, where: str) -> None:
@@ -155,6 +181,8 @@ def delete_session(svc: Services, tenant: str, session_id: str) -> None:
         raise NotFound(f"session {session_id!r} not found")
     size = (info.message_count, info.tokens) if info is not None else (0, 0)
     svc.usage.session_removed(tenant, session_id, size)
+    if info is not None:
+        svc.quotas.release(tenant, "messages", counted_messages(info))
     # Snapshots hold the session's turns verbatim: they go with it.
     svc.snapshots.delete_for_session(tenant, session_id)
     # Facts learned from its turns are suspect now, re-derived (here: retired) by a job.

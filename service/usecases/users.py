@@ -20,6 +20,7 @@ from service.domain.points import (
 )
 from service.domain.validation import check_id
 from service.usecases.embedding import content_hash
+from service.usecases.quotas import counted_messages
 from service.usecases.services import Services
 
 log = structlog.get_logger()
@@ -54,14 +55,17 @@ def delete_user(svc: Services, caller: Principal, user_id: str) -> UserDeleted:
     session_ids = svc.sessions.ids_for_user(tenant, user_id)
     texts: set[str] = set()
     messages = 0
+    infos = {}
     for session_id in session_ids:
-        info = svc.sessions.info(tenant, session_id)
+        info = infos[session_id] = svc.sessions.info(tenant, session_id)
         if info is not None:
             turns = svc.sessions.messages(tenant, session_id, 0, -1)
             messages += len(turns)
             texts |= {searchable_text(m) for m in turns}
     for session_id in session_ids:
         svc.sessions.delete(tenant, session_id)  # the tombstone: epoch bump, log and summary go
+        if (info := infos[session_id]) is not None:
+            svc.quotas.release(tenant, "messages", counted_messages(info))
     facts = svc.facts.purge_user(tenant, user_id)
     texts |= {f.text for f in facts}
     svc.cutoffs.forget(tenant, "user", user_id)
