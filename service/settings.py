@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, NonNegativeInt, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     quota_documents: int = Field(0, ge=0)
     quota_snapshot_bytes: int = Field(0, ge=0)
     # Per-tenant overrides: {"acme": {"messages": 100000, "documents": 0}} (0 = unlimited).
-    quotas: dict[str, dict[Literal["messages", "documents", "snapshot_bytes"], int]] = {}
+    quotas: dict[str, dict[Literal["messages", "documents", "snapshot_bytes"], NonNegativeInt]] = {}
     # The embedded Valkey's memory limit (noeviction: writes past it get 507); 0 = none.
     valkey_maxmemory_mb: int = Field(1024, ge=0)
     # Superseded and deleted facts keep their text this long (history), then lose it; 0 = keep.

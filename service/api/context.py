@@ -19,7 +19,9 @@ from service.usecases.context import ContextRequest, assemble_context, get_snaps
 router = APIRouter(tags=["context"])
 
 
-@router.post("/v1/context", response_model=ContextOut, responses=responses(e.Conflict))
+@router.post(
+    "/v1/context", response_model=ContextOut, responses=responses(e.Conflict, e.QuotaExceeded)
+)
 async def context(body: ContextIn, svc: Svc, caller: Caller, request: Request) -> Response:
     result = await run_in_threadpool(
         assemble_context, svc, caller.tenant, ContextRequest(**body.model_dump())

@@ -44,7 +44,7 @@ async def search(body: DocumentSearchIn, svc: Svc, caller: Caller) -> DocumentSe
     response_model_exclude_none=True,
     responses={
         202: {"model": DocumentWriteOut, "description": "Queued: built by a job"},
-        **responses(e.PreconditionFailed),
+        **responses(e.PreconditionFailed, e.QuotaExceeded),
     },
 )
 async def put(

@@ -31,7 +31,9 @@ from service.usecases import lineage, sessions
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
 
-@router.post("/{session_id}/messages", status_code=201, responses=responses(e.Conflict))
+@router.post(
+    "/{session_id}/messages", status_code=201, responses=responses(e.Conflict, e.QuotaExceeded)
+)
 async def append(
     session_id: PathId,
     body: AppendIn,

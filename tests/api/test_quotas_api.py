@@ -61,7 +61,8 @@ def _refused(r: Any, quota: str, limit: int, used: int) -> None:
     assert error["details"]["quota"] == quota
     assert error["details"]["limit"] == limit
     assert error["details"]["used"] == used
-    assert quota in error["message"] and str(limit) in error["message"]
+    assert quota in error["message"]
+    assert str(limit) in error["message"]
 
 
 def test_messages_quota_refuses_the_whole_batch_and_deletes_free_it(
