@@ -6,13 +6,14 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
 from service.domain.chat_format import message_tokens, wire_content
 from service.domain.errors import (
+    InsufficientStorage,
     InvalidInput,
     NotFound,
     PreconditionFailed,
@@ -95,15 +96,15 @@ def append_messages(
     except BaseException:
         svc.quotas.release(tenant, "messages", reserved)
         raise
-    if result.appended > reserved:  # a turn deleted since the reservation was appended again
-        svc.quotas.reserve(tenant, "messages", result.appended - reserved, 0)
-    svc.quotas.release(tenant, "messages", reserved - result.appended)
+    # The turns are stored: what follows is bookkeeping. A store too full (or gone) for it
+    # leaves a counter behind (logged), never a stored append answered as failed.
+    try:
+        _count_appended(svc, tenant, session_id, user_id, prepared, result, reserved)
+    except (InsufficientStorage, StoreUnavailable) as exc:
+        log.warning(
+            "messages.counters_behind", tenant=tenant, session_id=session_id, error=exc.message
+        )
     if result.new_ids:
-        new = set(result.new_ids)
-        added_tokens = sum(tokens for _, message_id, _, tokens in prepared if message_id in new)
-        before = (result.messages - result.appended, result.tokens - added_tokens)
-        after = (result.messages, result.tokens)
-        svc.usage.session_grew(tenant, session_id, user_id, before, after, True, svc.now_ms())
         payload = {
             "tenant": tenant,
             "session_id": session_id,
@@ -112,7 +113,7 @@ def append_messages(
         }
         try:
             svc.jobs.enqueue(INDEX_MESSAGES, payload)
-        except StoreUnavailable:
+        except (StoreUnavailable, InsufficientStorage):
             # The turns are stored and stay in the session's pending set; indexing catches up
             # when the broker is back (the worker reconciles pending ids on start).
             log.warning("messages.enqueue_failed", tenant=tenant, session_id=session_id)
@@ -124,6 +125,27 @@ def append_messages(
         duplicates=result.duplicates,
     )
     return result
+
+
+def _count_appended(
+    svc: Services,
+    tenant: str,
+    session_id: str,
+    user_id: str,
+    prepared: Sequence[tuple[NewMessage, str, datetime, int]],
+    result: AppendResult,
+    reserved: int,
+) -> None:
+    """The quota's reservation settled to what was appended; the usage counters grown."""
+    if result.appended > reserved:  # a turn deleted since the reservation was appended again
+        svc.quotas.reserve(tenant, "messages", result.appended - reserved, 0)
+    svc.quotas.release(tenant, "messages", reserved - result.appended)
+    if result.new_ids:
+        new = set(result.new_ids)
+        added_tokens = sum(tokens for _, message_id, _, tokens in prepared if message_id in new)
+        before = (result.messages - result.appended, result.tokens - added_tokens)
+        after = (result.messages, result.tokens)
+        svc.usage.session_grew(tenant, session_id, user_id, before, after, True, svc.now_ms())
 
 
 def _reserve_turns(svc: Services, tenant: str, session_id: str, ids: list[str]) -> int:
