@@ -2,7 +2,8 @@
 
 A seeded multi-session corpus (bench/household_corpus.py: planted facts, corrections, two-hop
 relations across sessions, dated events, paraphrased questions, distractors) is fed through the
-service's own paths: each turn appended, indexed and compacted as the workers do it. Then every
+service's own paths: each turn appended, indexed, compacted and (a user turn) mined for facts as
+the workers do it (extraction on, as sessions have it by default). Then every
 question is answered by each strategy within budgets of 256 to 4,096 tokens:
 
 - service in-session: the whole conversation is ONE session (as an application keeps it): most
@@ -51,6 +52,7 @@ from service.settings import Settings
 from service.usecases import sessions
 from service.usecases.compaction import compact_session
 from service.usecases.context import ContextRequest, assemble_context
+from service.usecases.extraction import extract_session_facts
 from service.usecases.indexing import index_messages
 from service.usecases.services import Services
 
@@ -86,6 +88,8 @@ def feed(svc: Services, tenant: str, corpus: Corpus, one_session: bool) -> dict[
                 svc, tenant, session_id, corpus.user_id, [_new_message(turn)]
             )
             index_messages(svc, tenant, session_id, result.epoch, result.new_ids)
+            if turn.role == "user":  # the job indexing enqueues: facts learned from the turn
+                extract_session_facts(svc, tenant, session_id, result.epoch, result.new_ids)
             if compact_session(svc, tenant, session_id, result.epoch)["status"] == "compacted":
                 compactions += 1
     ids = [CONVERSATION] if one_session else [s[0].session_id for s in corpus.sessions]
@@ -96,6 +100,7 @@ def feed(svc: Services, tenant: str, corpus: Corpus, one_session: bool) -> dict[
         "compactions": compactions,
         "trimmed_turns": sum(i.trimmed for i in infos if i),
         "summary_tokens": sum(s.tokens for s in summaries if s),
+        "facts": len(svc.facts.list_for_user(tenant, corpus.user_id, 0, 100_000)),
     }
 
 
@@ -320,8 +325,8 @@ def run(
                 f"corpus seed {seed}: {len(corpus.sessions)} sessions, {turns} turns, "
                 f"{len(corpus.questions)} questions. In one session: fed in {one['feed_s']} s, "
                 f"{one['compactions']} compactions, {one['trimmed_turns']} turns trimmed, "
-                f"summary {one['summary_tokens']} tokens. Per session: fed in "
-                f"{many['feed_s']} s, {many['compactions']} compactions"
+                f"summary {one['summary_tokens']} tokens, {one['facts']} facts extracted. Per "
+                f"session: fed in {many['feed_s']} s, {many['compactions']} compactions"
             )
             plans = {
                 **baselines(svc, corpus),

@@ -30,6 +30,7 @@ from service.domain.chat_format import (
     message_tokens,
 )
 from service.domain.errors import InvalidInput
+from service.domain.facts import message_source
 from service.domain.models import Excluded, ExclusionReason, Fact, Message, excluded
 from service.domain.summaries import Summary, SummaryPiece
 from service.domain.tool_calls import tool_units
@@ -84,7 +85,7 @@ class Policy:
     tail_turns: int = 2  # guaranteed turns before the latest exchange ...
     tail_share: float = 0.05  # ... within this share of the budget
     summary_share: float = 0.25  # the summary competes only while it costs at most this share
-    hit_recency: float = 0.1  # among recalled turns, the newest counts up to 10% more
+    hit_recency: float = 0.04  # among recalled turns, the newest counts up to 4% more
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,17 +321,23 @@ class _Plan:
         self.excluded += [_out(c, "budget") for c in out]
 
     def _covered_pieces(self) -> list[Candidate]:
-        """Chosen topic pieces whose every turn is in the context verbatim: they would only
-        say again what is there."""
+        """Chosen topic pieces whose every turn is in the context verbatim, and chosen facts
+        learned from turns that all are: they would only say again what is there."""
         pieces = [c for c in self.chosen if isinstance(c.body, SummaryPiece)]
-        if not pieces:
+        facts = [c for c in self.chosen if isinstance(c.body, Fact) and c.body.lineage]
+        if not pieces and not facts:
             return []
-        present = {(m.session_id, m.seq) for u in self.guaranteed for m in u.turns}
+        present: set[tuple[str, int]] = set()
+        sources: set[str] = set()
+        turns = [m for u in self.guaranteed for m in u.turns]
         for c in self.chosen:
             body = c.body
-            turns = body.turns if isinstance(body, _Unit) else [body]
-            present |= {(m.session_id, m.seq) for m in turns if isinstance(m, Message)}
-        return [
+            turns += body.turns if isinstance(body, _Unit) else [body]
+        for m in turns:
+            if isinstance(m, Message):
+                present.add((m.session_id, m.seq))
+                sources.add(message_source(m.session_id, m.id))
+        covered = [
             c
             for c in pieces
             if all(
@@ -338,6 +345,7 @@ class _Plan:
                 for seq in range(c.body.first_seq, c.body.last_seq + 1)
             )
         ]
+        return covered + [c for c in facts if all(s in sources for s in c.body.lineage)]
 
     def _candidates(self, available: int) -> list[Candidate]:
         inputs, w, count = self.inputs, self.weights, self.count
@@ -657,11 +665,13 @@ def _recall_lines(turns: list[Message]) -> str:
 
 
 def _day(message: Message) -> str:
-    return f"{message.created_at:%Y-%m-%d}"
+    """ "30 October 2025": unambiguous, and two tokens cheaper than "[2025-10-30]" for the
+    target models' encodings (a day line is paid by every day recalled)."""
+    return f"{message.created_at.day} {message.created_at:%B %Y}"
 
 
 def _day_line(day: str) -> str:
-    return f"\n[{day}]"
+    return f"\n{day}"
 
 
 def _recall_prefix(message: Message) -> str:

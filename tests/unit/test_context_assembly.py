@@ -212,12 +212,12 @@ def test_recalled_turns_render_in_time_order_with_date_and_speaker(count) -> Non
     recall = next(m["content"] for m in result.messages if "earlier turns" in m["content"])
     assert recall.index("Lyon") < recall.index("Porto")
     # One line per day, then each turn with its speaker.
-    assert recall.endswith("\n[2026-01-01]\nassistant: I live in Lyon.\nMaya: I moved to Porto.")
+    assert recall.endswith("\n1 January 2026\nassistant: I live in Lyon.\nMaya: I moved to Porto.")
     weeks = dataclasses.replace(later, id="w", seq=30, created_at=NOW + timedelta(days=15))
     hits = [(later, 0.9), (earlier, 0.8), (weeks, 0.7)]
     result = assemble(Inputs(500, None, None, recent, hits), count)
     recall = next(m["content"] for m in result.messages if "earlier turns" in m["content"])
-    assert recall.endswith("Porto.\n[2026-01-16]\nMaya: I moved to Porto.")
+    assert recall.endswith("Porto.\n16 January 2026\nMaya: I moved to Porto.")
     assert result.total == messages_tokens(result.messages, count)
     assert result.total == messages_tokens(result.messages, count)
 
@@ -309,3 +309,24 @@ def test_a_piece_whose_turns_are_all_verbatim_does_not_pay_again(count) -> None:
     result = assemble(Inputs(2000, None, None, recent, hits, pieces=[(piece, 0.5)]), count)
     assert {"kind": "summary", "id": "segment:0-2", "reason": "duplicate"} in result.excluded
     assert "segment:0-2" not in [i["id"] for i in result.items]
+
+
+def test_a_fact_learned_from_turns_that_are_all_verbatim_does_not_pay_again(count) -> None:  # type: ignore[no-untyped-def]
+    said = _message(3, "We moved to Porto last spring, the flat is near the river.")
+    other = _message(4, "The kids started at the new school.")
+    recent = [_message(9, "Where do we live now?")]
+    moved = dataclasses.replace(_fact(1, "User lives in Porto."), lineage=["s/m3"])
+    both = dataclasses.replace(_fact(2, "User has two kids."), lineage=["s/m3", "s/m7"])
+    api = _fact(3, "User prefers the window seat.")  # no lineage: stated through the API
+    inputs = Inputs(2000, None, None, recent, [(said, 0.9), (other, 0.8)])
+    result = assemble(
+        dataclasses.replace(inputs, facts=[(moved, 0.9), (both, 0.8), (api, 0.5)]), count
+    )
+    assert {"kind": "fact", "id": "f1", "reason": "duplicate"} in result.excluded
+    ids = [i["id"] for i in result.items]
+    assert "m3" in ids and "f1" not in ids
+    # One of its sources is not there verbatim: the fact still says something new.
+    assert "f2" in ids and "f3" in ids
+    # When its turn does not fit, the fact (shorter) can still carry the statement.
+    tight = assemble(dataclasses.replace(inputs, available=40, facts=[(moved, 0.95)]), count)
+    assert "f1" in [i["id"] for i in tight.items]
