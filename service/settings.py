@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     context_retrieved_limit: int = Field(10, ge=0, le=200)
     context_recall_limit: int = Field(40, ge=0, le=200)
     context_recall_recency: float = Field(0.04, ge=0, le=1)
+    context_recall_speaker: float = Field(0.1, ge=0, le=1)
     context_recall_neighbours: int = Field(1, ge=0, le=3)
     context_recall_hops: int = Field(2, ge=1, le=2)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,6 +36,7 @@ from service.domain.models import Excluded, ExclusionReason, Fact, Message, excl
 from service.domain.summaries import Summary, SummaryPiece
 from service.domain.tool_calls import tool_units
 
+_WORDS = re.compile(r"\w+")
 COMPONENTS = ("system", "state", "summary", "facts", "retrieved", "recall", "history")
 STATE_HEADER = "Working memory for this session:"
 FACTS_HEADER = "Known facts about the user:"
@@ -86,6 +88,9 @@ class Policy:
     tail_share: float = 0.05  # ... within this share of the budget
     summary_share: float = 0.25  # the summary competes only while it costs at most this share
     hit_recency: float = 0.04  # among recalled turns, the newest counts up to 4% more
+    # A recalled turn whose speaker the query names counts this much more ("when did Tom
+    # book the flight?": Tom's own turns over the others' that mention flights).
+    speaker_named: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,7 @@ class Inputs:
     # The target model's encoding: a turn whose stored count used it needs no recount.
     encoding: str = ""
     policy: Policy = field(default_factory=Policy)
+    query: str = ""  # what the relevance is to (the speakers it names weigh their turns)
 
 
 @dataclass(slots=True)
@@ -374,7 +380,10 @@ class _Plan:
             # Recent turns carry no relevance floor: they are the conversation itself.
             out.append(Candidate("message", unit.id, cost, value, section, None, None, unit, group))
         recalled = [(m, s) for m, s in inputs.recalled if m.id not in recent_ids]
+        named = _speakers_named(inputs.query, {m.name for m, _ in recalled if m.name})
         for message, score, boost in _hit_recency(recalled, inputs.policy.hit_recency):
+            if message.name in named:
+                boost *= 1 + inputs.policy.speaker_named
             value = w.recalled * score * boost
             cost = self._line_tokens(message)
             group = self._day_group(message)
@@ -582,6 +591,14 @@ def _hit_recency(
     times = [m.created_at.timestamp() for m, _ in hits]
     lo, span = min(times), (max(times) - min(times)) or 1.0
     return [(m, s, 1 + weight * (t - lo) / span) for (m, s), t in zip(hits, times, strict=True)]
+
+
+def _speakers_named(query: str, names: set[str]) -> set[str]:
+    """The speakers' names the query holds as whole words, case aside."""
+    if not query:
+        return set()
+    words = {w.casefold() for w in _WORDS.findall(query)}
+    return {n for n in names if all(w.casefold() in words for w in _WORDS.findall(n))}
 
 
 def _out(cand: Candidate, reason: ExclusionReason) -> Excluded:

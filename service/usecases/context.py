@@ -128,6 +128,7 @@ def assemble_context(
             similarity=got.found.similarity,
             encoding=encoding,
             policy=policy,
+            query=got.query or "",
         ),
         lambda text: svc.tokenizer.count(text, model),
     )
@@ -163,6 +164,7 @@ def _policy(svc: Services, req: ContextRequest) -> Policy:
         tail_share=s.context_tail_share,
         summary_share=s.context_summary_share,
         hit_recency=s.context_recall_recency,
+        speaker_named=s.context_recall_speaker,
     )
 
 

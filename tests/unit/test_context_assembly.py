@@ -332,3 +332,22 @@ def test_a_fact_learned_from_turns_that_are_all_verbatim_does_not_pay_again(coun
     # When its turn does not fit, the fact (shorter) can still carry the statement.
     tight = assemble(dataclasses.replace(inputs, available=40, facts=[(moved, 0.95)]), count)
     assert "f1" in [i["id"] for i in tight.items]
+
+
+def test_a_recalled_turn_whose_speaker_the_query_names_counts_more(count) -> None:  # type: ignore[no-untyped-def]
+    toms = _message(1, "Booked the flight to Lagos for the 12th.", name="Tom")
+    mayas = _message(2, "Booked the flight to Lisbon for the 14th.", name="Maya")
+    recent = [_message(9, "ok")]
+    hits = [(mayas, 0.9), (toms, 0.88)]  # Maya's turn is a little closer to the words
+    # Room for one recalled line: the speaker the query names wins it.
+    room = 45
+    asked = assemble(
+        Inputs(room, None, None, recent, hits, query="When did tom book the flight?"), count
+    )
+    ids = [i["id"] for i in asked.items]
+    assert "m1" in ids
+    assert "m2" not in ids
+    # Nobody named (or a name inside another word): relevance alone decides.
+    for query in ("When was the flight booked?", "Tomas booked what?"):
+        plain = assemble(Inputs(room, None, None, recent, hits, query=query), count)
+        assert "m2" in [i["id"] for i in plain.items]
