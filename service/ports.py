@@ -130,6 +130,11 @@ class SessionStore(Protocol):
     def pending(self) -> Iterator[tuple[str, str, int, list[str]]]: ...
 
     def ids_for_user(self, tenant: str, user_id: str) -> list[str]: ...
+    def backfill_index(self) -> int:
+        """Index sessions an earlier release left out of the session index (once); returns
+        how many entries were added."""
+        ...
+
     def touch(self, tenant: str, session_id: str, user_id: str) -> None:
         """Record a write to the user's session in the session index (appends and settings
         record their own)."""

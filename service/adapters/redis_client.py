@@ -243,6 +243,11 @@ class Keys:
         return f"{cls.prefix}:sys:sessions:activity"
 
     @classmethod
+    def migration(cls, name: str) -> str:
+        """Set once a one-off data migration has run (its value: when, in ms)."""
+        return f"{cls.prefix}:sys:migrations:{name}"
+
+    @classmethod
     def fsync_probe(cls) -> str:
         """Written before WAITAOF (strict durability): holds a counter, nothing else."""
         return f"{cls.prefix}:sys:fsync-probe"

@@ -466,6 +466,32 @@ class RedisSessionStore:
         if user_id is not None:
             pipe.zrem(Keys.user_sessions(tenant, user_id), session_id)
 
+    def backfill_index(self) -> int:
+        """Index the sessions an earlier release left out of a view (the per-user one is new;
+        sessions only ever given state were in none): once, then a marker makes it a no-op.
+        Present entries keep their time; missing ones get now (a full session_ttl_s ahead)."""
+        done = Keys.migration("session-index")
+        added = 0
+        with redis_errors():
+            if self._r.exists(done):
+                return 0
+            now_ms = int(datetime.now(UTC).timestamp() * 1000)
+            pattern = f"{Keys.prefix}:{{t:*:s:*}}:meta"
+            for key in self._r.scan_iter(match=pattern, count=1000):
+                owner = self._r.hget(key, "user_id")
+                if owner is None:
+                    continue
+                tenant, session_id = Keys.parse_session(text(key))
+                seen = self._r.zscore(Keys.session_activity(), key)
+                score = int(seen) if seen is not None else now_ms
+                pipe = self._r.pipeline(transaction=True)
+                pipe.zadd(Keys.session_activity(), {text(key): score}, nx=True)
+                pipe.zadd(Keys.tenant_sessions(tenant), {session_id: score}, nx=True)
+                pipe.zadd(Keys.user_sessions(tenant, text(owner)), {session_id: score}, nx=True)
+                added += sum(pipe.execute())
+            self._r.set(done, now_ms)
+        return added
+
     def touch(self, tenant: str, session_id: str, user_id: str) -> None:
         with redis_errors():
             self._touch(tenant, session_id, user_id)

@@ -10,10 +10,12 @@ import pytest
 import redis
 
 from service.adapters.key_file import KeyFile
+from service.adapters.redis_client import Keys
 from service.adapters.redis_jobs import RedisJobStore
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
 from service.adapters.redis_usage import RedisUsageStats
+from service.adapters.redis_working_memory import RedisWorkingMemory
 from service.domain.errors import Conflict
 from service.domain.models import NewMessage
 
@@ -175,3 +177,21 @@ def test_revoking_an_ambiguous_key_id_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(Conflict):
         keys.revoke("acme", prefix)
+
+
+def test_sessions_of_an_earlier_release_are_indexed_once(client: redis.Redis) -> None:
+    """Before the per-user view (and for sessions only ever given state) the index lacked
+    entries: the backfill adds them, keeping the times it had, and runs once."""
+    sessions = RedisSessionStore(client)
+    turn = (NewMessage(role="user", content="hi"), "m1", datetime.now(UTC), 1)
+    sessions.append("t", "old", "ana", [turn])
+    before = dict(sessions.recent("t", 0, 10)[0])
+    client.delete(Keys.user_sessions("t", "ana"))  # as an earlier release left it
+    RedisWorkingMemory(client).put("t", "stateful", {"a": 1}, "ana", None, 5)  # no index entry
+    assert sessions.recent("t", 0, 10, "ana") == ([], 0)
+    assert sessions.backfill_index() == 4  # old: per user; stateful: all three views
+    listed = dict(sessions.recent("t", 0, 10, "ana")[0])
+    assert set(listed) == {"old", "stateful"}
+    assert listed["old"] == before["old"]
+    assert ("t", "stateful") in sessions.idle(int(time.time() * 1000) + 1000, 10)
+    assert sessions.backfill_index() == 0
