@@ -206,6 +206,23 @@ async def walk_long_term(memory: MemoryAPIClient) -> None:
     assert "Ana is allergic to peanuts" in hydrated["messages"][0]["content"]
     assert hydrated["messages"][-1]["content"] == "Is Ana allergic to anything?"
 
+    batches = [
+        [ClientMemoryRecord(id="m-b1", text="Ana plays the cello", user_id="ana")],
+        [ClientMemoryRecord(id="m-b2", text="Ana runs on Sundays", user_id="ana")],
+    ]
+    acks = await memory.bulk_create_long_term_memories(batches, delay_between_batches=0)
+    assert [a.status for a in acks] == ["ok", "ok"]
+    every = [
+        m.id
+        async for m in memory.search_all_long_term_memories(
+            "Ana", user_id=UserId(eq="ana"), batch_size=2
+        )
+    ]
+    assert sorted(every) == ["m-b1", "m-b2", "m-city", "m-diet", "wm-peanuts"]
+    # Working-memory memories are long-term already: nothing is left to promote.
+    assert (await memory.promote_working_memories_to_long_term("trip")).status == "ok"
+    assert (await memory.get_long_term_memory("wm-peanuts")).text == "Ana is allergic to peanuts"
+
     gone = await memory.delete_long_term_memories(["m-shared", "never-was"])
     assert gone.status == "ok, deleted 1 memories"
     with pytest.raises(MemoryNotFoundError):
