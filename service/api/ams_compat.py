@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import orjson
 import structlog
@@ -45,7 +46,7 @@ from service.api.ams_schemas import (
 from service.api.deps import Svc, principal_from
 from service.api.errors import STATUS, ErrorOut
 from service.domain import errors as e
-from service.domain.models import NewMessage, Principal
+from service.domain.models import NewMessage, Principal, Role
 from service.usecases import client_facts, sessions
 from service.usecases.context import ContextRequest, assemble_context
 from service.usecases.facts import CURRENT, list_facts, search_facts
@@ -222,8 +223,7 @@ def _put(
     window: int | None,
 ) -> WorkingMemoryOut:
     sid = _sid(session_id, body.namespace)
-    existing = svc.sessions.info(tenant, sid)
-    owner = existing.user_id if existing is not None else None
+    owner = sessions.session_owner(svc, tenant, sid)
     user = user_id or body.user_id or owner or records.ANONYMOUS
     turns = [
         NewMessage(role=_role(m.role, n), content=m.content, id=m.id, created_at=m.created_at)
@@ -251,10 +251,10 @@ def _put(
 ROLES = ("user", "assistant", "system", "developer", "tool")
 
 
-def _role(role: str, n: int) -> Any:
+def _role(role: str, n: int) -> Role:
     if role not in ROLES:
         raise e.InvalidInput(f"role must be one of {', '.join(ROLES)}", field=f"messages.{n}.role")
-    return role
+    return cast(Role, role)
 
 
 @router.put(
@@ -278,9 +278,7 @@ async def put_working_memory(
     )
 
 
-@router.delete(
-    "/v1/working-memory/{session_id}", response_model=AckOut, responses=_errors(e.NotFound)
-)
+@router.delete("/v1/working-memory/{session_id}", response_model=AckOut)
 async def delete_working_memory(
     session_id: str,
     svc: Svc,
@@ -288,13 +286,13 @@ async def delete_working_memory(
     namespace: str | None = None,
     user_id: str | None = None,
 ) -> AckOut:
-    """Delete the session: its turns, summary, data (as DELETE /v1/sessions/{id})."""
+    """Delete the session: its turns, summary, data (as DELETE /v1/sessions/{id}); "ok" for
+    one that is not there, as AMS answers."""
     sid = _sid(session_id, namespace)
-    if user_id is not None:
-        info = await run_in_threadpool(sessions.get_session, svc, caller.tenant, sid)
-        if info.user_id != records.user_of(user_id):
-            raise e.NotFound(f"session {session_id!r} not found for user {user_id!r}")
-    await run_in_threadpool(sessions.delete_session, svc, caller.tenant, sid)
+    owner = await run_in_threadpool(sessions.session_owner, svc, caller.tenant, sid)
+    if owner is not None and (user_id is None or owner == records.user_of(user_id)):
+        with contextlib.suppress(e.NotFound):  # deleted meanwhile
+            await run_in_threadpool(sessions.delete_session, svc, caller.tenant, sid)
     return AckOut(status="ok")
 
 
@@ -413,8 +411,7 @@ def _prompt(svc: Services, tenant: str, body: PromptIn) -> list[dict[str, Any]]:
     if body.session is not None:
         s = body.session
         sid = _sid(s.session_id, s.namespace)
-        info = svc.sessions.info(tenant, sid)
-        user = info.user_id if info is not None else records.user_of(s.user_id)
+        user = sessions.session_owner(svc, tenant, sid) or records.user_of(s.user_id)
         budget = min(s.context_window_max or PROMPT_BUDGET, svc.settings.max_budget_tokens)
         request = ContextRequest(
             session_id=sid, user_id=user, budget_tokens=budget, query=body.query

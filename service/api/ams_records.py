@@ -3,6 +3,7 @@ fact's metadata; its search filters are checked here against each fact found."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,8 +52,10 @@ def edits(body: EditMemoryIn) -> dict[str, Any]:
 
 
 def record(fact: Fact, client_id: str | None = None) -> MemoryRecordOut:
-    """A fact as an AMS memory record, under the client's id (ours when it has none)."""
-    meta = fact.metadata
+    """A fact as an AMS memory record, under the client's id (ours when it has none). A fact
+    written through our own API may hold anything in its metadata: what does not fit AMS's
+    fields is left out."""
+    meta = _fitting(fact.metadata)
     event_date = meta.get("event_date")
     return MemoryRecordOut(
         id=client_id or fact.external_id or fact.id,
@@ -73,6 +76,22 @@ def record(fact: Fact, client_id: str | None = None) -> MemoryRecordOut:
     )
 
 
+def _fitting(meta: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in ("topics", "entities"):
+        value = meta.get(name)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            out[name] = value
+    for name in ("namespace", "session_id"):
+        if isinstance(meta.get(name), str):
+            out[name] = meta[name]
+    if meta.get("memory_type") in ("episodic", "semantic", "message"):
+        out["memory_type"] = meta["memory_type"]
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        out["event_date"] = datetime.fromisoformat(meta["event_date"]).isoformat()
+    return out
+
+
 def users(search: SearchIn) -> list[str] | None:
     """The users a search names (eq, in_): searched one by one; None: every user."""
     wanted = search.user_id
@@ -84,7 +103,7 @@ def users(search: SearchIn) -> list[str] | None:
 
 def matches(search: SearchIn, fact: Fact) -> bool:
     """Whether a fact passes the search's filters other than the user and the text."""
-    meta = fact.metadata
+    meta = _fitting(fact.metadata)
     user = None if fact.user_id == ANONYMOUS else fact.user_id
     return (
         _tag(search.user_id, user)
@@ -100,8 +119,8 @@ def matches(search: SearchIn, fact: Fact) -> bool:
 
 
 def _event_date(fact: Fact) -> datetime | None:
-    value = fact.metadata.get("event_date")
-    return datetime.fromisoformat(value) if value else None
+    value = _fitting(fact.metadata).get("event_date")
+    return _aware(datetime.fromisoformat(value)) if value else None
 
 
 def _tag(f: TagFilter | None, value: str | None) -> bool:

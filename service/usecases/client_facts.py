@@ -19,11 +19,10 @@ log = structlog.get_logger()
 
 
 def client_fact(svc: Services, tenant: str, client_id: str) -> Fact:
-    """The fact a client id names (404 when none, or when it was deleted)."""
+    """The fact a client id names (404 when none, or when it was deleted); a fact written
+    without one (through our own API) is named by our id."""
     check_id(client_id, "id")
-    fact_id = svc.facts.fact_id_for_client_id(tenant, client_id)
-    if fact_id is None:
-        raise NotFound(f"memory {client_id!r} not found", field="id")
+    fact_id = svc.facts.fact_id_for_client_id(tenant, client_id) or client_id
     try:
         return get_fact(svc, tenant, fact_id)
     except NotFound:

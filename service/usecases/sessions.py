@@ -247,6 +247,13 @@ def expire_idle_sessions(svc: Services) -> int:
     return expired
 
 
+def session_owner(svc: Services, tenant: str, session_id: str) -> str | None:
+    """The user a session belongs to (None: no such session)."""
+    check_id(session_id, "session_id")
+    info = svc.sessions.info(tenant, session_id)
+    return None if info is None else info.user_id
+
+
 def open_session(svc: Services, tenant: str, session_id: str, user_id: str) -> bool:
     """Create the user's session, empty, unless it exists (409 if another user's). Returns
     whether it was created."""

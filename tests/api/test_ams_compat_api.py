@@ -118,3 +118,30 @@ def test_client_ids_name_one_fact_per_tenant(container: Container) -> None:
     fresh = client_facts.remember_client_fact(svc, "ta", "c1", "ana", "Ana rides a bike", {})
     assert fresh.id != made.id
     assert client_facts.client_fact(svc, "ta", "c1").text == "Ana rides a bike"
+
+
+def test_facts_of_our_own_api_read_as_memories(api: TestClient, keys: dict[str, str]) -> None:
+    """A fact written through /v1/facts (no client id, any metadata) is found, read, edited
+    and deleted through the AMS routes by our id; metadata that fits no AMS field is left out."""
+    ours = {"X-API-Key": keys["ta"]}
+    odd = {"topics": "not a list", "memory_type": "weird", "event_date": 7, "namespace": "n"}
+    body = {"user_id": "ana", "text": "Ana keeps bees", "metadata": odd}
+    fact = api.post("/v1/facts", json=body, headers=ours).json()
+    headers = basic(keys["ta"])
+    search = {"text": "bees", "user_id": {"eq": "ana"}}
+    found = api.post("/v1/long-term-memory/search", json=search, headers=headers).json()
+    assert [(m["id"], m["topics"], m["memory_type"]) for m in found["memories"]] == [
+        (fact["id"], None, "semantic")
+    ]
+    assert found["memories"][0]["namespace"] == "n"
+    got = api.get(f"/v1/long-term-memory/{fact['id']}", headers=headers).json()
+    assert (got["text"], got["user_id"], got["event_date"]) == ("Ana keeps bees", "ana", None)
+    edited = api.patch(
+        f"/v1/long-term-memory/{fact['id']}", json={"topics": ["hobby"]}, headers=headers
+    )
+    assert edited.json()["topics"] == ["hobby"]
+    gone = api.delete(f"/v1/long-term-memory?memory_ids={fact['id']}", headers=headers)
+    assert gone.json() == {"status": "ok, deleted 1 memories"}
+    assert api.get(f"/v1/facts/{fact['id']}", headers=ours).status_code == 404
+    # Deleting a session that is not there is "ok", as AMS answers.
+    assert api.delete("/v1/working-memory/never", headers=headers).json() == {"status": "ok"}
