@@ -76,6 +76,8 @@ class AmsRoute(APIRoute):
                 return await handler(request)
             except e.MemoryServiceError as exc:
                 status = next((s for t, s in STATUS.items() if isinstance(exc, t)), 500)
+                if status >= 500:
+                    log.warning("http.store_unavailable", path=request.url.path, error=exc.message)
                 headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
                 if isinstance(exc, e.RateLimited):
                     headers = {"Retry-After": str(int(exc.details["retry_after_s"]) + 1)}
