@@ -131,7 +131,7 @@ class SessionPage:
 
 
 def list_sessions(svc: Services, tenant: str, offset: int, limit: int) -> SessionPage:
-    """The tenant's sessions, latest turn first."""
+    """The tenant's sessions, latest write first (from the session index)."""
     page, total = svc.sessions.recent(tenant, offset, limit)
     rows = []
     for session_id, last_ms in page:
