@@ -130,6 +130,23 @@ class SessionStore(Protocol):
     def pending(self) -> Iterator[tuple[str, str, int, list[str]]]: ...
 
     def ids_for_user(self, tenant: str, user_id: str) -> list[str]: ...
+    def backfill_index(self) -> int:
+        """Index sessions an earlier release left out of the session index (once); returns
+        how many entries were added."""
+        ...
+
+    def touch(self, tenant: str, session_id: str, user_id: str) -> None:
+        """Record a write to the user's session in the session index (appends and settings
+        record their own)."""
+        ...
+
+    def recent(
+        self, tenant: str, offset: int, limit: int, user_id: str | None = None
+    ) -> tuple[list[tuple[str, int]], int]:
+        """The tenant's (or one user's) sessions, latest write first: ([(session_id, last
+        write ms)], total)."""
+        ...
+
     def idle(self, before_ms: int, limit: int) -> list[tuple[str, str]]:
         """(tenant, session_id) of sessions last written before `before_ms`, oldest first."""
         ...
@@ -200,6 +217,16 @@ class FactStore(Protocol):
     def redact(self, tenant: str, fact_id: str) -> bool: ...
     def purge_user(self, tenant: str, user_id: str) -> list[Fact]:
         """Remove every record of the user's facts (history included); returns them."""
+        ...
+
+    def link_client_id(self, tenant: str, client_id: str, fact_id: str) -> str:
+        """Point a client's own id at a fact unless it points at one already (unique per
+        tenant); returns the fact id it points at."""
+        ...
+
+    def fact_id_for_client_id(self, tenant: str, client_id: str) -> str | None: ...
+    def unlink_client_id(self, tenant: str, client_id: str, fact_id: str) -> None:
+        """Free a client id if it still points at `fact_id`."""
         ...
 
 
@@ -432,12 +459,6 @@ class UsageStats(Protocol):
 
     def users(self, tenant: str) -> int:
         """Distinct users with a session in the tenant (approximate: HyperLogLog, ±1%)."""
-        ...
-
-    def recent_sessions(
-        self, tenant: str, offset: int, limit: int
-    ) -> tuple[list[tuple[str, int]], int]:
-        """The tenant's sessions, latest turn first: ([(session_id, last turn ms)], total)."""
         ...
 
     def read(self, now_ms: int) -> UsageSnapshot: ...

@@ -14,6 +14,7 @@ INVALIDATE = "admin.invalidate"
 REINDEX = "admin.reindex"
 RESUME_JOBS = "jobs.resume"
 BACKFILL_SCOPES = "vectors.backfill_scopes"
+BACKFILL_SESSION_INDEX = "sessions.backfill_index"
 EXTRACT_FACTS = "facts.extract"
 REDERIVE_FACTS = "facts.rederive"
 REBUILD_SUMMARY = "sessions.rebuild_summary"
@@ -30,6 +31,7 @@ ALL = (
     REINDEX,
     RESUME_JOBS,
     BACKFILL_SCOPES,
+    BACKFILL_SESSION_INDEX,
     EXTRACT_FACTS,
     REDERIVE_FACTS,
     REBUILD_SUMMARY,

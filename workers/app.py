@@ -147,6 +147,10 @@ def create_worker_app(svc: Services, broker_url: str, metrics: Metrics | None = 
     def backfill_scopes() -> int:
         return migrations.backfill_scopes(svc)
 
+    @app.task(name=tasks.BACKFILL_SESSION_INDEX, shared=False, **RETRY)
+    def backfill_session_index() -> int:
+        return migrations.backfill_session_index(svc)
+
     @app.task(name=tasks.REINDEX, shared=False, **RETRY)
     def reindex(job_id: str, tenant: str) -> dict[str, Any]:
         return reindex_uc.run_reindex(svc, job_id, tenant)

@@ -60,6 +60,8 @@ class WorkerRunner:
         self._app.send_task(tasks.RESUME_JOBS)
         # Turns and facts indexed before the `scope` field get it (a no-op once done).
         self._app.send_task(tasks.BACKFILL_SCOPES)
+        # Sessions of earlier releases get into the session index's per-user view (once).
+        self._app.send_task(tasks.BACKFILL_SESSION_INDEX)
         log.info("worker.started", worker=self._name)
 
     def _beat(self) -> None:

@@ -204,8 +204,18 @@ class Keys:
 
     @classmethod
     def tenant_sessions(cls, tenant: str) -> str:
-        """A sorted set: session id -> its last turn (ms); what operators list sessions by."""
+        """A sorted set: session id -> its last write (ms); the session index per tenant."""
         return f"{cls._tenant(tenant)}:sessions:active"
+
+    @classmethod
+    def user_sessions(cls, tenant: str, user_id: str) -> str:
+        """A sorted set: session id -> its last write (ms); the session index per user."""
+        return f"{cls._tenant(tenant)}:user:{segment(user_id)}:sessions"
+
+    @classmethod
+    def fact_client_ids(cls, tenant: str) -> str:
+        """A hash: a client's own memory id -> our fact id (unique per tenant)."""
+        return f"{cls._tenant(tenant)}:facts:client-ids"
 
     @classmethod
     def tenant_users(cls, tenant: str) -> str:
@@ -228,8 +238,14 @@ class Keys:
 
     @classmethod
     def session_activity(cls) -> str:
-        """A sorted set: every session's meta key -> its last write (ms), for session_ttl_s."""
+        """A sorted set: every session's meta key -> its last write (ms): the session index
+        service-wide, for session_ttl_s (see RedisSessionStore)."""
         return f"{cls.prefix}:sys:sessions:activity"
+
+    @classmethod
+    def migration(cls, name: str) -> str:
+        """Set once a one-off data migration has run (its value: when, in ms)."""
+        return f"{cls.prefix}:sys:migrations:{name}"
 
     @classmethod
     def fsync_probe(cls) -> str:

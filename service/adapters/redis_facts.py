@@ -67,6 +67,13 @@ return 1
 """
 
 
+# KEYS: client ids hash. ARGV: client id, fact id. Compare-and-delete.
+_UNLINK = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 1
+"""
+
+
 class RedisFactStore:
     """Implements FactStore on Redis; the record, not the vector, is the truth."""
 
@@ -75,6 +82,7 @@ class RedisFactStore:
         self._put = client.register_script(_PUT)
         self._delete = client.register_script(_DELETE)
         self._replace = client.register_script(_REPLACE)
+        self._unlink = client.register_script(_UNLINK)
 
     def put(
         self,
@@ -207,7 +215,31 @@ class RedisFactStore:
                 self._r.scan_iter(match=Keys.fact_slot_pattern(tenant, user_id), count=1000)
             )
             self._r.delete(Keys.user_facts(tenant, user_id), *slots)
+        for fact in gone:
+            if fact.external_id:
+                self.unlink_client_id(tenant, fact.external_id, fact.id)
         return gone
+
+    def link_client_id(self, tenant: str, client_id: str, fact_id: str) -> str:
+        """Point a client's own id at a fact unless it points at one already; returns the fact
+        id it points at now (unique per tenant: the first link wins)."""
+        key = Keys.fact_client_ids(tenant)
+        with redis_errors():
+            pipe = self._r.pipeline(transaction=True)
+            pipe.hsetnx(key, client_id, fact_id)
+            pipe.hget(key, client_id)
+            _, owner = pipe.execute()
+        return text(owner)
+
+    def fact_id_for_client_id(self, tenant: str, client_id: str) -> str | None:
+        with redis_errors():
+            found = self._r.hget(Keys.fact_client_ids(tenant), client_id)
+        return None if found is None else text(found)
+
+    def unlink_client_id(self, tenant: str, client_id: str, fact_id: str) -> None:
+        """Free a client id if it still points at `fact_id`."""
+        with redis_errors():
+            self._unlink(keys=[Keys.fact_client_ids(tenant)], args=[client_id, fact_id])
 
 
 def _sources(lineage: Sequence[str]) -> list[str]:

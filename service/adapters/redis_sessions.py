@@ -257,7 +257,7 @@ class RedisSessionStore:
         keys = self._keys(tenant, session_id, "meta", "log", "msgs", "pending", "epoch")
         with redis_errors():
             # Before the append: a full Valkey (OOM) refuses here, not after a stored append.
-            self._touch(tenant, session_id)
+            self._touch(tenant, session_id, user_id)
             out = self._append(keys=keys, args=args)
         if out[0] == -1:
             raise Conflict(
@@ -402,6 +402,8 @@ class RedisSessionStore:
             args += [name, value]
         with redis_errors():
             out = self._settings(keys=keys, args=args)
+            if out[0] != -1:
+                self._touch(tenant, session_id, user_id)
         if out[0] == -1:
             raise Conflict(
                 f"session {session_id!r} belongs to another user",
@@ -431,11 +433,12 @@ class RedisSessionStore:
         # The epoch bump is the tombstone: written first, and kept, so that an in-flight job
         # for the old epoch can tell that its session is gone.
         with redis_errors():
+            owner = self._r.hget(Keys.session(tenant, session_id, "meta"), "user_id")
             pipe = self._r.pipeline(transaction=True)
             pipe.incr(Keys.session(tenant, session_id, "epoch"))
             pipe.delete(*self._keys(tenant, session_id, *_SESSION_PARTS))
-            pipe.zrem(Keys.session_activity(), Keys.session(tenant, session_id, "meta"))
-            epoch, removed, _ = pipe.execute()
+            self._unindex(pipe, tenant, session_id, None if owner is None else text(owner))
+            epoch, removed = pipe.execute()[:2]
         return int(epoch), int(removed) > 0
 
     def delete_message(self, tenant: str, session_id: str, message_id: str) -> bool | None:
@@ -444,10 +447,68 @@ class RedisSessionStore:
             out = int(self._delete_message(keys=keys, args=[message_id]))
         return None if out < 0 else out == 1
 
-    def _touch(self, tenant: str, session_id: str) -> None:
-        # Outside the append script: the activity index spans every session (another slot).
+    # The session index: one entry per session, written and removed together in one
+    # transaction, read three ways: service-wide by age (session_ttl_s expiry), per tenant
+    # (operators' lists, counts) and per user (the user's sessions). Outside the session's own
+    # scripts: these keys are not under the session's hash tag.
+
+    def _touch(self, tenant: str, session_id: str, user_id: str) -> None:
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
-        self._r.zadd(Keys.session_activity(), {Keys.session(tenant, session_id, "meta"): now_ms})
+        pipe = self._r.pipeline(transaction=True)
+        pipe.zadd(Keys.session_activity(), {Keys.session(tenant, session_id, "meta"): now_ms})
+        pipe.zadd(Keys.tenant_sessions(tenant), {session_id: now_ms})
+        pipe.zadd(Keys.user_sessions(tenant, user_id), {session_id: now_ms})
+        pipe.execute()
+
+    def _unindex(self, pipe: Any, tenant: str, session_id: str, user_id: str | None) -> None:
+        pipe.zrem(Keys.session_activity(), Keys.session(tenant, session_id, "meta"))
+        pipe.zrem(Keys.tenant_sessions(tenant), session_id)
+        if user_id is not None:
+            pipe.zrem(Keys.user_sessions(tenant, user_id), session_id)
+
+    def backfill_index(self) -> int:
+        """Index the sessions an earlier release left out of a view (the per-user one is new;
+        sessions only ever given state were in none): once, then a marker makes it a no-op.
+        Present entries keep their time; missing ones get now (a full session_ttl_s ahead)."""
+        done = Keys.migration("session-index")
+        added = 0
+        with redis_errors():
+            if self._r.exists(done):
+                return 0
+            now_ms = int(datetime.now(UTC).timestamp() * 1000)
+            pattern = f"{Keys.prefix}:{{t:*:s:*}}:meta"
+            for key in self._r.scan_iter(match=pattern, count=1000):
+                owner = self._r.hget(key, "user_id")
+                if owner is None:
+                    continue
+                tenant, session_id = Keys.parse_session(text(key))
+                seen = self._r.zscore(Keys.session_activity(), key)
+                score = int(seen) if seen is not None else now_ms
+                pipe = self._r.pipeline(transaction=True)
+                pipe.zadd(Keys.session_activity(), {text(key): score}, nx=True)
+                pipe.zadd(Keys.tenant_sessions(tenant), {session_id: score}, nx=True)
+                pipe.zadd(Keys.user_sessions(tenant, text(owner)), {session_id: score}, nx=True)
+                added += sum(pipe.execute())
+            self._r.set(done, now_ms)
+        return added
+
+    def touch(self, tenant: str, session_id: str, user_id: str) -> None:
+        with redis_errors():
+            self._touch(tenant, session_id, user_id)
+
+    def recent(
+        self, tenant: str, offset: int, limit: int, user_id: str | None = None
+    ) -> tuple[list[tuple[str, int]], int]:
+        key = (
+            Keys.tenant_sessions(tenant) if user_id is None else Keys.user_sessions(tenant, user_id)
+        )
+        with redis_errors():
+            pipe = self._r.pipeline(transaction=False)
+            pipe.zcard(key)
+            if limit > 0:  # (a stop of -1 would read the whole set)
+                pipe.zrevrange(key, offset, offset + limit - 1, withscores=True)
+            total, *page = pipe.execute()
+        return [(text(m), int(score)) for m, score in (page[0] if page else [])], int(total)
 
     def idle(self, before_ms: int, limit: int) -> list[tuple[str, str]]:
         """Sessions whose last write is older than `before_ms`: (tenant, session_id), oldest

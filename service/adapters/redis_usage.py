@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import redis
 
-from service.adapters.redis_client import Keys, redis_errors, segment, text
+from service.adapters.redis_client import Keys, redis_errors, segment
 from service.domain.usage import (
     ACTIVE_WINDOWS_S,
     MESSAGE_BUCKETS,
@@ -58,7 +58,6 @@ class RedisUsageStats:
                 pipe.hincrby(SIZES, f"{prefix}:{bucket(new, bounds)}", 1)
                 pipe.hincrby(SIZES, f"{prefix}:sum", new - old)
             pipe.zadd(ACTIVE, {member: now_ms})
-            pipe.zadd(Keys.tenant_sessions(tenant), {session_id: now_ms})
             if before[0] == 0:
                 pipe.pfadd(Keys.tenant_users(tenant), user_id)
             pipe.zremrangebyscore(ACTIVE, "-inf", now_ms - LONGEST_WINDOW_MS)
@@ -76,7 +75,6 @@ class RedisUsageStats:
                 pipe.hincrby(SIZES, f"t:{bucket(size[1], TOKEN_BUCKETS)}", -1)
                 pipe.hincrby(SIZES, "t:sum", -size[1])
             pipe.zrem(ACTIVE, member)
-            pipe.zrem(Keys.tenant_sessions(tenant), session_id)
             pipe.zrem(INDEXING, member)
             pipe.execute()
 
@@ -97,18 +95,6 @@ class RedisUsageStats:
     def users(self, tenant: str) -> int:
         with redis_errors():
             return int(self._r.pfcount(Keys.tenant_users(tenant)))
-
-    def recent_sessions(
-        self, tenant: str, offset: int, limit: int
-    ) -> tuple[list[tuple[str, int]], int]:
-        """The tenant's sessions, latest turn first: ([(session_id, last turn ms)], total)."""
-        key = Keys.tenant_sessions(tenant)
-        with redis_errors():
-            pipe = self._r.pipeline(transaction=False)
-            pipe.zrevrange(key, offset, offset + limit - 1, withscores=True)
-            pipe.zcard(key)
-            page, total = pipe.execute()
-        return [(text(m), int(score)) for m, score in page], int(total)
 
     def read(self, now_ms: int) -> UsageSnapshot:
         with redis_errors():

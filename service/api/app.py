@@ -10,7 +10,18 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from service.api import admin, context, documents, facts, operator, sessions, users
+from service.api import (
+    admin,
+    ams_long_term,
+    ams_routing,
+    ams_working_memory,
+    context,
+    documents,
+    facts,
+    operator,
+    sessions,
+    users,
+)
 from service.api.access import RequestContext
 from service.api.console import routes as console
 from service.api.deps import admin as admin_key
@@ -68,6 +79,10 @@ def create_app(
     mcp_running = mount_mcp(app, svc, keys)
     for module in (sessions, facts, context, documents, admin, operator, users):
         app.include_router(module.router, responses=COMMON_RESPONSES)
+    # Agent Memory Server's API (agent-memory-client): its own error shape, so not COMMON's.
+    app.include_router(ams_routing.open_router)
+    app.include_router(ams_working_memory.router)
+    app.include_router(ams_long_term.router)
     app.add_middleware(
         LimitAndMeasure, metrics=metrics, max_request_bytes=svc.settings.max_request_bytes
     )

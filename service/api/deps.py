@@ -49,8 +49,13 @@ def _presented_key(headers: Mapping[str, str]) -> str:
 
 async def principal(request: Request) -> Principal:
     """The caller of an API route (see `authenticate`), within its key's request rate."""
-    caller = authenticate(request.app.state.keys, request.headers)
-    key = _presented_key(request.headers)
+    return await principal_from(request, request.headers)
+
+
+async def principal_from(request: Request, headers: Mapping[str, str]) -> Principal:
+    """The caller a request's (possibly rewritten) headers name, within its key's rate."""
+    caller = authenticate(request.app.state.keys, headers)
+    key = _presented_key(headers)
     bucket = hashlib.sha256(key.encode()).hexdigest()[:24] if key else "keyless"
     await _limit(request, caller, bucket)
     return caller

@@ -30,6 +30,18 @@ MALFORMED = {
     "description": "The body is not JSON (`bad_request`).",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
 }
+# The Agent Memory Server routes answer errors in its shape, and take our key as HTTP Basic's
+# password too (agent-memory-client has no header setting; httpx sends `user:key@` as Basic).
+AMS_TAG = "agent-memory-server"
+AMS_MALFORMED = {
+    "description": "The body is not JSON.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AmsErrorOut"}}},
+}
+BASIC = {
+    "type": "http",
+    "scheme": "basic",
+    "description": "Agent Memory Server routes only: the key as the password (any user name).",
+}
 
 
 def document_security(app: FastAPI) -> None:
@@ -40,13 +52,15 @@ def document_security(app: FastAPI) -> None:
             spec = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            spec.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+            schemes = {**SECURITY_SCHEMES, "basic": BASIC}
+            spec.setdefault("components", {})["securitySchemes"] = schemes
             for operations in spec["paths"].values():
                 for operation in operations.values():
+                    ams = AMS_TAG in operation.get("tags", [])
                     if "401" in operation["responses"]:
-                        operation["security"] = KEYED
+                        operation["security"] = [*KEYED, {"basic": []}] if ams else KEYED
                     if "requestBody" in operation:
-                        operation["responses"]["400"] = MALFORMED
+                        operation["responses"]["400"] = AMS_MALFORMED if ams else MALFORMED
             app.openapi_schema = spec
         return app.openapi_schema
 

@@ -112,7 +112,7 @@ async def sessions(
     offset: int = Query(0, ge=0, le=MaxOffset),
     limit: int = Query(50, ge=1, le=1000),
 ) -> SessionPageOut:
-    """The tenant's sessions, the latest turn first."""
+    """The tenant's sessions, the latest write first."""
     page = await run_in_threadpool(observability.list_sessions, svc, caller.tenant, offset, limit)
     return SessionPageOut.model_validate(page)
 

@@ -198,6 +198,7 @@ class Fact:
     superseded_by: str | None = None
     source: FactSource = "api"
     conflicts_with: list[str] = field(default_factory=list)  # concurrent writes kept beside it
+    external_id: str | None = None  # the client's own id for it (unique per tenant)
 
 
 @dataclass(frozen=True, slots=True)

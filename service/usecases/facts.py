@@ -36,6 +36,7 @@ from service.domain.points import (
     fact_status,
     facts_by_id_filter,
     facts_filter,
+    tenant_facts_filter,
 )
 from service.domain.sparse import SHORT_TEXT, encode_document, encode_query
 from service.domain.validation import check_id
@@ -70,6 +71,7 @@ def remember_fact(
     lineage: Sequence[str] = (),
     valid_from: datetime | None = None,
     based_on: str | None = None,
+    external_id: str | None = None,
 ) -> Remembered:
     """Store a fact. A near-duplicate of an active fact (or a statement already derived from
     the same source turns) returns the existing fact. On a key, the statement with the latest
@@ -112,6 +114,7 @@ def remember_fact(
         metadata=metadata or {},
         lineage=list(lineage),
         source=source,
+        external_id=external_id,
     )
     # Vector first, record second: the record is the commit point, and reads check every hit
     # against records, so a crash in between leaves an orphan point that is never served.
@@ -398,21 +401,24 @@ HISTORY_LIMIT = 10_000
 def search_facts(
     svc: Services,
     tenant: str,
-    user_id: str,
+    user_id: str | None,
     query: str,
     limit: int,
     as_of: datetime | None = None,
     known_at: datetime | None = None,
 ) -> list[FoundFact]:
     """Facts ranked by meaning and exact terms (fused); the current ones, or those valid at
-    `as_of` as recorded by `known_at`."""
-    check_id(user_id, "user_id")
+    `as_of` as recorded by `known_at`. `user_id` None: every user's current facts."""
+    if user_id is not None:
+        check_id(user_id, "user_id")
+    elif as_of is not None or known_at is not None:
+        raise InvalidInput("a view of the past (as_of, known_at) needs a user", field="user_id")
     if not query.strip():
         raise InvalidInput("query must not be empty", field="query")
     [vector] = svc.embedder.embed([query])
     accept = None
-    where = facts_filter(tenant, user_id)
-    if as_of is not None or known_at is not None:
+    where = facts_filter(tenant, user_id) if user_id else tenant_facts_filter(tenant)
+    if user_id is not None and (as_of is not None or known_at is not None):
         accept = valid_fact_ids(svc, tenant, user_id, as_of, known_at)
         if not accept:
             return []

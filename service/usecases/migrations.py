@@ -42,3 +42,12 @@ def backfill_scopes(svc: Services) -> int:
     if updated:
         log.info("vectors.scopes_backfilled", points=updated)
     return updated
+
+
+def backfill_session_index(svc: Services) -> int:
+    """Put sessions of earlier releases into the session index's per-user view (and sessions
+    that only ever had state into all of it); a no-op once done."""
+    added = svc.sessions.backfill_index()
+    if added:
+        log.info("sessions.index_backfilled", entries=added)
+    return added

@@ -95,7 +95,7 @@ def service_status(
 ) -> ServiceStatus:
     """`counts`: from a cache (the console's overview); None counts now."""
     checks = readiness(svc, heartbeat)
-    _, sessions = svc.usage.recent_sessions(tenant, 0, 0)
+    _, sessions = svc.sessions.recent(tenant, 0, 0)
     counts = counts or index_counts(svc, tenant)
     return ServiceStatus(
         ready=all(v == "ok" for v in checks.values()),
@@ -131,8 +131,8 @@ class SessionPage:
 
 
 def list_sessions(svc: Services, tenant: str, offset: int, limit: int) -> SessionPage:
-    """The tenant's sessions, latest turn first."""
-    page, total = svc.usage.recent_sessions(tenant, offset, limit)
+    """The tenant's sessions, latest write first (from the session index)."""
+    page, total = svc.sessions.recent(tenant, offset, limit)
     rows = []
     for session_id, last_ms in page:
         info = svc.sessions.info(tenant, session_id)

@@ -247,6 +247,43 @@ def expire_idle_sessions(svc: Services) -> int:
     return expired
 
 
+def session_owner(svc: Services, tenant: str, session_id: str) -> str | None:
+    """The user a session belongs to (None: no such session)."""
+    check_id(session_id, "session_id")
+    info = svc.sessions.info(tenant, session_id)
+    return None if info is None else info.user_id
+
+
+def open_session(svc: Services, tenant: str, session_id: str, user_id: str) -> bool:
+    """Create the user's session, empty, unless it exists (409 if another user's). Returns
+    whether it was created."""
+    check_id(session_id, "session_id")
+    check_id(user_id, "user_id")
+    existed = svc.sessions.info(tenant, session_id) is not None
+    svc.sessions.set_settings(tenant, session_id, user_id, {})
+    if not existed:
+        log.info("sessions.opened", tenant=tenant, session_id=session_id)
+    return not existed
+
+
+@dataclass(frozen=True, slots=True)
+class SessionIds:
+    """A page of session ids, latest write first, and how many there are in all."""
+
+    session_ids: list[str]
+    total: int
+
+
+def list_user_sessions(
+    svc: Services, tenant: str, user_id: str | None, offset: int, limit: int
+) -> SessionIds:
+    """The user's sessions (None: the tenant's), latest write first, from the session index."""
+    if user_id is not None:
+        check_id(user_id, "user_id")
+    page, total = svc.sessions.recent(tenant, offset, limit, user_id)
+    return SessionIds([session_id for session_id, _ in page], total)
+
+
 def set_fidelity(
     svc: Services, tenant: str, session_id: str, user_id: str, fidelity: str
 ) -> SessionView:
@@ -341,6 +378,8 @@ def put_state(
     expected = _version(if_match)
     keep = svc.settings.state_versions_kept
     version = svc.working_memory.put(tenant, session_id, state, user_id, expected, keep)
+    if user_id is not None:  # the session is the user's now (created when new): indexed
+        svc.sessions.touch(tenant, session_id, user_id)
     log.info("sessions.state_written", tenant=tenant, session_id=session_id, version=version)
     return WorkingMemory(state, version)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,10 +10,12 @@ import pytest
 import redis
 
 from service.adapters.key_file import KeyFile
+from service.adapters.redis_client import Keys
 from service.adapters.redis_jobs import RedisJobStore
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
 from service.adapters.redis_usage import RedisUsageStats
+from service.adapters.redis_working_memory import RedisWorkingMemory
 from service.domain.errors import Conflict
 from service.domain.models import NewMessage
 
@@ -43,19 +46,45 @@ def test_sizes_move_between_buckets_and_leave_on_removal(client: redis.Redis) ->
     assert usage.users("elsewhere") == 0
 
 
-def test_activity_windows_and_the_tenants_session_listing(client: redis.Redis) -> None:
+def test_activity_windows(client: redis.Redis) -> None:
     usage = RedisUsageStats(client)
     usage.session_grew("t", "old", "u-old", (0, 0), (1, 1), False, NOW_MS - 2 * 3600 * 1000)
     usage.session_grew("t", "recent", "u-recent", (0, 0), (1, 1), False, NOW_MS - 10 * 60 * 1000)
     usage.session_grew("t", "now", "u-now", (0, 0), (1, 1), False, NOW_MS)
     usage.session_grew("other", "x", "u-x", (0, 0), (1, 1), False, NOW_MS)
     assert usage.read(NOW_MS).active_sessions == {"5m": 2, "1h": 3, "24h": 4}
-    page, total = usage.recent_sessions("t", 0, 2)
-    assert [s for s, _ in page] == ["now", "recent"]
-    assert total == 3
-    assert usage.recent_sessions("t", 2, 10)[0] == [("old", NOW_MS - 2 * 3600 * 1000)]
-    usage.session_removed("t", "now", (1, 1))
-    assert [s for s, _ in usage.recent_sessions("t", 0, 10)[0]] == ["recent", "old"]
+
+
+def test_one_session_index_per_tenant_per_user_and_for_expiry(client: redis.Redis) -> None:
+    """Appends, an empty session and a state write index a session; its delete unindexes it
+    from every view at once."""
+    sessions = RedisSessionStore(client)
+    turn = (NewMessage(role="user", content="hi"), "m1", datetime.now(UTC), 1)
+    sessions.append("t", "old", "ana", [turn])
+    time.sleep(0.002)
+    sessions.set_settings("t", "empty", "bo", {})
+    time.sleep(0.002)
+    sessions.append("t", "now", "ana", [turn])
+    sessions.append("other", "x", "ana", [turn])
+    page, total = sessions.recent("t", 0, 2)
+    assert ([s for s, _ in page], total) == (["now", "empty"], 3)
+    assert [s for s, _ in sessions.recent("t", 2, 10)[0]] == ["old"]
+    assert sessions.recent("t", 0, 0) == ([], 3)
+    assert [s for s, _ in sessions.recent("t", 0, 10, "ana")[0]] == ["now", "old"]
+    assert [s for s, _ in sessions.recent("t", 0, 10, "bo")[0]] == ["empty"]
+    later = int(time.time() * 1000) + 1000
+    assert sorted(sessions.idle(later, 10)) == [
+        ("other", "x"),
+        ("t", "empty"),
+        ("t", "now"),
+        ("t", "old"),
+    ]
+    sessions.touch("t", "old", "ana")
+    assert [s for s, _ in sessions.recent("t", 0, 10, "ana")[0]] == ["old", "now"]
+    sessions.delete("t", "now")
+    assert [s for s, _ in sessions.recent("t", 0, 10)[0]] == ["old", "empty"]
+    assert [s for s, _ in sessions.recent("t", 0, 10, "ana")[0]] == ["old"]
+    assert ("t", "now") not in sessions.idle(later, 10)
 
 
 def test_pending_indexing_and_write_behind_ages(client: redis.Redis) -> None:
@@ -148,3 +177,21 @@ def test_revoking_an_ambiguous_key_id_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(Conflict):
         keys.revoke("acme", prefix)
+
+
+def test_sessions_of_an_earlier_release_are_indexed_once(client: redis.Redis) -> None:
+    """Before the per-user view (and for sessions only ever given state) the index lacked
+    entries: the backfill adds them, keeping the times it had, and runs once."""
+    sessions = RedisSessionStore(client)
+    turn = (NewMessage(role="user", content="hi"), "m1", datetime.now(UTC), 1)
+    sessions.append("t", "old", "ana", [turn])
+    before = dict(sessions.recent("t", 0, 10)[0])
+    client.delete(Keys.user_sessions("t", "ana"))  # as an earlier release left it
+    RedisWorkingMemory(client).put("t", "stateful", {"a": 1}, "ana", None, 5)  # no index entry
+    assert sessions.recent("t", 0, 10, "ana") == ([], 0)
+    assert sessions.backfill_index() == 4  # old: per user; stateful: all three views
+    listed = dict(sessions.recent("t", 0, 10, "ana")[0])
+    assert set(listed) == {"old", "stateful"}
+    assert listed["old"] == before["old"]
+    assert ("t", "stateful") in sessions.idle(int(time.time() * 1000) + 1000, 10)
+    assert sessions.backfill_index() == 0
