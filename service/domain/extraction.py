@@ -17,6 +17,10 @@ from datetime import datetime
 
 from service.domain.facts import message_source
 from service.domain.models import Message
+from service.domain.records import RECORD_RULES
+from service.domain.slots import Candidate, Rule
+from service.domain.slots import rule as _rule
+from service.domain.slots import slug as _slug
 
 # A proper name: capitalised words ("Porto", "New York", "São Paulo", "Rio de Janeiro").
 _NAME = r"(?-i:[A-Z][\w'-]+(?:\s+(?:(?:de|da|do|del|la|le|van|von|upon|on)\s+)?[A-Z][\w'-]+){0,3})"
@@ -58,15 +62,6 @@ _TRAILERS = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate:
-    """One fact a statement asserts: its slot, its value, and a canonical sentence."""
-
-    key: str
-    value: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class ExtractedFact:
     """A fact an extractor found: slot, canonical text, the turns it came from (`message_source`)
     and when it was said (its event time)."""
@@ -75,19 +70,6 @@ class ExtractedFact:
     text: str
     lineage: tuple[str, ...]
     valid_from: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One pattern for one kind of slot; `build` turns a match into a candidate (or None)."""
-
-    name: str
-    pattern: re.Pattern[str]
-    build: Callable[[re.Match[str]], Candidate | None]
-
-
-def _slug(value: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_")[:48] or "x"
 
 
 def _clean(value: str) -> str:
@@ -241,10 +223,6 @@ def _quit(m: re.Match[str]) -> Candidate | None:
     if not habit:
         return None
     return Candidate(f"user.habit.{_slug(habit)}", "stopped", f"User no longer does: {habit}.")
-
-
-def _rule(name: str, pattern: str, build: Callable[[re.Match[str]], Candidate | None]) -> Rule:
-    return Rule(name, re.compile(pattern, re.IGNORECASE), build)
 
 
 # Sentences are matched with contractions expanded ("I'm" -> "i am", see `_normalize`).
@@ -431,7 +409,7 @@ def extract(text: str) -> list[Candidate]:
         if not is_assertion(sentence):
             continue
         body = _normalize(sentence.rstrip(" .!;"))
-        for rule in RULES:
+        for rule in (*RULES, *RECORD_RULES):
             m = rule.pattern.search(body)
             candidate = rule.build(m) if m else None
             if candidate is not None:
