@@ -54,6 +54,9 @@ def extract_session_facts(
             lineage=fact.lineage,
             # A turn dated ahead of our clock (the client's created_at) counts from now.
             valid_from=min(fact.valid_from, now),
+            # Based on what this session last saw of the key: another session's write since
+            # then makes the two concurrent (the key's policy decides).
+            session_id=session_id,
         )
         placed[done.placed] += 1
     log.info(
