@@ -11,7 +11,7 @@ Rome" is `user.sister.location`); "Anna lives in Rome" yields nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,6 +44,23 @@ _NUMBER = (
     r"(?:(?:" + "|".join(_TENS) + r")(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|"
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
     r"fifteen|sixteen|seventeen|eighteen|nineteen)"
+)
+# Another person of the user's account (a household member, a teammate) is one of the names
+# the account's own turns are spoken under; their relationships are the user's to remember
+# ("Priya's cousin Ines moved to Lagos", said in a household account where Priya speaks).
+# Candidates under MEMBER are kept only for such names (`extract(..., members=)`).
+MEMBER = "member"
+_FIRST = r"(?-i:[A-Z][\w-]+)"
+_MEMBER_KIN = (
+    r"(?P<kin>(?:(?:old|childhood|best|older|younger|little|big)\s+)?(?:wife|husband|partner|"
+    r"girlfriend|boyfriend|sister|brother|mother|mum|mom|father|dad|son|daughter|grandmother|"
+    r"grandma|grandfather|grandpa|aunt|uncle|cousin|niece|nephew|friend|godchild|godson|"
+    r"goddaughter|godmother|godfather|roommate|flatmate|colleague|neighbour|neighbor))"
+)
+# "lives in", "moved to", "ended up in", "has a new address in" (a place follows).
+_SETTLED = (
+    r"(?:lives\s+in|is\s+(?:living|based|settled)\s+in|(?:has\s+|have\s+)?(?:moved|relocated)\s+"
+    r"(?:back\s+)?to|ended\s+up\s+in|has\s+a\s+new\s+address\s+in)"
 )
 _KIN_CANON = {"mum": "mother", "mom": "mother", "dad": "father", "grandma": "grandmother",
               "grandpa": "grandfather", "fiancé": "fiance", "fiancée": "fiance",
@@ -202,6 +219,18 @@ def _kin_job(m: re.Match[str]) -> Candidate | None:
     return Candidate(f"user.{slot}.job", job, f"User's {word} works as {m['art'] or ''}{job}.")
 
 
+def _member_kin_location(m: re.Match[str]) -> Candidate | None:
+    place, kin = _clean(m["value"]), m["kin"].lower()
+    if not place:
+        return None
+    member, who = m["member"], m["who"]
+    return Candidate(
+        f"{MEMBER}.{_slug(member)}.{_slug(kin)}.{_slug(who)}.location",
+        place,
+        f"{member}'s {kin} {who} lives in {place}.",
+    )
+
+
 def _children(m: re.Match[str]) -> Candidate | None:
     count = _number(m["value"])
     if not count:
@@ -322,6 +351,9 @@ RULES: tuple[Rule, ...] = (
           rf"(?P<art>(?:a|an)\s+)?(?P<value>{_PHRASE})",
           _kin_job),
     _rule("kin_job_is", rf"^my\s+{_KIN}\s+is\s+(?P<art>(?:a|an)\s+){_JOBS}$", _kin_job),
+    _rule("member_kin_location", rf"\b(?P<member>{_FIRST})'s\s+{_MEMBER_KIN}\s+"
+          rf"(?P<who>{_FIRST})(?:,\s+(?:they|she|he))?\s+{_SETTLED}\s+(?P<value>{_NAME})",
+          _member_kin_location),
     _rule("children", r"^(?:i|we)\s+(?:have|have\s+got)\s+"
           r"(?P<value>\d|one|two|three|four|five|six)\s+"
           r"(?P<kids>kids?|children|child|sons?|daughters?)\b",
@@ -359,7 +391,7 @@ def _normalize(sentence: str) -> str:
 # Not an assertion about the present: a hypothetical, a wish, a report of someone's words, a
 # past state, a plan hedged.
 _HYPOTHETICAL = re.compile(
-    r"\b(?:if|would|could|might|maybe|perhaps|suppose|supposing|imagine|pretend|wish|hope|"
+    r"\b(?:if|would|could(?!\s+only)|might|maybe|perhaps|suppose|supposing|imagine|pretend|wish|hope|"
     r"hoping|dream|dreaming|thinking\s+(?:of|about)|considering|what\s+if|let's\s+say|"
     r"someday|one\s+day|should\s+i|whether|unless|used\s+to|planning\s+to\s+maybe)\b",
     re.IGNORECASE,
@@ -402,8 +434,10 @@ def is_assertion(sentence: str) -> bool:
     )
 
 
-def extract(text: str) -> list[Candidate]:
-    """The facts a user's turn asserts about the user, one per slot (the last statement wins)."""
+def extract(text: str, members: Collection[str] = ()) -> list[Candidate]:
+    """The facts a user's turn asserts about the user, one per slot (the last statement wins).
+    `members`: the names the account's turns are spoken under (see MEMBER)."""
+    ours = {_slug(name) for name in members}
     found: dict[str, Candidate] = {}
     for sentence in sentences(text):
         if not is_assertion(sentence):
@@ -412,19 +446,26 @@ def extract(text: str) -> list[Candidate]:
         for rule in (*RULES, *RECORD_RULES):
             m = rule.pattern.search(body)
             candidate = rule.build(m) if m else None
-            if candidate is not None:
+            if candidate is not None and _about_us(candidate, ours):
                 found[candidate.key] = candidate
     return list(found.values())
+
+
+def _about_us(candidate: Candidate, members: set[str]) -> bool:
+    """Not a relationship of someone outside the account."""
+    head, _, rest = candidate.key.partition(".")
+    return head != MEMBER or rest.partition(".")[0] in members
 
 
 def extract_from_turns(turns: Sequence[Message]) -> list[ExtractedFact]:
     """The built-in extractor over a batch of turns: only what the user says about themselves
     (assistant and tool turns are not the user's statements), in turn order."""
     out: list[ExtractedFact] = []
+    members = {t.name for t in turns if t.role == "user" and t.name}
     for turn in sorted(turns, key=lambda t: t.seq):
         if turn.role != "user":
             continue
-        for c in extract(turn.content):
+        for c in extract(turn.content, members):
             source = message_source(turn.session_id, turn.id)
             out.append(ExtractedFact(c.key, c.text, (source,), turn.created_at))
     return out

@@ -87,11 +87,16 @@ _NOT_PRODUCTS = frozenset(
 
 def _subject(m: re.Match[str]) -> str:
     """The subject's words without what trails it or the attribute before it ("Cap for the
-    garden makeover" -> "garden makeover"); empty when it names only an attribute."""
+    garden makeover" -> "the garden makeover"); empty when it names only an attribute."""
     subject = _SUBJECT_END.sub("", m["subj"].strip())
-    subject = re.sub(r"^.*\b(?:for|at)\s+", "", subject, flags=re.I)
-    subject = re.sub(r"^(?:the|our|my)\s+", "", subject, flags=re.I).strip(" .,:;'\"")
-    return "" if _ATTRIBUTE_ONLY.fullmatch(subject) else subject
+    subject = re.sub(r"^.*\b(?:for|at)\s+", "", subject, flags=re.I).strip(" .,:;'\"")
+    subject = re.sub(r"^(the|our|my)\b", lambda d: d[1].lower(), subject, flags=re.I)
+    return "" if _ATTRIBUTE_ONLY.fullmatch(_bare(subject)) else subject
+
+
+def _bare(subject: str) -> str:
+    """Without its determiner: what names the slot ("the cabin" and "our cabin" are one)."""
+    return re.sub(r"^(?:the|our|my)\s+", "", subject)
 
 
 def _record(attribute: str, render: str) -> Callable[[re.Match[str]], Candidate | None]:
@@ -103,7 +108,7 @@ def _record(attribute: str, render: str) -> Callable[[re.Match[str]], Candidate 
             return None
         text = render.format(subject=subject, value=value)
         return Candidate(
-            f"record.{slug(subject)}.{slug(attribute)}", value, text[0].upper() + text[1:]
+            f"record.{slug(_bare(subject))}.{slug(attribute)}", value, text[0].upper() + text[1:]
         )
 
     return build
@@ -129,6 +134,18 @@ def _attribute_rules(name: str, words: str, value: str) -> list[Rule]:
     ]  # fmt: skip
 
 
+# A new or reset device gives its attribute a new value: "new router at the studio, so the
+# key is V" (the router's key is the wifi password).
+_DEVICES = {"router": "wifi password", "modem": "wifi password", "wifi": "wifi password"}
+_DEVICES |= {"lock": "code", "keypad": "code", "padlock": "code", "alarm": "code"}
+_DEVICE = "(?P<device>" + "|".join(_DEVICES) + ")"
+
+
+def _device(m: re.Match[str]) -> Candidate | None:
+    name = _DEVICES[m["device"].lower()]
+    return _record(name, f"The {name} for {{subject}} is {{value}}.")(m)
+
+
 _CODE = _record("code", "The code for {subject} is {value}.")
 _PHONE_NUMBER = _record("phone number", "The phone number for {subject} is {value}.")
 _BUDGET = _record("budget", "The budget for {subject} is {value}.")
@@ -138,6 +155,9 @@ _CODENAMED = _record("codename", "The codename for {subject} is {value}.")
 
 RECORD_RULES: tuple[Rule, ...] = (
     *(r for attribute in _ATTRIBUTES for r in _attribute_rules(*attribute)),
+    rule("device_new", rf"\b(?:new|reset\s+the|replaced\s+the)\s+{_DEVICE}\s+(?:at|for|on)\s+"
+         rf"{_BOUNDED},\s+(?:so\s+)?the\s+(?:new\s+)?(?:key|password|code|pin|login)\s+is"
+         rf"(?:\s+now)?\s+{_DIGITS}", _device),
     rule("code_entry", r"\bto\s+(?:get\s+into|open|unlock|enter|get\s+through)\s+"
          rf"{_BOUNDED}\s+(?:you\s+)?(?:tap|type|enter|punch\s+in|key\s+in|dial)\s+{_DIGITS}",
          _CODE),

@@ -154,3 +154,38 @@ def test_a_record_and_its_correction_share_a_slot(
 )
 def test_what_is_not_a_record_yields_nothing(text: str) -> None:
     assert extract(text) == []
+
+
+def test_relationships_of_the_accounts_own_speakers_are_kept() -> None:
+    """In an account several people speak for (a household), a speaker's relative is the
+    user's to remember; anyone else's is not."""
+    said = "Scratch that, Priya's cousin Ines ended up in Lagos instead."
+    assert _slots(said) == {}  # Priya is nobody we know
+    found = extract(said, members={"Priya", "Tom"})
+    assert [(c.key, c.value, c.text) for c in found] == [
+        ("member.priya.cousin.ines.location", "Lagos", "Priya's cousin Ines lives in Lagos.")
+    ]
+    heard = extract("Heard from Tom's childhood friend Tariq, they relocated to Bogota.", ["Tom"])
+    assert {c.key: c.value for c in heard} == {
+        "member.tom.childhood_friend.tariq.location": "Bogota"
+    }
+    assert extract("Anna's sister Eva lives in Rome.", members={"Tom"}) == []
+
+
+def test_the_batch_speakers_are_the_members() -> None:
+    at = datetime(2024, 5, 1, tzinfo=UTC)
+    turns = [
+        Message("t", "s", "u", "m0", 0, "user", "Maya's cousin Lena moved to Porto.", at, 5, "Tom"),
+        Message("t", "s", "u", "m1", 1, "user", "Hello from me too.", at, 5, "Maya"),
+    ]
+    [fact] = extract_from_turns(turns)
+    assert (fact.key, fact.text) == (
+        "member.maya.cousin.lena.location",
+        "Maya's cousin Lena lives in Porto.",
+    )
+
+
+def test_a_new_router_gives_the_wifi_a_new_password() -> None:
+    assert _slots("New router at the studio, so the key is finch-4410 from now on.") == {
+        "record.studio.wifi_password": "finch-4410"
+    }
