@@ -141,9 +141,11 @@ _DEVICES |= {"lock": "code", "keypad": "code", "padlock": "code", "alarm": "code
 _DEVICE = "(?P<device>" + "|".join(_DEVICES) + ")"
 
 
+_BY_DEVICE = {d: _record(a, f"The {a} for {{subject}} is {{value}}.") for d, a in _DEVICES.items()}
+
+
 def _device(m: re.Match[str]) -> Candidate | None:
-    name = _DEVICES[m["device"].lower()]
-    return _record(name, f"The {name} for {{subject}} is {{value}}.")(m)
+    return _BY_DEVICE[m["device"].lower()](m)
 
 
 _CODE = _record("code", "The code for {subject} is {value}.")
