@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from service.adapters.extractors import OpenAIExtractor, RuleExtractor
+from service.domain.extraction import ExtractedFact
 from service.domain.models import Fact, Message, NewMessage
 from service.runtime.container import Container
 from service.usecases import sessions
@@ -99,6 +101,24 @@ def test_sessions_that_saw_one_fact_extract_concurrently(container: Container, t
         "User lives in Porto.": "conflict",
         "User lives in Faro.": "conflict",
     }
+
+
+def test_a_session_deleted_during_extraction_gets_nothing(
+    container: Container, tenant: str
+) -> None:
+    """The session goes while its turns are being read: the job stops, writes nothing."""
+    svc = container.services
+
+    class DeletingExtractor(RuleExtractor):
+        def extract(self, turns: Sequence[Message]) -> list[ExtractedFact]:
+            sessions.delete_session(svc, tenant, "s")
+            return super().extract(turns)
+
+    _say(svc, tenant, "s", ("m1", "I live in Lisbon.", 0))
+    svc.extractor = DeletingExtractor()
+    done = extract_session_facts(svc, tenant, "s", 0, ["m1"])
+    assert (done.status, done.found, done.placed) == ("skipped_deleted", 1, {})
+    assert list_facts(svc, tenant, "u", 0, 10) == []
 
 
 def test_session_setting_turns_extraction_off(container: Container, tenant: str) -> None:
