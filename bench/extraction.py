@@ -9,7 +9,7 @@
 3. Throughput: turns/s of the built-in extractor over the recall harness's conversations, and of
    indexing the same turns (embedding + upsert, the real model), in the same run.
 
-    python -m bench extraction [--verbose] [--turns 400]
+    python -m bench extraction [--verbose] [--turns 400] [--seeds 7,11]
 """
 
 from __future__ import annotations
@@ -38,30 +38,43 @@ def quality(verbose: bool) -> None:
             print(f"  missed: {fact} <- {statement!r}")
 
 
+def _served(texts: list[str], subject: str, value: str) -> bool:
+    """A current slot's text names the subject with this value."""
+    return any(subject.lower() in text and value.lower() in text for text in texts)
+
+
 def planted(seeds: tuple[int, ...] = (7, 11)) -> None:
     """The recall harness's planted attributes (questions answered by one turn: stated once,
-    or corrected and asked now): is the current value an active fact after every user turn
-    went through extraction, resolved per slot by event time as the store does?"""
+    or corrected and asked now): is the current value an active fact (its text names the
+    subject and the value) after every user turn went through extraction, resolved per slot
+    by event time as the store does? And is any value a correction replaced still current?"""
     for seed in seeds:
         corpus = generate(seed)
         turns = sorted(
             (t for s in corpus.sessions for t in s if t.role == "user"), key=lambda t: t.created_at
         )
+        # The names a session's user turns are spoken under, as an extraction job sees them.
+        members = {
+            s[0].session_id: {t.name for t in s if t.role == "user"} for s in corpus.sessions
+        }
         current: dict[str, tuple[str, str]] = {}  # slot -> (text, turn id), latest event wins
         for turn in turns:
-            for c in extract(turn.content):
+            for c in extract(turn.content, members[turn.session_id]):
                 current[c.key] = (c.text, turn.id)
         asked = [
             q
             for q in corpus.questions
             if q.kind in ("single_hop", "paraphrase", "update") and len(q.evidence) == 1
         ]
-        found = sum(
-            any(q.answer.lower() in text.lower() for text, _ in current.values()) for q in asked
-        )
+
+        texts = [text.lower() for text, _ in current.values()]
+        found = sum(_served(texts, q.subject, q.answer) for q in asked)
+        outdated = [(q.subject, v) for q in asked for v in q.outdated]
+        stale = sum(_served(texts, subject, v) for subject, v in outdated)
         print(
             f"recall harness seed {seed}: current value active for {found}/{len(asked)} planted "
-            f"attributes ({len(current)} slots from {len(turns)} user turns)"
+            f"attributes; superseded values served as current {stale}/{len(outdated)} "
+            f"({len(current)} slots from {len(turns)} user turns)"
         )
 
 
@@ -110,7 +123,10 @@ def main() -> None:
     args = sys.argv[1:]
     turns = int(args[args.index("--turns") + 1]) if "--turns" in args else 400
     quality("--verbose" in args)
-    planted()
+    if "--seeds" in args:
+        planted(tuple(int(x) for x in args[args.index("--seeds") + 1].split(",")))
+    else:
+        planted()
     throughput(turns)
 
 

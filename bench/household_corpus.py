@@ -65,6 +65,8 @@ class Question:
     text: str
     evidence: tuple[str, ...]
     answer: str
+    outdated: tuple[str, ...] = ()  # update: the values it replaced, wrong if served as current
+    subject: str = ""  # single_hop, paraphrase, update of a planted fact: whose value it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -756,6 +758,8 @@ class _Spec:
     text: str
     keys: list[Key]
     answer: Callable[[list[Turn]], str]
+    outdated: tuple[str, ...] = ()  # a corrected fact's earlier values
+    subject: str = ""  # a planted fact's subject
 
 
 def _fmt(template: str, **kw: str) -> str:
@@ -877,7 +881,7 @@ class _Plan:
             return _Spec("temporal", q, keys, lambda _: f"before: {first}; now: {now}")
         question = _fmt(r.choice(kind["para" if mode == "para" else "ask"]), s=subj)
         label = {"plain": "single_hop", "para": "paraphrase", "current": "update"}[mode]
-        return _Spec(label, question, keys[-1:], lambda _: now)
+        return _Spec(label, question, keys[-1:], lambda _: now, tuple(values[:-1]), subj)
 
     def chain(self, hops: str = "ab", para: bool = False) -> _Spec | None:
         """Two facts told in different sessions, asked as one question (in other words: para)."""
@@ -1107,7 +1111,10 @@ def generate(seed: int = 7, sessions: int = 24, turns_per_session: int = 40) -> 
     for i, sp in enumerate(specs):
         ev = [first[k] for k in sp.keys]
         ids = tuple(e.id for e in ev)
-        questions.append(Question(f"q{i + 1:03d}", sp.kind, sp.text, ids, sp.answer(ev)))
+        answer = sp.answer(ev)
+        questions.append(
+            Question(f"q{i + 1:03d}", sp.kind, sp.text, ids, answer, sp.outdated, sp.subject)
+        )
     return Corpus(f"household-{seed}", tuple(out), tuple(questions))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -362,6 +362,17 @@ class Cutoffs(Protocol):
     def get(self, tenant: str, kind: str, ident: str) -> int:
         """The cutoff in unix milliseconds; 0 = none."""
         ...
+
+
+class SeenFacts(Protocol):
+    """Per session, the fact it last saw on each fact key: what its next write to that key is
+    based on when the writer names no version of its own (split-brain detection)."""
+
+    def note(self, tenant: str, session_id: str, seen: Mapping[str, str]) -> None:
+        """Record key -> fact id for facts served to (or written by) the session."""
+        ...
+
+    def last(self, tenant: str, session_id: str, key: str) -> str | None: ...
 
 
 class EmbeddingCache(Protocol):

@@ -220,6 +220,7 @@ _SESSION_PARTS = (
     "summary",
     "state_meta",  # working memory's version and history (RedisWorkingMemory)
     "state_versions",
+    "facts_seen",  # the fact each key last showed the session (RedisSeenFacts)
 )
 
 

@@ -25,6 +25,7 @@ from service.api.schemas import (
 from service.domain import errors as e
 from service.domain.validation import ID_PATTERN
 from service.usecases import facts
+from service.usecases.seen_facts import shown_to
 
 router = APIRouter(prefix="/v1/facts", tags=["facts"])
 
@@ -33,7 +34,7 @@ router = APIRouter(prefix="/v1/facts", tags=["facts"])
     "",
     status_code=201,
     responses={
-        **responses(e.Conflict),
+        **responses(e.Conflict, e.NotFound),
         200: {"model": FactOut, "description": "Merged into an active fact: that fact."},
     },
 )
@@ -55,6 +56,7 @@ async def remember(
             body.metadata,
             valid_from=body.valid_from,
             based_on=body.based_on,
+            session_id=body.session_id,
         )
     )
     await acknowledged(svc, durability)
@@ -80,7 +82,7 @@ async def list_facts(
     return FactsOut(user_id=user_id, facts=[FactOut.model_validate(f) for f in found])
 
 
-@router.post("/search")
+@router.post("/search", responses=responses(e.NotFound, e.Conflict))
 async def search(body: FactSearchIn, svc: Svc, caller: Caller) -> FactsOut:
     found = await run_in_threadpool(
         facts.search_facts,
@@ -92,6 +94,8 @@ async def search(body: FactSearchIn, svc: Svc, caller: Caller) -> FactsOut:
         body.as_of,
         body.known_at,
     )
+    shown = [f.fact for f in found]
+    await run_in_threadpool(shown_to, svc, caller.tenant, body.session_id, body.user_id, shown)
     return FactsOut(
         user_id=body.user_id,
         facts=[
@@ -103,9 +107,18 @@ async def search(body: FactSearchIn, svc: Svc, caller: Caller) -> FactsOut:
     )
 
 
-@router.get("/{fact_id}", responses=responses(e.NotFound))
-async def get(fact_id: PathId, svc: Svc, caller: Caller, response: Response) -> FactOut:
+@router.get("/{fact_id}", responses=responses(e.NotFound, e.Conflict))
+async def get(
+    fact_id: PathId,
+    svc: Svc,
+    caller: Caller,
+    response: Response,
+    session_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+) -> FactOut:
+    """One fact (any status). With `session_id`, that session has seen it: its next write to
+    the key without `based_on` is based on this fact."""
     fact = await run_in_threadpool(facts.get_fact, svc, caller.tenant, fact_id)
+    await run_in_threadpool(shown_to, svc, caller.tenant, session_id, fact.user_id, [fact])
     response.headers["ETag"] = f'"{fact.version}"'
     return FactOut.model_validate(fact)
 

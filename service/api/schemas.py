@@ -294,6 +294,9 @@ class FactIn(Body):
     # The id of the key's fact this write was based on (read as current): another write that
     # replaced it meanwhile is concurrent, and the key's conflict policy decides.
     based_on: str | None = None
+    # The session writing (the user's): without `based_on`, the write is based on the fact this
+    # session last saw on the key (in a context, a GET or a search made for it).
+    session_id: Id | None = None
 
 
 class FactUpdateIn(Body):
@@ -337,6 +340,7 @@ class FactSearchIn(Body):
     limit: int = Field(10, ge=1, le=100)
     as_of: datetime | None = None  # what was valid then (event time)
     known_at: datetime | None = None  # as recorded then (record time)
+    session_id: Id | None = None  # the session reading: it has seen what is found
 
 
 class ContextIn(Body):

@@ -11,12 +11,16 @@ Rome" is `user.sister.location`); "Anna lives in Rome" yields nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from service.domain.facts import message_source
 from service.domain.models import Message
+from service.domain.records import RECORD_RULES
+from service.domain.slots import Candidate, Rule
+from service.domain.slots import rule as _rule
+from service.domain.slots import slug as _slug
 
 # A proper name: capitalised words ("Porto", "New York", "São Paulo", "Rio de Janeiro").
 _NAME = r"(?-i:[A-Z][\w'-]+(?:\s+(?:(?:de|da|do|del|la|le|van|von|upon|on)\s+)?[A-Z][\w'-]+){0,3})"
@@ -41,6 +45,23 @@ _NUMBER = (
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
     r"fifteen|sixteen|seventeen|eighteen|nineteen)"
 )
+# Another person of the user's account (a household member, a teammate) is one of the names
+# the account's own turns are spoken under; their relationships are the user's to remember
+# ("Priya's cousin Ines moved to Lagos", said in a household account where Priya speaks).
+# Candidates under MEMBER are kept only for such names (`extract(..., members=)`).
+MEMBER = "member"
+_FIRST = r"(?-i:[A-Z][\w-]+)"
+_MEMBER_KIN = (
+    r"(?P<kin>(?:(?:old|childhood|best|older|younger|little|big)\s+)?(?:wife|husband|partner|"
+    r"girlfriend|boyfriend|sister|brother|mother|mum|mom|father|dad|son|daughter|grandmother|"
+    r"grandma|grandfather|grandpa|aunt|uncle|cousin|niece|nephew|friend|godchild|godson|"
+    r"goddaughter|godmother|godfather|roommate|flatmate|colleague|neighbour|neighbor))"
+)
+# "lives in", "moved to", "ended up in", "has a new address in" (a place follows).
+_SETTLED = (
+    r"(?:lives\s+in|is\s+(?:living|based|settled)\s+in|(?:has\s+|have\s+)?(?:moved|relocated)\s+"
+    r"(?:back\s+)?to|ended\s+up\s+in|has\s+a\s+new\s+address\s+in)"
+)
 _KIN_CANON = {"mum": "mother", "mom": "mother", "dad": "father", "grandma": "grandmother",
               "grandpa": "grandfather", "fiancé": "fiance", "fiancée": "fiance",
               "fiancee": "fiance", "best friend": "best_friend"}  # fmt: skip
@@ -58,15 +79,6 @@ _TRAILERS = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate:
-    """One fact a statement asserts: its slot, its value, and a canonical sentence."""
-
-    key: str
-    value: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class ExtractedFact:
     """A fact an extractor found: slot, canonical text, the turns it came from (`message_source`)
     and when it was said (its event time)."""
@@ -75,19 +87,6 @@ class ExtractedFact:
     text: str
     lineage: tuple[str, ...]
     valid_from: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One pattern for one kind of slot; `build` turns a match into a candidate (or None)."""
-
-    name: str
-    pattern: re.Pattern[str]
-    build: Callable[[re.Match[str]], Candidate | None]
-
-
-def _slug(value: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_")[:48] or "x"
 
 
 def _clean(value: str) -> str:
@@ -220,6 +219,18 @@ def _kin_job(m: re.Match[str]) -> Candidate | None:
     return Candidate(f"user.{slot}.job", job, f"User's {word} works as {m['art'] or ''}{job}.")
 
 
+def _member_kin_location(m: re.Match[str]) -> Candidate | None:
+    place, kin = _clean(m["value"]), m["kin"].lower()
+    if not place:
+        return None
+    member, who = m["member"], m["who"]
+    return Candidate(
+        f"{MEMBER}.{_slug(member)}.{_slug(kin)}.{_slug(who)}.location",
+        place,
+        f"{member}'s {kin} {who} lives in {place}.",
+    )
+
+
 def _children(m: re.Match[str]) -> Candidate | None:
     count = _number(m["value"])
     if not count:
@@ -241,10 +252,6 @@ def _quit(m: re.Match[str]) -> Candidate | None:
     if not habit:
         return None
     return Candidate(f"user.habit.{_slug(habit)}", "stopped", f"User no longer does: {habit}.")
-
-
-def _rule(name: str, pattern: str, build: Callable[[re.Match[str]], Candidate | None]) -> Rule:
-    return Rule(name, re.compile(pattern, re.IGNORECASE), build)
 
 
 # Sentences are matched with contractions expanded ("I'm" -> "i am", see `_normalize`).
@@ -344,6 +351,9 @@ RULES: tuple[Rule, ...] = (
           rf"(?P<art>(?:a|an)\s+)?(?P<value>{_PHRASE})",
           _kin_job),
     _rule("kin_job_is", rf"^my\s+{_KIN}\s+is\s+(?P<art>(?:a|an)\s+){_JOBS}$", _kin_job),
+    _rule("member_kin_location", rf"\b(?P<member>{_FIRST})'s\s+{_MEMBER_KIN}\s+"
+          rf"(?P<who>{_FIRST})(?:,\s+(?:they|she|he))?\s+{_SETTLED}\s+(?P<value>{_NAME})",
+          _member_kin_location),
     _rule("children", r"^(?:i|we)\s+(?:have|have\s+got)\s+"
           r"(?P<value>\d|one|two|three|four|five|six)\s+"
           r"(?P<kids>kids?|children|child|sons?|daughters?)\b",
@@ -381,7 +391,7 @@ def _normalize(sentence: str) -> str:
 # Not an assertion about the present: a hypothetical, a wish, a report of someone's words, a
 # past state, a plan hedged.
 _HYPOTHETICAL = re.compile(
-    r"\b(?:if|would|could|might|maybe|perhaps|suppose|supposing|imagine|pretend|wish|hope|"
+    r"\b(?:if|would|could(?!\s+only)|might|maybe|perhaps|suppose|supposing|imagine|pretend|wish|hope|"
     r"hoping|dream|dreaming|thinking\s+(?:of|about)|considering|what\s+if|let's\s+say|"
     r"someday|one\s+day|should\s+i|whether|unless|used\s+to|planning\s+to\s+maybe)\b",
     re.IGNORECASE,
@@ -424,29 +434,38 @@ def is_assertion(sentence: str) -> bool:
     )
 
 
-def extract(text: str) -> list[Candidate]:
-    """The facts a user's turn asserts about the user, one per slot (the last statement wins)."""
+def extract(text: str, members: Collection[str] = ()) -> list[Candidate]:
+    """The facts a user's turn asserts about the user, one per slot (the last statement wins).
+    `members`: the names the account's turns are spoken under (see MEMBER)."""
+    ours = {_slug(name) for name in members}
     found: dict[str, Candidate] = {}
     for sentence in sentences(text):
         if not is_assertion(sentence):
             continue
         body = _normalize(sentence.rstrip(" .!;"))
-        for rule in RULES:
+        for rule in (*RULES, *RECORD_RULES):
             m = rule.pattern.search(body)
             candidate = rule.build(m) if m else None
-            if candidate is not None:
+            if candidate is not None and _about_us(candidate, ours):
                 found[candidate.key] = candidate
     return list(found.values())
+
+
+def _about_us(candidate: Candidate, members: set[str]) -> bool:
+    """Not a relationship of someone outside the account."""
+    head, _, rest = candidate.key.partition(".")
+    return head != MEMBER or rest.partition(".")[0] in members
 
 
 def extract_from_turns(turns: Sequence[Message]) -> list[ExtractedFact]:
     """The built-in extractor over a batch of turns: only what the user says about themselves
     (assistant and tool turns are not the user's statements), in turn order."""
     out: list[ExtractedFact] = []
+    members = {t.name for t in turns if t.role == "user" and t.name}
     for turn in sorted(turns, key=lambda t: t.seq):
         if turn.role != "user":
             continue
-        for c in extract(turn.content):
+        for c in extract(turn.content, members):
             source = message_source(turn.session_id, turn.id)
             out.append(ExtractedFact(c.key, c.text, (source,), turn.created_at))
     return out

@@ -25,6 +25,7 @@ from service.adapters.redis_heartbeat import RedisHeartbeat
 from service.adapters.redis_jobs import RedisJobStore
 from service.adapters.redis_quotas import RedisQuotas
 from service.adapters.redis_rate_limiter import RedisRateLimiter
+from service.adapters.redis_seen_facts import RedisSeenFacts
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
 from service.adapters.redis_summaries import RedisSummaryStore
@@ -167,5 +168,6 @@ def build_container(
         durability=RedisDurability(client),
         rate_limiter=RedisRateLimiter(client, settings.rate_limit_per_s, settings.rate_limit_burst),
         quotas=RedisQuotas(client),
+        seen_facts=RedisSeenFacts(client),
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

@@ -33,6 +33,7 @@ from service.usecases.embedding import embed_cached
 from service.usecases.facts import valid_fact_ids
 from service.usecases.quotas import quota_limit, refuse_snapshot
 from service.usecases.recall import Retrieved, Search, recall_filter, retrieve
+from service.usecases.seen_facts import note_served
 from service.usecases.services import Services
 
 log = structlog.get_logger()
@@ -299,6 +300,7 @@ def _record(
     )
     if not record:
         return context
+    note_served(svc, tenant, got.info, got.found.facts, result.items)  # the base of its writes
     max_bytes = quota_limit(svc, tenant, "snapshot_bytes")
     too_large = svc.snapshots.put(
         tenant,

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import structlog
 
-from service.usecases.facts import remember_fact
+from service.domain.errors import NotFound
+from service.domain.extraction import ExtractedFact
+from service.usecases.facts import Remembered, remember_fact
 from service.usecases.services import Services
 from service.usecases.sessions import extracts_facts
 from service.usecases.turns import turns_from_index
@@ -44,17 +47,10 @@ def extract_session_facts(
     placed: Counter[str] = Counter()
     now = svc.clock()
     for fact in found:
-        done = remember_fact(
-            svc,
-            tenant,
-            info.user_id,
-            fact.text,
-            fact.key,
-            source="extracted",
-            lineage=fact.lineage,
-            # A turn dated ahead of our clock (the client's created_at) counts from now.
-            valid_from=min(fact.valid_from, now),
-        )
+        try:
+            done = _remember_extracted(svc, tenant, info.user_id, session_id, fact, now)
+        except NotFound:  # the session was deleted meanwhile: its facts are retired anyway
+            return Extraction("skipped_deleted", len(found), dict(placed))
         placed[done.placed] += 1
     log.info(
         "facts.extracted",
@@ -66,3 +62,27 @@ def extract_session_facts(
         **placed,
     )
     return Extraction("done", len(found), dict(placed))
+
+
+def _remember_extracted(
+    svc: Services,
+    tenant: str,
+    user_id: str,
+    session_id: str,
+    fact: ExtractedFact,
+    now: datetime,
+) -> Remembered:
+    return remember_fact(
+        svc,
+        tenant,
+        user_id,
+        fact.text,
+        fact.key,
+        source="extracted",
+        lineage=fact.lineage,
+        # A turn dated ahead of our clock (the client's created_at) counts from now.
+        valid_from=min(fact.valid_from, now),
+        # Based on what this session last saw of the key: another session's write since then
+        # makes the two concurrent (the key's policy decides).
+        session_id=session_id,
+    )

@@ -41,6 +41,7 @@ from service.domain.points import (
 from service.domain.sparse import SHORT_TEXT, encode_document, encode_query
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
+from service.usecases.seen_facts import base_of, note_seen, session_of
 from service.usecases.services import Services
 
 log = structlog.get_logger()
@@ -72,6 +73,7 @@ def remember_fact(
     valid_from: datetime | None = None,
     based_on: str | None = None,
     external_id: str | None = None,
+    session_id: str | None = None,
 ) -> Remembered:
     """Store a fact. A near-duplicate of an active fact (or a statement already derived from
     the same source turns) returns the existing fact. On a key, the statement with the latest
@@ -79,8 +81,36 @@ def remember_fact(
 
     `based_on`: the id of the key's fact the writer saw as current. If another write replaced
     it meanwhile, the two are concurrent and the key's policy decides: `lww` as above (event
-    time, ties broken by record time and id), `keep_both` keeps both, flagged `conflict`."""
+    time, ties broken by record time and id), `keep_both` keeps both, flagged `conflict`.
+    `session_id`: the session writing (its user's); without `based_on`, the write is based on
+    the fact that session last saw on the key, and the stored fact is what it sees now."""
     check_id(user_id, "user_id")
+    if session_id is not None and based_on is None:
+        based_on = base_of(svc, tenant, session_id, user_id, key)
+    elif session_id is not None:
+        session_of(svc, tenant, session_id, user_id)
+    done = _remember(
+        svc, tenant, user_id, text, key, metadata, source, lineage, valid_from, based_on,
+        external_id,
+    )
+    if session_id is not None and done.placed != "history":
+        note_seen(svc, tenant, session_id, [done.fact])
+    return done
+
+
+def _remember(
+    svc: Services,
+    tenant: str,
+    user_id: str,
+    text: str,
+    key: str | None,
+    metadata: dict[str, Any] | None,
+    source: FactSource,
+    lineage: Sequence[str],
+    valid_from: datetime | None,
+    based_on: str | None,
+    external_id: str | None,
+) -> Remembered:
     if key is not None:
         check_id(key, "key")
     text = _checked_text(svc, text)

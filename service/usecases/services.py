@@ -19,6 +19,7 @@ from service.ports import (
     JobStore,
     Quotas,
     RateLimiter,
+    SeenFacts,
     SessionStore,
     SnapshotStore,
     Summarizer,
@@ -60,6 +61,7 @@ class Services:
     durability: Durability
     rate_limiter: RateLimiter
     quotas: Quotas
+    seen_facts: SeenFacts
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def now_ms(self) -> int:

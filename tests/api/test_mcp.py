@@ -55,7 +55,8 @@ def test_tools_in_memory(container: Container, worker: WorkerRunner) -> None:
             found = _data(
                 await client.call_tool("search_memory", {"user_id": "ana", "query": "diet"})
             )
-            assert [f["id"] for f in found["facts"]] == [fact["id"]]
+            # The locker code may have been learned from t1 by now: another key.
+            assert [f["id"] for f in found["facts"] if f["key"] == "diet"] == [fact["id"]]
             ctx = _data(
                 await client.call_tool(
                     "get_context", {"session_id": "s", "user_id": "ana", "query": "locker code"}

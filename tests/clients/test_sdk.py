@@ -51,7 +51,9 @@ def test_walk_through_sync(served_with_key: tuple[Served, str]) -> None:
 
         fact = memory.remember_fact("ana", "Ana is vegetarian", key="diet")
         assert (fact.status, fact.key) == ("active", "diet")
-        assert [f.id for f in memory.search_facts("ana", "what does Ana eat?")] == [fact.id]
+        found = memory.search_facts("ana", "what does Ana eat?")
+        # The locker code may have been learned from the first turn by now: another key.
+        assert [f.id for f in found if f.key == "diet"] == [fact.id]
         with pytest.raises(PreconditionFailed):
             memory.delete_fact(fact.id, if_match=fact.version + 1)
         assert memory.set_state("s1", {"task": "plan a dinner"}) == {"task": "plan a dinner"}

@@ -12,6 +12,7 @@ import redis
 
 from service.adapters.redis_embedding_cache import RedisEmbeddingCache
 from service.adapters.redis_facts import RedisFactStore
+from service.adapters.redis_seen_facts import RedisSeenFacts
 from service.adapters.redis_sessions import RedisSessionStore
 from service.adapters.redis_snapshots import RedisSnapshotStore
 from service.adapters.redis_summaries import RedisSummaryStore
@@ -151,6 +152,21 @@ def test_delete_writes_tombstone_that_stale_jobs_see(client: redis.Redis) -> Non
     info = store.info("t", "s")
     assert info is not None
     assert (info.indexed, info.pending) == (1, 0)
+
+
+def test_seen_facts_per_session_go_with_the_session(client: redis.Redis) -> None:
+    sessions, seen = RedisSessionStore(client), RedisSeenFacts(client)
+    sessions.append("t", "s", "u", _batch("a"))
+    seen.note("t", "s", {"user.location": "f1", "user.diet": "f2"})
+    seen.note("t", "s", {"user.location": "f3"})  # the last one seen counts
+    seen.note("t", "other", {"user.location": "f9"})
+    assert seen.last("t", "s", "user.location") == "f3"
+    assert seen.last("t", "s", "user.diet") == "f2"
+    assert seen.last("t", "s", "user.age") is None
+    assert seen.last("t2", "s", "user.location") is None  # tenants apart
+    sessions.delete("t", "s")
+    assert seen.last("t", "s", "user.location") is None  # deleted with the session
+    assert seen.last("t", "other", "user.location") == "f9"
 
 
 def test_pending_lists_unindexed_sessions(client: redis.Redis) -> None:

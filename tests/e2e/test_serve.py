@@ -100,7 +100,9 @@ def test_recall_restart_and_durability(tmp_path: Path) -> None:
     with again.client() as http:
         session = http.get("/v1/sessions/chat").json()
         assert (session["messages"], session["indexed"], session["pending"]) == (300, 300, 0)
-        assert [f["text"] for f in http.get("/v1/facts?user_id=ana").json()["facts"]] == [
+        facts = http.get("/v1/facts?user_id=ana").json()["facts"]
+        # (Facts extracted from the turns, such as the locker code, may be there too.)
+        assert [f["text"] for f in facts if f["source"] == "api"] == [
             "Ana trains at the Riverside gym"
         ]
         ctx = http.post("/v1/context", json=ask).json()

@@ -92,3 +92,100 @@ def test_labelled_set_meets_the_targets() -> None:
     assert result.non_facts * 3 >= len(labelled) - 3  # about a third are non-facts
     assert result.precision >= 0.9
     assert result.recall >= 0.6
+
+
+@pytest.mark.parametrize(
+    ("first", "correction", "key", "value"),
+    [
+        (
+            "Router login at the lake house is heron-1122.",
+            "Heads up, the router at the lake house got reset and the wifi password is now "
+            "wren-9001.",
+            "record.lake_house.wifi_password",
+            "wren-9001",
+        ),
+        (
+            "Door code for the side gate: 4417.",
+            "They changed the code for the side gate, it's 9930 from today.",
+            "record.side_gate.code",
+            "9930",
+        ),
+        (
+            "We agreed the budget for the party is $400, not a cent more.",
+            "We revised the party, the cap is now $650.",
+            "record.party.budget",
+            "$650",
+        ),
+        (
+            "Just confirmed: Sam's eye test is on 3 May.",
+            "Sam's eye test got moved, it's now on 17 May.",
+            "record.sam_s_eye_test.date",
+            "17 May",
+        ),
+        (
+            "We decided to use Postgres 16 for the ledger.",
+            "Change of plan: the ledger will use SQLite instead.",
+            "record.ledger.uses",
+            "SQLite",
+        ),
+    ],
+)
+def test_a_record_and_its_correction_share_a_slot(
+    first: str, correction: str, key: str, value: str
+) -> None:
+    """Whatever words tell a record ("router login", "wifi password"), one attribute of one
+    subject is one slot, so the correction supersedes the first value."""
+    assert list(_slots(first)) == [key]
+    assert _slots(correction) == {key: value}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What's the wifi password at the cabin?",
+        "If the budget for the trip is $500, can we afford it?",
+        'He said "the code for the gate is 1234".',
+        "The budget for the trip is tight.",  # no amount: no record
+        "The wifi at the cafe is terrible.",
+        "The number of guests at the party is 40.",  # no phone number
+        "The meeting is going on Friday.",  # a weekday is no product
+        "Lena is allergic to peanuts.",  # someone else's attribute, no relationship
+    ],
+)
+def test_what_is_not_a_record_yields_nothing(text: str) -> None:
+    assert extract(text) == []
+
+
+def test_relationships_of_the_accounts_own_speakers_are_kept() -> None:
+    """In an account several people speak for (a household), a speaker's relative is the
+    user's to remember; anyone else's is not."""
+    said = "Scratch that, Priya's cousin Ines ended up in Lagos instead."
+    assert _slots(said) == {}  # Priya is nobody we know
+    found = extract(said, members={"Priya", "Tom"})
+    assert [(c.key, c.value, c.text) for c in found] == [
+        ("member.priya.cousin.ines.location", "Lagos", "Priya's cousin Ines lives in Lagos.")
+    ]
+    heard = extract("Heard from Tom's childhood friend Tariq, they relocated to Bogota.", ["Tom"])
+    assert {c.key: c.value for c in heard} == {
+        "member.tom.childhood_friend.tariq.location": "Bogota"
+    }
+    assert extract("Anna's sister Eva lives in Rome.", members={"Tom"}) == []
+
+
+def test_the_batch_speakers_are_the_members() -> None:
+    at = datetime(2024, 5, 1, tzinfo=UTC)
+    turns = [
+        Message("t", "s", "u", "m0", 0, "user", "Maya's cousin Lena moved to Porto.", at, 5, "Tom"),
+        Message("t", "s", "u", "m1", 1, "user", "Hello from me too.", at, 5, "Maya"),
+    ]
+    [fact] = extract_from_turns(turns)
+    assert (fact.key, fact.text) == (
+        "member.maya.cousin.lena.location",
+        "Maya's cousin Lena lives in Porto.",
+    )
+
+
+def test_a_new_router_gives_the_wifi_a_new_password() -> None:
+    assert _slots("New router at the studio, so the key is finch-4410 from now on.") == {
+        "record.studio.wifi_password": "finch-4410"
+    }

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from service.adapters.extractors import OpenAIExtractor, RuleExtractor
+from service.domain.extraction import ExtractedFact
 from service.domain.models import Fact, Message, NewMessage
 from service.runtime.container import Container
 from service.usecases import sessions
 from service.usecases.extraction import extract_session_facts
 from service.usecases.facts import list_facts
+from service.usecases.seen_facts import shown_to
 from service.usecases.services import Services
 from tests.chat_server import Chat
 
@@ -75,6 +78,47 @@ def test_late_older_statement_lands_in_history(container: Container, tenant: str
     # A job run twice stores nothing twice.
     assert extract_session_facts(svc, tenant, "s", 0, ["new", "old"]).placed == {"merged": 2}
     assert len(list_facts(svc, tenant, "u", 0, 10)) == 2
+
+
+def test_sessions_that_saw_one_fact_extract_concurrently(container: Container, tenant: str) -> None:
+    """Extracted writes are based on what their session last saw: b was shown Lisbon, a moved
+    the user to Porto meanwhile, so b's Faro is concurrent (keep_both flags it), while a's own
+    correction of its own statement is not."""
+    svc = container.services
+    svc.settings = svc.settings.model_copy(update={"fact_conflict_policy": "keep_both"})
+    _say(svc, tenant, "a", ("a1", "I live in Lisbon.", 0))
+    assert extract_session_facts(svc, tenant, "a", 0, ["a1"]).placed == {"current": 1}
+    [lisbon] = list_facts(svc, tenant, "u", 0, 10)
+    _say(svc, tenant, "b", ("b1", "Hello again.", 1))
+    shown_to(svc, tenant, "b", "u", [lisbon])
+    _say(svc, tenant, "a", ("a2", "We moved to Porto.", 5))
+    _say(svc, tenant, "b", ("b2", "We moved to Faro.", 6))
+    assert extract_session_facts(svc, tenant, "a", 0, ["a2"]).placed == {"current": 1}
+    assert extract_session_facts(svc, tenant, "b", 0, ["b2"]).placed == {"conflict": 1}
+    status = {f.text: f.status for f in list_facts(svc, tenant, "u", 0, 10)}
+    assert status == {
+        "User lives in Lisbon.": "superseded",
+        "User lives in Porto.": "conflict",
+        "User lives in Faro.": "conflict",
+    }
+
+
+def test_a_session_deleted_during_extraction_gets_nothing(
+    container: Container, tenant: str
+) -> None:
+    """The session goes while its turns are being read: the job stops, writes nothing."""
+    svc = container.services
+
+    class DeletingExtractor(RuleExtractor):
+        def extract(self, turns: Sequence[Message]) -> list[ExtractedFact]:
+            sessions.delete_session(svc, tenant, "s")
+            return super().extract(turns)
+
+    _say(svc, tenant, "s", ("m1", "I live in Lisbon.", 0))
+    svc.extractor = DeletingExtractor()
+    done = extract_session_facts(svc, tenant, "s", 0, ["m1"])
+    assert (done.status, done.found, done.placed) == ("skipped_deleted", 1, {})
+    assert list_facts(svc, tenant, "u", 0, 10) == []
 
 
 def test_session_setting_turns_extraction_off(container: Container, tenant: str) -> None:

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from service.domain.errors import Conflict, PreconditionFailed
+from service.domain.models import Fact, NewMessage
 from service.runtime.container import Container
 from service.usecases.facts import (
     Remembered,
@@ -19,7 +20,9 @@ from service.usecases.facts import (
     resolve_fact,
     update_fact,
 )
+from service.usecases.seen_facts import shown_to
 from service.usecases.services import Services
+from service.usecases.sessions import append_messages
 
 
 def test_racing_writes_to_one_key_leave_one_active_fact(container: Container, tenant: str) -> None:
@@ -98,13 +101,22 @@ def test_delete_racing_a_supersede_never_resurrects(container: Container, tenant
     assert svc.facts.get(tenant, first.id).status == "deleted"  # type: ignore[union-attr]
 
 
-def _race(svc: Services, tenant: str, writers: int, base: str) -> list[Remembered]:
-    """`writers` sessions write one key at once, each based on the fact it read (`base`)."""
+def _race(
+    svc: Services, tenant: str, writers: int, base: Fact, by_session: bool = False
+) -> list[Remembered]:
+    """`writers` sessions write one key at once, each based on the fact it read (`base`): named
+    in `based_on`, or (`by_session`) what its session was last shown."""
     done: list[Remembered] = []
     errors: list[BaseException] = []
     gate = threading.Barrier(writers)
+    if by_session:
+        for n in range(writers):
+            hello = [NewMessage(role="user", content="Which office again?")]
+            append_messages(svc, tenant, f"s{n}", "u", hello)
+            shown_to(svc, tenant, f"s{n}", "u", [base])
 
     def writer(n: int) -> None:
+        based_on, session_id = (None, f"s{n}") if by_session else (base.id, None)
         try:
             gate.wait()
             for _ in range(20):
@@ -112,7 +124,7 @@ def _race(svc: Services, tenant: str, writers: int, base: str) -> list[Remembere
                     done.append(
                         remember_fact(
                             svc, tenant, "u", f"Works in office number {n}", "user.office",
-                            based_on=base,
+                            based_on=based_on, session_id=session_id,
                         )
                     )  # fmt: skip
                     return
@@ -132,13 +144,14 @@ def _race(svc: Services, tenant: str, writers: int, base: str) -> list[Remembere
 
 
 @pytest.mark.parametrize("policy", ["lww", "keep_both"])
+@pytest.mark.parametrize("by_session", [False, True], ids=["based_on", "session_last_saw"])
 def test_concurrent_writes_are_never_lost_silently(
-    container: Container, tenant: str, policy: str
+    container: Container, tenant: str, policy: str, by_session: bool
 ) -> None:
     svc = container.services
     svc.settings = svc.settings.model_copy(update={"fact_conflict_policies": {tenant: policy}})
     base = remember_fact(svc, tenant, "u", "Works in the old office", "user.office").fact
-    done = _race(svc, tenant, 6, base.id)
+    done = _race(svc, tenant, 6, base, by_session)
     assert len(done) == 6
     records = {f.id: f for f in list_facts(svc, tenant, "u", 0, 100)}
     # Every write is current, in history, or flagged: none vanished.
