@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from service.usecases.facts import remember_fact
+from service.domain.errors import QuotaExceeded
+from service.usecases.facts import remember_fact, skipped_over_quota
 from service.usecases.services import Services
 from service.usecases.sessions import extracts_facts
 from service.usecases.turns import turns_from_index
@@ -23,6 +24,7 @@ class Extraction:
     status: str  # done | skipped_deleted | skipped_disabled
     found: int = 0
     placed: dict[str, int] = field(default_factory=dict)
+    over_quota: int = 0  # found but not stored: the tenant's facts quota was full
 
 
 def extract_session_facts(
@@ -42,19 +44,26 @@ def extract_session_facts(
     turns += turns_from_index(svc, tenant, session_id, epoch, missing) if missing else []
     found = svc.extractor.extract(turns)
     placed: Counter[str] = Counter()
+    over_quota = 0
     now = svc.clock()
     for fact in found:
-        done = remember_fact(
-            svc,
-            tenant,
-            info.user_id,
-            fact.text,
-            fact.key,
-            source="extracted",
-            lineage=fact.lineage,
-            # A turn dated ahead of our clock (the client's created_at) counts from now.
-            valid_from=min(fact.valid_from, now),
-        )
+        try:
+            done = remember_fact(
+                svc,
+                tenant,
+                info.user_id,
+                fact.text,
+                fact.key,
+                source="extracted",
+                lineage=fact.lineage,
+                # A turn dated ahead of our clock (the client's created_at) counts from now.
+                valid_from=min(fact.valid_from, now),
+            )
+        except QuotaExceeded as exc:
+            # Not an error of the job: retrying would only hit the quota again.
+            skipped_over_quota(tenant, fact.key, fact.lineage, exc)
+            over_quota += 1
+            continue
         placed[done.placed] += 1
     log.info(
         "facts.extracted",
@@ -63,6 +72,7 @@ def extract_session_facts(
         extractor=svc.extractor.name,
         turns=len(turns),
         found=len(found),
+        over_quota=over_quota,
         **placed,
     )
-    return Extraction("done", len(found), dict(placed))
+    return Extraction("done", len(found), dict(placed), over_quota)
