@@ -33,7 +33,7 @@ router = APIRouter(prefix="/v1/facts", tags=["facts"])
     "",
     status_code=201,
     responses={
-        **responses(e.Conflict),
+        **responses(e.Conflict, e.QuotaExceeded),
         200: {"model": FactOut, "description": "Merged into an active fact: that fact."},
     },
 )
