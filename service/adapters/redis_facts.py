@@ -31,7 +31,7 @@ local function move(counts, old, new)
   if new then redis.call('HINCRBY', counts, new, 1) end
   redis.call('HINCRBY', counts, 'w', 1)
 end
-local function current(status)
+local function is_current(status)
   if status == 'active' or status == 'conflict' then return 1 end
   return 0
 end
@@ -65,7 +65,7 @@ if ARGV[4] ~= '' then
   prev_new, prev_old = cjson.decode(ARGV[6]).status, status_of(redis.call('GET', KEYS[4]))
 end
 local limit = tonumber(ARGV[8])
-local grows = current(new) - current(old) + current(prev_new) - current(prev_old)
+local grows = is_current(new) - is_current(old) + is_current(prev_new) - is_current(prev_old)
 if limit > 0 and grows > 0 then
   local used = tonumber(redis.call('HGET', KEYS[5], 'active') or '0')
     + tonumber(redis.call('HGET', KEYS[5], 'conflict') or '0')

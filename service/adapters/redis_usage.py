@@ -105,6 +105,9 @@ class RedisUsageStats:
     ) -> tuple[list[tuple[str, int]], int]:
         """The tenant's sessions, latest turn first: ([(session_id, last turn ms)], total)."""
         key = Keys.tenant_sessions(tenant)
+        if limit <= 0:  # the total alone (ZREVRANGE 0 -1 would read every session)
+            with redis_errors():
+                return [], int(self._r.zcard(key))
         with redis_errors():
             pipe = self._r.pipeline(transaction=False)
             pipe.zrevrange(key, offset, offset + limit - 1, withscores=True)

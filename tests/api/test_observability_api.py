@@ -55,12 +55,12 @@ def shared_api(container: Container, redis_url: str) -> Iterator[TestClient]:
     app = create_app(container.services, container.keys, container.heartbeat, container.metrics)
     try:
         with TestClient(app) as client:
-            # The worker's start-up jobs (reconcile, resume) queue work of their own: let them
-            # finish, so what follows is caused by the tests' requests alone.
+            # The worker's start-up jobs (reconcile, resume, recounts) queue work of their own:
+            # let them finish, so what follows is caused by the tests' requests alone.
             deadline = time.monotonic() + 30
             while not all(
                 samples(client).get(("cmem_jobs_total", (("outcome", "success"), ("task", t))))
-                for t in ("messages.reconcile", "jobs.resume")
+                for t in ("messages.reconcile", "jobs.resume", "vectors.recount", "facts.recount")
             ):
                 assert time.monotonic() < deadline, "the worker's start-up jobs never ran"
                 time.sleep(0.02)

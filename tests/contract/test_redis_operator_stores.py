@@ -54,6 +54,8 @@ def test_activity_windows_and_the_tenants_session_listing(client: redis.Redis) -
     assert [s for s, _ in page] == ["now", "recent"]
     assert total == 3
     assert usage.recent_sessions("t", 2, 10)[0] == [("old", NOW_MS - 2 * 3600 * 1000)]
+    # The total alone (the overview's): no page read, not every session (ZREVRANGE 0 -1).
+    assert usage.recent_sessions("t", 0, 0) == ([], 3)
     usage.session_removed("t", "now", (1, 1))
     assert [s for s, _ in usage.recent_sessions("t", 0, 10)[0]] == ["recent", "old"]
 
