@@ -26,12 +26,11 @@ QUEUES = ("cmem",)  # the one Celery queue every task goes through
 @dataclass(frozen=True, slots=True)
 class StorageState:
     """Vector points per kind and stale chunks as last recounted (`counted_at_ms`; None: not
-    yet), the shard's bytes."""
+    yet)."""
 
     points: dict[str, int]
     stale_chunks: int
     counted_at_ms: int | None
-    shard_bytes: int | None
 
 
 def read_usage(svc: Services) -> UsageSnapshot:
@@ -39,13 +38,12 @@ def read_usage(svc: Services) -> UsageSnapshot:
 
 
 def read_storage(svc: Services) -> StorageState:
-    """The last recount's counts (one read: no scan of the vector index) and the shard's size."""
+    """The last recount's counts: one read, no scan of the vector index."""
     counts = svc.usage.vector_counts()
     return StorageState(
         points=counts.points if counts else {},
         stale_chunks=counts.stale_chunks if counts else 0,
         counted_at_ms=counts.counted_at_ms if counts else None,
-        shard_bytes=svc.index.disk_bytes(),
     )
 
 

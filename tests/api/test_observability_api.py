@@ -182,7 +182,7 @@ def test_storage_gauges_show_the_workers_last_recount(
         assert value(samples(api), "cmem_stale_chunks") >= 1
 
 
-def test_the_worker_recounts_on_start_and_when_due(container: Container, redis_url: str) -> None:
+def test_the_worker_recounts_the_index_on_start(container: Container, redis_url: str) -> None:
     svc = container.services
     assert svc.usage.vector_counts() is None
     runner = WorkerRunner(create_worker_app(svc, redis_url), container.heartbeat, 1)
