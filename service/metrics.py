@@ -6,10 +6,8 @@ counters (`UsageStats`), so a scrape costs the same with ten sessions or ten mil
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import Iterator
 
 import structlog
 from prometheus_client import (
@@ -36,21 +34,17 @@ from service.usecases.services import Services
 
 log = structlog.get_logger()
 
-T = TypeVar("T")
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.25, 0.5, 1, 2.5, 5)
+SHARD_BYTES_TTL_S = 30.0
 JOB_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
-# Counting points per kind scans an unoptimized shard: refreshed in the background at most this
-# often, never on the scrape's clock (the first scrape aside).
-STORAGE_REFRESH_S = 30.0
 
 
 class Metrics:
     """One registry per process (tests build many in one process); API and worker share it in
     the embedded service."""
 
-    def __init__(self, storage_refresh_s: float = STORAGE_REFRESH_S) -> None:
-        self.storage_refresh_s = storage_refresh_s
+    def __init__(self) -> None:
         self.registry = CollectorRegistry()
         # The default registry's process/runtime collectors, registered on ours too: CPU, memory,
         # open fds, start time; Python version; GC collections.
@@ -95,6 +89,11 @@ class Metrics:
             ["task", "outcome"],
             registry=self.registry,
         )
+        self.facts_over_quota = Counter(
+            "cmem_facts_quota_skipped_total",
+            "Facts a background job learned but did not store: the tenant's facts quota was full",
+            registry=self.registry,
+        )
         self.job_seconds = Histogram(
             "cmem_job_seconds",
             "Background job run time, by task",
@@ -105,15 +104,23 @@ class Metrics:
 
     def watch_state(self, svc: Services) -> None:
         """Export the service's state (sessions, storage, staleness, queues) on scrapes."""
-        self.registry.register(StateCollector(svc, self.storage_refresh_s))
+        self.registry.register(StateCollector(svc))
 
 
 class StateCollector(Collector):
-    """Gauges read at scrape time from service-wide counters, plus cached storage counts."""
+    """Gauges read at scrape time from counters: the service-wide usage counters, and the vector
+    counts the worker's recount keeps (no scrape scans the vector index)."""
 
-    def __init__(self, svc: Services, refresh_s: float = STORAGE_REFRESH_S) -> None:
+    def __init__(self, svc: Services) -> None:
         self._svc = svc
-        self._storage = Cached(lambda: observability.read_storage(svc), refresh_s)
+        self._shard: tuple[float, int | None] | None = None  # (when, bytes)
+
+    def _shard_bytes(self) -> int | None:
+        """The embedded shard's size: a walk of its files (~5 ms), so at most every 30 s."""
+        now = time.monotonic()
+        if self._shard is None or now - self._shard[0] > SHARD_BYTES_TTL_S:
+            self._shard = (now, self._svc.index.disk_bytes())
+        return self._shard[1]
 
     def describe(self) -> list[GaugeMetricFamily]:
         return []  # unchecked collector: families are built per scrape
@@ -134,45 +141,19 @@ class StateCollector(Collector):
         except MemoryServiceError as exc:
             log.warning("metrics.queues_unavailable", error=str(exc))
             up.add_metric(["queues"], 0)
-        storage = self._storage.get()
-        if storage is not None:
-            yield from _storage(storage)
-        up.add_metric(["storage"], 1 if storage is not None else 0)
-        yield up
-
-
-class Cached(Generic[T]):
-    """A value computed once, then refreshed in a background thread when older than `ttl_s`."""
-
-    def __init__(self, compute: Callable[[], T], ttl_s: float) -> None:
-        self._compute = compute
-        self._ttl = ttl_s
-        self._value: T | None = None
-        self._at = 0.0
-        self._lock = threading.Lock()
-        self._refreshing = False
-
-    def get(self) -> T | None:
-        if self._value is None:
-            self._refresh()
-        elif time.monotonic() - self._at > self._ttl:
-            with self._lock:
-                if self._refreshing:
-                    return self._value
-                self._refreshing = True
-            threading.Thread(target=self._refresh, name="metrics-refresh", daemon=True).start()
-        return self._value
-
-    def _refresh(self) -> None:
         try:
-            value = self._compute()
+            yield from _storage(observability.read_storage(self._svc), self._svc.now_ms())
+            if (shard := self._shard_bytes()) is not None:
+                yield GaugeMetricFamily(
+                    "cmem_vector_shard_bytes",
+                    "Bytes of the embedded vector shard on disk",
+                    value=shard,
+                )
+            up.add_metric(["storage"], 1)
         except MemoryServiceError as exc:
             log.warning("metrics.storage_unavailable", error=str(exc))
-        else:
-            self._value, self._at = value, time.monotonic()
-        finally:
-            with self._lock:
-                self._refreshing = False
+            up.add_metric(["storage"], 0)
+        yield up
 
 
 def _usage(
@@ -238,17 +219,21 @@ def _queues(depths: dict[str, int]) -> GaugeMetricFamily:
     return family
 
 
-def _storage(s: observability.StorageState) -> Iterator[GaugeMetricFamily]:
-    points = GaugeMetricFamily("cmem_vector_points", "Vector points by kind", labels=["kind"])
-    for kind, n in s.points.items():
-        points.add_metric([kind], n)
-    yield points
-    yield GaugeMetricFamily(
-        "cmem_stale_chunks", "Stale document chunks awaiting the sweep", value=s.stale_chunks
-    )
-    if s.shard_bytes is not None:
+def _storage(s: observability.StorageState, now_ms: int) -> Iterator[GaugeMetricFamily]:
+    if s.counted_at_ms is not None:  # nothing before the worker's first recount
+        points = GaugeMetricFamily(
+            "cmem_vector_points", "Vector points by kind (last recount)", labels=["kind"]
+        )
+        for kind, n in s.points.items():
+            points.add_metric([kind], n)
+        yield points
         yield GaugeMetricFamily(
-            "cmem_vector_shard_bytes",
-            "Bytes of the embedded vector shard on disk",
-            value=s.shard_bytes,
+            "cmem_stale_chunks",
+            "Stale document chunks awaiting the sweep (last recount)",
+            value=s.stale_chunks,
+        )
+        yield GaugeMetricFamily(
+            "cmem_vector_counts_age_seconds",
+            "Age of the vector points and stale chunks counts (the worker recounts them)",
+            value=max(0, now_ms - s.counted_at_ms) / 1000,
         )

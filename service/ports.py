@@ -24,7 +24,7 @@ from service.domain.models import (
     VectorQuery,
 )
 from service.domain.summaries import Summary
-from service.domain.usage import UsageSnapshot
+from service.domain.usage import UsageSnapshot, VectorCounts
 
 
 class VectorIndex(Protocol):
@@ -186,9 +186,12 @@ class FactStore(Protocol):
         previous: Fact | None,
         superseded: Fact | None,
         claim_slot: bool = True,
+        limit: int = 0,
     ) -> bool:
         """Store `fact`; with `claim_slot` (and a key) only while `previous` is still the slot's
-        active fact at its version, replacing it by `superseded`. False: lost a race."""
+        active fact at its version, replacing it by `superseded`. False: lost a race. `limit`
+        (0: none): the current (active or conflict) facts the tenant may have after it; past
+        it, QuotaExceeded (details: limit, used) and nothing is written."""
         ...
 
     def get(self, tenant: str, fact_id: str) -> Fact | None: ...
@@ -227,6 +230,15 @@ class FactStore(Protocol):
     def fact_id_for_client_id(self, tenant: str, client_id: str) -> str | None: ...
     def unlink_client_id(self, tenant: str, client_id: str, fact_id: str) -> None:
         """Free a client id if it still points at `fact_id`."""
+        ...
+
+    def counts(self, tenant: str) -> dict[str, int]:
+        """The tenant's fact records per status, kept by every write in the same step."""
+        ...
+
+    def recount(self) -> dict[str, tuple[dict[str, int], dict[str, int]]]:
+        """Count every tenant's records per status and set the counters where they differ
+        (records from before counting began); {tenant: (before, after)} of those."""
         ...
 
 
@@ -473,6 +485,13 @@ class UsageStats(Protocol):
         ...
 
     def read(self, now_ms: int) -> UsageSnapshot: ...
+    def record_vector_counts(self, counts: VectorCounts) -> VectorCounts | None:
+        """Keep what a recount of the vector index found; returns the previous recount."""
+        ...
+
+    def vector_counts(self) -> VectorCounts | None:
+        """The last recount of the vector index (None: none yet)."""
+        ...
 
 
 class Supervision(Protocol):

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     extractor_timeout_s: float = Field(10.0, gt=0)
     stale_grace_s: int = Field(300, ge=0)
     maintenance_interval_s: int = Field(30, ge=1)
+    # The worker recounts vector points per kind and stale chunks this often (gauges, console).
+    vector_recount_interval_s: int = Field(300, ge=1)
     job_lease_s: int = Field(30, ge=2)
 
     max_message_chars: int = Field(32_000, ge=1)
@@ -120,8 +122,12 @@ class Settings(BaseSettings):
     quota_messages: int = Field(0, ge=0)
     quota_documents: int = Field(0, ge=0)
     quota_snapshot_bytes: int = Field(0, ge=0)
+    # Current facts (active or in conflict) per tenant; superseding one does not add to it.
+    quota_facts: int = Field(0, ge=0)
     # Per-tenant overrides: {"acme": {"messages": 100000, "documents": 0}} (0 = unlimited).
-    quotas: dict[str, dict[Literal["messages", "documents", "snapshot_bytes"], NonNegativeInt]] = {}
+    quotas: dict[
+        str, dict[Literal["messages", "documents", "snapshot_bytes", "facts"], NonNegativeInt]
+    ] = {}
     # The embedded Valkey's memory limit (noeviction: writes past it get 507); 0 = none.
     valkey_maxmemory_mb: int = Field(1024, ge=0)
     # Superseded and deleted facts keep their text this long (history), then lose it; 0 = keep.

@@ -20,6 +20,8 @@ REDERIVE_FACTS = "facts.rederive"
 REBUILD_SUMMARY = "sessions.rebuild_summary"
 EXPIRE_SESSIONS = "sessions.expire"
 REDACT_FACTS = "facts.redact_retired"
+RECOUNT_VECTORS = "vectors.recount"
+RECOUNT_FACTS = "facts.recount"
 
 ALL = (
     INDEX_MESSAGES,
@@ -37,4 +39,6 @@ ALL = (
     REBUILD_SUMMARY,
     EXPIRE_SESSIONS,
     REDACT_FACTS,
+    RECOUNT_VECTORS,
+    RECOUNT_FACTS,
 )

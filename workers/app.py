@@ -21,6 +21,7 @@ from service.usecases import (
     jobs,
     lineage,
     migrations,
+    observability,
     retention,
     sessions,
 )
@@ -100,11 +101,13 @@ def create_worker_app(svc: Services, broker_url: str, metrics: Metrics | None = 
         tenant: str, session_id: str, epoch: int, message_ids: list[str]
     ) -> dict[str, object]:
         done = extraction.extract_session_facts(svc, tenant, session_id, epoch, message_ids)
+        counted.facts_over_quota.inc(done.over_quota)
         return {"status": done.status, "found": done.found, **done.placed}
 
     @app.task(name=tasks.REDERIVE_FACTS, shared=False, **RETRY)
     def rederive_facts(tenant: str, fact_ids: list[str]) -> dict[str, list[str]]:
         done = lineage.rederive_facts(svc, tenant, fact_ids)
+        counted.facts_over_quota.inc(done.over_quota)
         return {"retired": done.retired, "rederived": done.rederived, "promoted": done.promoted}
 
     @app.task(name=tasks.REBUILD_SUMMARY, shared=False, **RETRY)
@@ -170,5 +173,14 @@ def create_worker_app(svc: Services, broker_url: str, metrics: Metrics | None = 
     @app.task(name=tasks.REDACT_FACTS, shared=False, **RETRY)
     def redact_facts() -> int:
         return retention.redact_retired_facts(svc)
+
+    @app.task(name=tasks.RECOUNT_VECTORS, shared=False, **RETRY)
+    def recount_vectors(force: bool = False) -> dict[str, object] | None:
+        done = observability.recount_vectors(svc, force)
+        return None if done is None else {"points": done.points, "stale": done.stale_chunks}
+
+    @app.task(name=tasks.RECOUNT_FACTS, shared=False, **RETRY)
+    def recount_facts() -> int:
+        return len(observability.recount_facts(svc))
 
     return app

@@ -62,11 +62,15 @@ class WorkerRunner:
         self._app.send_task(tasks.BACKFILL_SCOPES)
         # Sessions of earlier releases get into the session index's per-user view (once).
         self._app.send_task(tasks.BACKFILL_SESSION_INDEX)
+        # The operator counters: facts written before they were counted get counted; the vector
+        # counts the gauges and the console read are made (then kept by the maintenance tick).
+        self._app.send_task(tasks.RECOUNT_FACTS)
+        self._app.send_task(tasks.RECOUNT_VECTORS)
         log.info("worker.started", worker=self._name)
 
     def _beat(self) -> None:
-        """Heartbeat for readiness; every maintenance interval, queue the stale-chunk sweep and
-        the resume of open jobs whose worker died (their lease lapsed)."""
+        """Heartbeat for readiness; every maintenance interval, queue the stale-chunk sweep, the
+        resume of open jobs whose worker died (their lease lapsed), and the other upkeep."""
         interval = max(1, self._heartbeat.ttl_s // 3)
         next_sweep = time.monotonic() + self._maintenance_s
         while not self._stop.is_set():
@@ -77,6 +81,7 @@ class WorkerRunner:
                     self._app.send_task(tasks.RESUME_JOBS)
                     self._app.send_task(tasks.EXPIRE_SESSIONS)
                     self._app.send_task(tasks.REDACT_FACTS)
+                    self._app.send_task(tasks.RECOUNT_VECTORS)  # when due (the task checks)
                     next_sweep = time.monotonic() + self._maintenance_s
             except StoreUnavailable:
                 log.warning("worker.heartbeat_failed", worker=self._name)

@@ -88,6 +88,13 @@ class Keys:
         return unsegment(head.split("{t:", 1)[1]), unsegment(fact_id)
 
     @classmethod
+    def is_fact(cls, key: str) -> bool:
+        """Whether a key `all_facts_pattern` matched is a fact record (a session's hash tag holds
+        ":s:", a tenant's holds no ':' after "t:": `segment` escapes them)."""
+        tag, sep, rest = key.removeprefix(f"{cls.prefix}:{{t:").partition("}:fact:")
+        return bool(sep) and ":" not in tag and ":" not in rest
+
+    @classmethod
     def retired_facts(cls) -> str:
         """A sorted set: fact record key -> when it was superseded or deleted (ms)."""
         return f"{cls.prefix}:sys:facts:retired"
@@ -96,6 +103,16 @@ class Keys:
     def fact_pattern(cls, tenant: str) -> str:
         """A SCAN pattern for every fact record of a tenant (history included)."""
         return f"{glob_escape(cls._tenant(tenant))}:fact:*"
+
+    @classmethod
+    def all_facts_pattern(cls) -> str:
+        """A SCAN pattern for every tenant's fact records (`parse_fact` tells session keys out)."""
+        return f"{cls.prefix}:{{t:*}}:fact:*"
+
+    @classmethod
+    def fact_counts(cls, tenant: str) -> str:
+        """A hash: fact status -> the tenant's records in it, kept by the facts scripts."""
+        return f"{cls._tenant(tenant)}:facts:counts"
 
     @classmethod
     def fact_slot_pattern(cls, tenant: str, user_id: str) -> str:
@@ -226,6 +243,11 @@ class Keys:
     def usage(cls, part: str) -> str:
         """Service-wide usage counters (sizes, activity, lag); never per tenant."""
         return f"{cls.prefix}:sys:usage:{part}"
+
+    @classmethod
+    def vector_counts(cls) -> str:
+        """A hash: vector points per kind, stale chunks, when they were counted (every tenant)."""
+        return f"{cls.prefix}:sys:vectors:counts"
 
     @classmethod
     def quota(cls, tenant: str) -> str:

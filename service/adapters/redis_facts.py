@@ -12,17 +12,42 @@ from typing import Any
 
 import redis
 
-from service.adapters.redis_client import Keys, redis_errors, text
+from service.adapters.redis_client import Keys, redis_errors, text, unsegment
+from service.domain.errors import QuotaExceeded
 from service.domain.facts import source_session
 from service.domain.models import Fact
 
+# Every script that writes a record moves it between the tenant's per-status counters (its counts
+# hash, same hash tag) in the same step: the counts are exact, whatever crashes or races. Field
+# "w" counts the moves, so a recount can tell that nothing moved while it scanned.
+_COUNTS = """
+local function status_of(body)
+  if not body then return false end
+  return cjson.decode(body).status
+end
+local function move(counts, old, new)
+  if old == new then return end
+  if old then redis.call('HINCRBY', counts, old, -1) end
+  if new then redis.call('HINCRBY', counts, new, 1) end
+  redis.call('HINCRBY', counts, 'w', 1)
+end
+local function is_current(status)
+  if status == 'active' or status == 'conflict' then return 1 end
+  return 0
+end
+"""
+
 # KEYS: new record, user index, slot, previous record (slot and previous: the new record's key
-# when unused; all share the tenant's hash tag), then one lineage set per source id. ARGV: new
-# body, score, new id, previous id ("" = none expected), previous version, superseded body, "1"
-# if the fact claims its key slot.
+# when unused; all share the tenant's hash tag), counts, then one lineage set per source id.
+# ARGV: new body, score, new id, previous id ("" = none expected), previous version, superseded
+# body, "1" if the fact claims its key slot, the most current (active or conflict) facts the
+# tenant may have after this write (0 = no limit).
 # Compare-and-set: the slot must still point at the previous fact, still active at the version
 # read, so racing writers to one key serialize instead of both superseding the same fact.
-_PUT = """
+# Returns 1 (stored), 0 (lost a race) or -1 - used (past the limit: nothing written).
+_PUT = (
+    _COUNTS
+    + """
 if ARGV[7] == '1' then
   local current = redis.call('GET', KEYS[3]) or ''
   if current ~= ARGV[4] then return 0 end
@@ -34,35 +59,88 @@ if ARGV[7] == '1' then
       or tostring(previous.version) ~= ARGV[5] then return 0 end
   end
 end
+local new, old = cjson.decode(ARGV[1]).status, status_of(redis.call('GET', KEYS[1]))
+local prev_new, prev_old = false, false
+if ARGV[4] ~= '' then
+  prev_new, prev_old = cjson.decode(ARGV[6]).status, status_of(redis.call('GET', KEYS[4]))
+end
+local limit = tonumber(ARGV[8])
+local grows = is_current(new) - is_current(old) + is_current(prev_new) - is_current(prev_old)
+if limit > 0 and grows > 0 then
+  local used = tonumber(redis.call('HGET', KEYS[5], 'active') or '0')
+    + tonumber(redis.call('HGET', KEYS[5], 'conflict') or '0')
+  if used + grows > limit then return -1 - used end
+end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-if ARGV[4] ~= '' then redis.call('SET', KEYS[4], ARGV[6]) end
+move(KEYS[5], old, new)
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[4], ARGV[6])
+  move(KEYS[5], prev_old, prev_new)
+end
 if ARGV[7] == '1' then redis.call('SET', KEYS[3], ARGV[3]) end
-for i = 5, #KEYS do redis.call('SADD', KEYS[i], ARGV[3]) end
+for i = 6, #KEYS do redis.call('SADD', KEYS[i], ARGV[3]) end
 return 1
 """
+)
 
-# KEYS: record, user index, slot (record key when unused). ARGV: expected version, deleted body,
-# fact id, "1" if the fact has a key slot. The slot is freed only if it still points here.
-_DELETE = """
+# KEYS: record, user index, slot (record key when unused), counts. ARGV: expected version,
+# deleted body, fact id, "1" if the fact has a key slot. The slot is freed only if it still
+# points here.
+_DELETE = (
+    _COUNTS
+    + """
 local body = redis.call('GET', KEYS[1])
 if not body or tostring(cjson.decode(body).version) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
+move(KEYS[4], status_of(body), cjson.decode(ARGV[2]).status)
 redis.call('ZREM', KEYS[2], ARGV[3])
 if ARGV[4] == '1' and redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
 return 1
 """
+)
 
 
-# KEYS: record, slot (the record's key when unused). ARGV: expected version, new body, fact id,
-# "1" to point the slot at this fact, "2" to free the slot if it points here. Compare-and-set on
-# the record's version.
-_REPLACE = """
+# KEYS: record, slot (the record's key when unused), counts. ARGV: expected version, new body,
+# fact id, "1" to point the slot at this fact, "2" to free the slot if it points here.
+# Compare-and-set on the record's version.
+_REPLACE = (
+    _COUNTS
+    + """
 local body = redis.call('GET', KEYS[1])
 if not body or tostring(cjson.decode(body).version) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
+move(KEYS[3], status_of(body), cjson.decode(ARGV[2]).status)
 if ARGV[4] == '1' then redis.call('SET', KEYS[2], ARGV[3]) end
 if ARGV[4] == '2' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
+)
+
+
+# KEYS: record, counts. ARGV: user id. Removes the record if it is that user's (the counts with
+# it); returns its body, or false.
+_PURGE = (
+    _COUNTS
+    + """
+local body = redis.call('GET', KEYS[1])
+if not body then return false end
+local fact = cjson.decode(body)
+if fact.user_id ~= ARGV[1] then return false end
+redis.call('DEL', KEYS[1])
+move(KEYS[2], fact.status, false)
+return body
+"""
+)
+
+# KEYS: counts. ARGV: the moves counted ("w") when the recount began, then status, n pairs.
+# Replaces the counts only if no write moved a record meanwhile (else the scan is stale).
+_SET_COUNTS = """
+if (redis.call('HGET', KEYS[1], 'w') or '0') ~= ARGV[1] then return 0 end
+local w = redis.call('HGET', KEYS[1], 'w') or '0'
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'w', w)
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 
@@ -83,6 +161,8 @@ class RedisFactStore:
         self._delete = client.register_script(_DELETE)
         self._replace = client.register_script(_REPLACE)
         self._unlink = client.register_script(_UNLINK)
+        self._purge = client.register_script(_PURGE)
+        self._set_counts = client.register_script(_SET_COUNTS)
 
     def put(
         self,
@@ -90,10 +170,13 @@ class RedisFactStore:
         previous: Fact | None,
         superseded: Fact | None,
         claim_slot: bool = True,
+        limit: int = 0,
     ) -> bool:
         """Store `fact`; if it has a key (and claims the slot), only while `previous` is still
         the slot's active fact (at its version), replacing it by `superseded`. A fact that does
-        not claim the slot goes into history beside it. False: lost a race, read again."""
+        not claim the slot goes into history beside it. False: lost a race, read again.
+        `limit`: the current facts the tenant may have after the write (0: any); past it,
+        QuotaExceeded and nothing is written."""
         record = Keys.fact(fact.tenant, fact.id)
         claims = bool(fact.key) and claim_slot
         slot = Keys.fact_slot(fact.tenant, fact.user_id, fact.key) if fact.key else record
@@ -106,11 +189,23 @@ class RedisFactStore:
             previous.version if previous else "",
             _encode(superseded) if superseded else "",
             "1" if claims else "0",
+            limit,
         ]
         keys = [record, Keys.user_facts(fact.tenant, fact.user_id), slot, prev_key]
+        keys += [Keys.fact_counts(fact.tenant)]
         keys += [Keys.fact_lineage(fact.tenant, source) for source in _sources(fact.lineage)]
         with redis_errors():
-            stored = bool(self._put(keys=keys, args=args))
+            done = int(self._put(keys=keys, args=args))
+            if done < 0:
+                used = -1 - done
+                raise QuotaExceeded(
+                    f"{used} current facts of at most {limit}",
+                    quota="facts",
+                    limit=limit,
+                    used=used,
+                    requested=1,
+                )
+            stored = done == 1
             if stored and superseded is not None:
                 self._retired(superseded)
         return stored
@@ -175,8 +270,9 @@ class RedisFactStore:
         slot = Keys.fact_slot(fact.tenant, fact.user_id, fact.key) if fact.key else record
         mode = "1" if claim_slot and fact.key else "2" if free_slot and fact.key else "0"
         args: list[str | int] = [expected_version, _encode(fact), fact.id, mode]
+        keys = [record, slot, Keys.fact_counts(fact.tenant)]
         with redis_errors():
-            return bool(self._replace(keys=[record, slot], args=args))
+            return bool(self._replace(keys=keys, args=args))
 
     def list_for_user(self, tenant: str, user_id: str, offset: int, limit: int) -> list[Fact]:
         with redis_errors():
@@ -190,6 +286,7 @@ class RedisFactStore:
         record = Keys.fact(fact.tenant, fact.id)
         slot = Keys.fact_slot(fact.tenant, fact.user_id, fact.key) if fact.key else record
         keys = [record, Keys.user_facts(fact.tenant, fact.user_id), slot]
+        keys += [Keys.fact_counts(fact.tenant)]
         args: list[str | int] = [expected_version, _encode(fact), fact.id, "1" if fact.key else "0"]
         with redis_errors():
             deleted = bool(self._delete(keys=keys, args=args))
@@ -201,16 +298,13 @@ class RedisFactStore:
         """Remove every fact record of the user, history included, with its index and key
         slots (a SCAN of the tenant's facts: deleted facts are in no index); returns them."""
         gone: list[Fact] = []
+        counts = Keys.fact_counts(tenant)
         with redis_errors():
             for key in self._r.scan_iter(match=Keys.fact_pattern(tenant), count=1000):
-                raw = self._r.get(key)
-                if not isinstance(raw, bytes):
-                    continue  # gone meanwhile
-                fact = _decode(raw)
-                if fact.user_id == user_id:
-                    self._r.delete(key)
+                raw = self._purge(keys=[key, counts], args=[user_id])
+                if isinstance(raw, bytes):  # the user's (others' and ones gone meanwhile: None)
                     self._r.zrem(Keys.retired_facts(), key)
-                    gone.append(fact)
+                    gone.append(_decode(raw))
             slots = list(
                 self._r.scan_iter(match=Keys.fact_slot_pattern(tenant, user_id), count=1000)
             )
@@ -240,6 +334,65 @@ class RedisFactStore:
         """Free a client id if it still points at `fact_id`."""
         with redis_errors():
             self._unlink(keys=[Keys.fact_client_ids(tenant)], args=[client_id, fact_id])
+
+    def counts(self, tenant: str) -> dict[str, int]:
+        """The tenant's fact records per status (kept by every write, exact)."""
+        with redis_errors():
+            raw = self._r.hgetall(Keys.fact_counts(tenant))
+        return {text(k): int(v) for k, v in raw.items() if text(k) != "w" and int(v)}
+
+    def recount(self) -> dict[str, tuple[dict[str, int], dict[str, int]]]:
+        """Count every tenant's records per status from the records themselves (a SCAN) and set
+        the counters where they differ; returns {tenant: (counted before, counted now)} for
+        those. A tenant whose facts changed during the scan keeps its counters (they are
+        exact from the writes; the next recount checks again)."""
+        moves: dict[str, str] = {}
+        found: dict[str, dict[str, int]] = {}
+        with redis_errors():
+            for tenant, fields in self._read_counts_hashes().items():
+                moves[tenant] = fields.get("w", "0")
+            names: list[str] = []
+            for key in self._r.scan_iter(match=Keys.all_facts_pattern(), count=1000):
+                if Keys.is_fact(name := text(key)):
+                    names.append(name)
+                if len(names) >= 1000:
+                    self._tally(names, found)
+                    names = []
+            self._tally(names, found)
+            drift: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+            for tenant in sorted(set(found) | set(moves)):
+                before = self.counts(tenant)
+                after = found.get(tenant, {})
+                if before == after:
+                    continue
+                args: list[str | int] = [moves.get(tenant, "0")]
+                for status, n in sorted(after.items()):
+                    args += [status, n]
+                if self._set_counts(keys=[Keys.fact_counts(tenant)], args=args):
+                    drift[tenant] = (before, after)
+        return drift
+
+    def _tally(self, names: list[str], found: dict[str, dict[str, int]]) -> None:
+        """Add these records' statuses to `found` (tenant -> status -> n)."""
+        if not names:
+            return
+        bodies: list[bytes | None] = self._r.mget(names)  # type: ignore[assignment]
+        for name, body in zip(names, bodies, strict=True):
+            if body is None:
+                continue  # removed meanwhile (its move shows in "w")
+            per = found.setdefault(Keys.parse_fact(name)[0], {})
+            status = str(json.loads(body)["status"])
+            per[status] = per.get(status, 0) + 1
+
+    def _read_counts_hashes(self) -> dict[str, dict[str, str]]:
+        """Every tenant's counts hash (read before a recount scans)."""
+        out: dict[str, dict[str, str]] = {}
+        for key in self._r.scan_iter(match=Keys.fact_counts("*"), count=100):
+            tag = text(key).split("{t:", 1)[1].split("}", 1)[0]
+            if ":" not in tag:  # a tenant's (a session's tag holds ":s:")
+                raw = self._r.hgetall(key)
+                out[unsegment(tag)] = {text(k): text(v) for k, v in raw.items()}
+        return out
 
 
 def _sources(lineage: Sequence[str]) -> list[str]:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import redis
 
-from service.adapters.redis_client import Keys, redis_errors, segment
+from service.adapters.redis_client import Keys, redis_errors, segment, text
 from service.domain.usage import (
     ACTIVE_WINDOWS_S,
     MESSAGE_BUCKETS,
     TOKEN_BUCKETS,
     SizeDistribution,
     UsageSnapshot,
+    VectorCounts,
     bucket,
 )
 
@@ -23,6 +24,7 @@ SIZES = Keys.usage("sizes")  # hash: "m:<le>"/"t:<le>" -> sessions, "m:sum"/"t:s
 ACTIVE = Keys.usage("active")  # sorted set: session -> last turn (ms)
 INDEXING = Keys.usage("indexing")  # sorted set: session -> since when turns wait (ms)
 WRITE_BEHIND = Keys.usage("write-behind")  # sorted set: document -> since when it waits (ms)
+VECTORS = Keys.vector_counts()  # hash: "points:<kind>", "stale_chunks", "counted_at_ms"
 LONGEST_WINDOW_MS = max(ACTIVE_WINDOWS_S.values()) * 1000
 
 
@@ -122,6 +124,33 @@ class RedisUsageStats:
             write_behind_documents=int(behind_count),
             store_memory_bytes=int(memory.get("used_memory", 0)),
         )
+
+    def record_vector_counts(self, counts: VectorCounts) -> VectorCounts | None:
+        fields: dict[str, int] = {f"points:{k}": n for k, n in counts.points.items()}
+        fields |= {"stale_chunks": counts.stale_chunks, "counted_at_ms": counts.counted_at_ms}
+        with redis_errors():
+            pipe = self._r.pipeline(transaction=True)
+            pipe.hgetall(VECTORS)
+            pipe.delete(VECTORS)
+            pipe.hset(VECTORS, mapping=fields)  # type: ignore[arg-type]
+            previous = pipe.execute()[0]
+        return _vector_counts(previous)
+
+    def vector_counts(self) -> VectorCounts | None:
+        with redis_errors():
+            raw: dict[bytes, bytes] = self._r.hgetall(VECTORS)  # type: ignore[assignment]
+        return _vector_counts(raw)
+
+
+def _vector_counts(raw: dict[bytes, bytes]) -> VectorCounts | None:
+    fields = {text(k): int(v) for k, v in raw.items()}
+    if "counted_at_ms" not in fields:
+        return None
+    return VectorCounts(
+        points={k[len("points:") :]: n for k, n in fields.items() if k.startswith("points:")},
+        stale_chunks=fields.get("stale_chunks", 0),
+        counted_at_ms=fields["counted_at_ms"],
+    )
 
 
 def _distribution(sizes: dict[str, int], prefix: str) -> SizeDistribution:

@@ -34,7 +34,7 @@ router = APIRouter(prefix="/v1/facts", tags=["facts"])
     "",
     status_code=201,
     responses={
-        **responses(e.Conflict, e.NotFound),
+        **responses(e.Conflict, e.NotFound, e.QuotaExceeded),
         200: {"model": FactOut, "description": "Merged into an active fact: that fact."},
     },
 )

@@ -403,11 +403,6 @@ def stale_chunks_filter(before: int) -> VectorFilter:
 POINT_KINDS = ("message", "segment", "fact", "chunk")
 
 
-def tenant_active_facts_filter(tenant: str) -> VectorFilter:
-    """Every active fact of a tenant (operators' counts; reads go by `facts_filter`)."""
-    return VectorFilter(must={"tenant": tenant, "kind": "fact", "status": "active"})
-
-
 def kind_filter(kind: str) -> VectorFilter:
     """Every tenant's points of one kind (operator gauges)."""
     return VectorFilter(must={"kind": kind})

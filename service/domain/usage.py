@@ -66,3 +66,21 @@ class UsageSnapshot:
     pending_indexing_sessions: int
     write_behind_documents: int
     store_memory_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class VectorCounts:
+    """What one recount of the vector index found (every tenant): points per kind, stale
+    chunks awaiting the sweep, and when (unix ms). Operators read these; nothing scans on a
+    page load or a scrape."""
+
+    points: dict[str, int]
+    stale_chunks: int
+    counted_at_ms: int
+
+    def changes(self, since: VectorCounts | None) -> dict[str, int]:
+        """What moved since the previous recount, by kind (and "stale_chunks"); 0s left out."""
+        before = since.points if since is not None else {}
+        moved = {k: n - before.get(k, 0) for k, n in self.points.items()}
+        moved["stale_chunks"] = self.stale_chunks - (since.stale_chunks if since else 0)
+        return {k: n for k, n in moved.items() if n}

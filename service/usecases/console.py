@@ -30,16 +30,11 @@ class Overview:
     running_jobs: int
 
 
-def overview(
-    svc: Services,
-    heartbeat: Heartbeat,
-    tenant: str,
-    counts: observability.IndexCounts | None = None,
-) -> Overview:
-    """`counts`: the index counts from the caller's cache (they scan the index)."""
+def overview(svc: Services, heartbeat: Heartbeat, tenant: str) -> Overview:
+    """Counters and the recent jobs only: nothing here scans the vector index."""
     jobs = svc.job_states.recent(tenant, RECENT_JOBS)
     return Overview(
-        status=observability.service_status(svc, heartbeat, tenant, counts),
+        status=observability.service_status(svc, heartbeat, tenant),
         failed_jobs=[j for j in jobs if j.get("state") == "failed"][:10],
         running_jobs=sum(1 for j in jobs if j.get("state") in ("queued", "running")),
     )

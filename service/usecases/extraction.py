@@ -9,9 +9,9 @@ from datetime import datetime
 
 import structlog
 
-from service.domain.errors import NotFound
+from service.domain.errors import NotFound, QuotaExceeded
 from service.domain.extraction import ExtractedFact
-from service.usecases.facts import Remembered, remember_fact
+from service.usecases.facts import Remembered, remember_fact, skipped_over_quota
 from service.usecases.services import Services
 from service.usecases.sessions import extracts_facts
 from service.usecases.turns import turns_from_index
@@ -26,6 +26,7 @@ class Extraction:
     status: str  # done | skipped_deleted | skipped_disabled
     found: int = 0
     placed: dict[str, int] = field(default_factory=dict)
+    over_quota: int = 0  # found but not stored: the tenant's facts quota was full
 
 
 def extract_session_facts(
@@ -45,12 +46,18 @@ def extract_session_facts(
     turns += turns_from_index(svc, tenant, session_id, epoch, missing) if missing else []
     found = svc.extractor.extract(turns)
     placed: Counter[str] = Counter()
+    over_quota = 0
     now = svc.clock()
     for fact in found:
         try:
             done = _remember_extracted(svc, tenant, info.user_id, session_id, fact, now)
         except NotFound:  # the session was deleted meanwhile: its facts are retired anyway
             return Extraction("skipped_deleted", len(found), dict(placed))
+        except QuotaExceeded as exc:
+            # Not an error of the job: retrying would only hit the quota again.
+            skipped_over_quota(tenant, fact.key, fact.lineage, exc)
+            over_quota += 1
+            continue
         placed[done.placed] += 1
     log.info(
         "facts.extracted",
@@ -59,9 +66,10 @@ def extract_session_facts(
         extractor=svc.extractor.name,
         turns=len(turns),
         found=len(found),
+        over_quota=over_quota,
         **placed,
     )
-    return Extraction("done", len(found), dict(placed))
+    return Extraction("done", len(found), dict(placed), over_quota)
 
 
 def _remember_extracted(

@@ -11,7 +11,14 @@ from typing import Any, Literal
 
 import structlog
 
-from service.domain.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, TooLarge
+from service.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    QuotaExceeded,
+    TooLarge,
+)
 from service.domain.facts import (
     ConflictPolicy,
     conflict_policy,
@@ -41,6 +48,7 @@ from service.domain.points import (
 from service.domain.sparse import SHORT_TEXT, encode_document, encode_query
 from service.domain.validation import check_id
 from service.usecases.embedding import embed_cached
+from service.usecases.quotas import check_facts, refuse
 from service.usecases.seen_facts import base_of, note_seen, session_of
 from service.usecases.services import Services
 
@@ -90,7 +98,16 @@ def remember_fact(
     elif session_id is not None:
         session_of(svc, tenant, session_id, user_id)
     done = _remember(
-        svc, tenant, user_id, text, key, metadata, source, lineage, valid_from, based_on,
+        svc,
+        tenant,
+        user_id,
+        text,
+        key,
+        metadata,
+        source,
+        lineage,
+        valid_from,
+        based_on,
         external_id,
     )
     if session_id is not None and done.placed != "history":
@@ -146,9 +163,21 @@ def _remember(
         source=source,
         external_id=external_id,
     )
+    limit = check_facts(svc, tenant, user_id, key)
     # Vector first, record second: the record is the commit point, and reads check every hit
     # against records, so a crash in between leaves an orphan point that is never served.
     svc.index.upsert([fact_point(svc, fact, vector)])
+    try:
+        return _store(svc, fact, based_on, limit)
+    except QuotaExceeded as exc:  # the store's own check: a racing write took the last place
+        svc.index.delete_ids([fact_point_id(tenant, fact.id)])
+        raise refuse("facts", limit, int(exc.details["used"]), 1) from exc
+
+
+def _store(svc: Services, fact: Fact, based_on: str | None, limit: int) -> Remembered:
+    """Put `fact` as its key's current statement, into history, or in a conflict (the key's
+    policy), retrying the slot's compare-and-set; the vector is in place already."""
+    tenant, user_id, key, lineage = fact.tenant, fact.user_id, fact.key, fact.lineage
     policy = _policy(svc, tenant, key)
     for _ in range(WRITE_ATTEMPTS):
         previous = svc.facts.active_for_key(tenant, user_id, key) if key else None
@@ -159,7 +188,7 @@ def _remember(
             return Remembered(previous, False, "merged")
         concurrent = previous is not None and based_on is not None and previous.id != based_on
         if previous is not None and concurrent and policy == "keep_both":
-            flagged = _keep_both(svc, fact, previous)
+            flagged = _keep_both(svc, fact, previous, limit)
             if flagged is not None:
                 return Remembered(flagged, True, "conflict")
             continue
@@ -170,12 +199,12 @@ def _remember(
             superseded = dataclasses.replace(
                 previous,
                 status="superseded",
-                valid_to=event_time,
+                valid_to=fact.valid_from,
                 superseded_by=fact.id,
                 version=previous.version + 1,
             )
         # Compare-and-set on the key's slot: a racing writer makes us read again.
-        if svc.facts.put(fact, previous, superseded):
+        if svc.facts.put(fact, previous, superseded, limit=limit):
             break
     else:
         svc.index.delete_ids([fact_point_id(tenant, fact.id)])
@@ -193,10 +222,25 @@ def _remember(
         user_id=user_id,
         fact_id=fact.id,
         key=key,
-        source=source,
+        source=fact.source,
         superseded=superseded.id if superseded else None,
     )
     return Remembered(fact, True, "current")
+
+
+def skipped_over_quota(
+    tenant: str, key: str | None, lineage: Sequence[str], exc: QuotaExceeded
+) -> None:
+    """A fact a job learned, not stored: the tenant is at its facts quota (one grep-able
+    event; the job goes on with the next fact)."""
+    log.warning(
+        "facts.skipped_over_quota",
+        tenant=tenant,
+        key=key,
+        lineage=list(lineage),
+        limit=exc.details.get("limit"),
+        used=exc.details.get("used"),
+    )
 
 
 def _policy(svc: Services, tenant: str, key: str | None) -> ConflictPolicy:
@@ -206,7 +250,7 @@ def _policy(svc: Services, tenant: str, key: str | None) -> ConflictPolicy:
     return conflict_policy(s.fact_conflict_policies, s.fact_conflict_policy, tenant, key)
 
 
-def _keep_both(svc: Services, fact: Fact, current: Fact) -> Fact | None:
+def _keep_both(svc: Services, fact: Fact, current: Fact, limit: int) -> Fact | None:
     """Store `fact` beside the key's current fact, both flagged `conflict` and naming each
     other (None: lost a race, read again)."""
     stored = dataclasses.replace(fact, status="conflict", conflicts_with=[current.id])
@@ -216,7 +260,7 @@ def _keep_both(svc: Services, fact: Fact, current: Fact) -> Fact | None:
         conflicts_with=[*current.conflicts_with, fact.id],
         version=current.version + 1,
     )
-    if not svc.facts.put(stored, current, flagged):
+    if not svc.facts.put(stored, current, flagged, limit=limit):
         return None
     svc.index.set_payload(
         [fact_point_id(fact.tenant, i) for i in (fact.id, current.id)],

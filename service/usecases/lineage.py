@@ -10,13 +10,18 @@ from dataclasses import dataclass
 
 import structlog
 
-from service.domain.errors import NotFound, StoreUnavailable
+from service.domain.errors import NotFound, QuotaExceeded, StoreUnavailable
 from service.domain.facts import message_source, source_session, supersedes
 from service.domain.models import Fact, Message
 from service.domain.points import fact_point_id, fact_status, message_point_id
 from service.domain.validation import check_id
 from service.tasks import REBUILD_SUMMARY, REDERIVE_FACTS
-from service.usecases.facts import HISTORY_LIMIT, WRITE_ATTEMPTS, remember_fact
+from service.usecases.facts import (
+    HISTORY_LIMIT,
+    WRITE_ATTEMPTS,
+    remember_fact,
+    skipped_over_quota,
+)
 from service.usecases.services import Services
 from service.usecases.turns import turns_from_index
 
@@ -30,6 +35,7 @@ class Rederived:
     retired: list[str]
     rederived: list[str]
     promoted: list[str]
+    over_quota: int = 0  # re-derived statements not stored: the tenant's facts quota was full
 
 
 def delete_message(svc: Services, tenant: str, session_id: str, message_id: str) -> list[str]:
@@ -100,6 +106,7 @@ def rederive_facts(svc: Services, tenant: str, fact_ids: Sequence[str]) -> Reder
     retired: list[str] = []
     rederived: list[str] = []
     promoted: list[str] = []
+    over_quota = 0
     for fact in svc.facts.get_many(tenant, list(fact_ids)):
         if fact is None or fact.status != "suspect":
             continue
@@ -108,18 +115,25 @@ def rederive_facts(svc: Services, tenant: str, fact_ids: Sequence[str]) -> Reder
         _retire(svc, fact)
         retired.append(fact.id)
         for extracted in found:
-            done = remember_fact(
-                svc, tenant, fact.user_id, extracted.text, extracted.key, source="extracted",
-                lineage=extracted.lineage, valid_from=min(extracted.valid_from, svc.clock()),
-            )  # fmt: skip
+            try:
+                done = remember_fact(
+                    svc, tenant, fact.user_id, extracted.text, extracted.key,
+                    source="extracted", lineage=extracted.lineage,
+                    valid_from=min(extracted.valid_from, svc.clock()),
+                )  # fmt: skip
+            except QuotaExceeded as exc:
+                skipped_over_quota(tenant, extracted.key, extracted.lineage, exc)
+                over_quota += 1
+                continue
             rederived.append(done.fact.id)
         if fact.key and not found and fact.superseded_by is None:
             back = _promote_history(svc, fact)
             promoted += [back] if back else []
     log.info(
-        "facts.rederived", tenant=tenant, retired=retired, rederived=rederived, promoted=promoted
-    )
-    return Rederived(retired, rederived, promoted)
+        "facts.rederived", tenant=tenant, retired=retired, rederived=rederived, promoted=promoted,
+        over_quota=over_quota,
+    )  # fmt: skip
+    return Rederived(retired, rederived, promoted, over_quota)
 
 
 def _remaining_turns(svc: Services, tenant: str, lineage: Sequence[str]) -> list[Message]:

@@ -7,7 +7,12 @@ from service.domain.models import SessionInfo
 from service.usecases.services import Services
 
 # What each quota counts (the unit in the error message).
-UNITS = {"messages": "messages", "documents": "documents", "snapshot_bytes": "bytes"}
+UNITS = {
+    "messages": "messages",
+    "documents": "documents",
+    "snapshot_bytes": "bytes",
+    "facts": "current facts",
+}
 
 
 def quota_limit(svc: Services, tenant: str, quota: str) -> int:
@@ -48,6 +53,25 @@ def reserve(svc: Services, tenant: str, quota: str, n: int) -> None:
     used = svc.quotas.reserve(tenant, quota, n, limit)
     if used is not None:
         raise refuse(quota, limit, used, n)
+
+
+def current_facts(svc: Services, tenant: str) -> int:
+    """The tenant's current facts: active, or in an unresolved conflict (what the facts quota
+    counts; the counters are kept by the fact writes themselves, exact)."""
+    counts = svc.facts.counts(tenant)
+    return counts.get("active", 0) + counts.get("conflict", 0)
+
+
+def check_facts(svc: Services, tenant: str, user_id: str, key: str | None) -> int:
+    """The facts quota's limit (0: none), refused now if the tenant is at it and a fact of
+    `user_id` on `key` would add a current fact (a key with a current fact is superseded, not
+    added to). The store's write checks again, atomically: this only refuses before the work."""
+    limit = quota_limit(svc, tenant, "facts")
+    if not limit or (used := current_facts(svc, tenant)) < limit:
+        return limit
+    if key is None or svc.facts.active_for_key(tenant, user_id, key) is None:
+        raise refuse("facts", limit, used, 1)
+    return limit
 
 
 def counted_messages(info: SessionInfo) -> int:

@@ -201,10 +201,7 @@ def delete_session(svc: Services, tenant: str, session_id: str) -> None:
     epoch, existed = svc.sessions.delete(tenant, session_id)
     if not existed:
         raise NotFound(f"session {session_id!r} not found")
-    size = (info.message_count, info.tokens) if info is not None else (0, 0)
-    svc.usage.session_removed(tenant, session_id, size)
-    if info is not None:
-        svc.quotas.release(tenant, "messages", counted_messages(info))
+    uncount_session(svc, tenant, session_id, info)
     # Snapshots hold the session's turns verbatim: they go with it.
     svc.snapshots.delete_for_session(tenant, session_id)
     # Facts learned from its turns are suspect now, re-derived (here: retired) by a job.
@@ -216,6 +213,15 @@ def delete_session(svc: Services, tenant: str, session_id: str) -> None:
         # Leftover points are never served: recall checks every hit against the log and epoch.
         log.warning("sessions.vector_cleanup_failed", tenant=tenant, session_id=session_id)
     log.info("sessions.deleted", tenant=tenant, session_id=session_id, epoch=epoch)
+
+
+def uncount_session(svc: Services, tenant: str, session_id: str, info: SessionInfo | None) -> None:
+    """A deleted session (as it was before: `info`) leaves the usage counters and gives its
+    turns back to the messages quota."""
+    size = (info.message_count, info.tokens) if info is not None else (0, 0)
+    svc.usage.session_removed(tenant, session_id, size)
+    if info is not None:
+        svc.quotas.release(tenant, "messages", counted_messages(info))
 
 
 EXPIRE_BATCH = 500

@@ -20,8 +20,8 @@ from service.domain.points import (
 )
 from service.domain.validation import check_id
 from service.usecases.embedding import content_hash
-from service.usecases.quotas import counted_messages
 from service.usecases.services import Services
+from service.usecases.sessions import uncount_session
 
 log = structlog.get_logger()
 
@@ -64,8 +64,7 @@ def delete_user(svc: Services, caller: Principal, user_id: str) -> UserDeleted:
             texts |= {searchable_text(m) for m in turns}
     for session_id in session_ids:
         svc.sessions.delete(tenant, session_id)  # the tombstone: epoch bump, log and summary go
-        if (info := infos[session_id]) is not None:
-            svc.quotas.release(tenant, "messages", counted_messages(info))
+        uncount_session(svc, tenant, session_id, infos[session_id])
     facts = svc.facts.purge_user(tenant, user_id)
     texts |= {f.text for f in facts}
     svc.cutoffs.forget(tenant, "user", user_id)

@@ -15,8 +15,10 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.api.app import create_app
+from service.domain.points import POINT_KINDS
 from service.metrics import Metrics
 from service.runtime.container import Container
+from service.usecases import observability
 from tests.api.conftest import wait_indexed
 from workers.app import create_worker_app
 from workers.runner import WorkerRunner
@@ -53,12 +55,12 @@ def shared_api(container: Container, redis_url: str) -> Iterator[TestClient]:
     app = create_app(container.services, container.keys, container.heartbeat, container.metrics)
     try:
         with TestClient(app) as client:
-            # The worker's start-up jobs (reconcile, resume) queue work of their own: let them
-            # finish, so what follows is caused by the tests' requests alone.
+            # The worker's start-up jobs (reconcile, resume, recounts) queue work of their own:
+            # let them finish, so what follows is caused by the tests' requests alone.
             deadline = time.monotonic() + 30
             while not all(
                 samples(client).get(("cmem_jobs_total", (("outcome", "success"), ("task", t))))
-                for t in ("messages.reconcile", "jobs.resume")
+                for t in ("messages.reconcile", "jobs.resume", "vectors.recount", "facts.recount")
             ):
                 assert time.monotonic() < deadline, "the worker's start-up jobs never ran"
                 time.sleep(0.02)
@@ -152,31 +154,49 @@ def test_staleness_clears_and_jobs_are_counted_once_the_worker_catches_up(
     assert value(scrape, "cmem_job_seconds_count", task="documents.ingest") == 1
 
 
-def test_storage_gauges_count_points_per_kind(container: Container, worker: WorkerRunner) -> None:
-    # Refreshed in the background on every scrape (30 s apart in service).
-    metrics = Metrics(storage_refresh_s=0)
-    app = create_app(container.services, container.keys, container.heartbeat, metrics)
+def test_storage_gauges_show_the_workers_last_recount(
+    container: Container, worker: WorkerRunner
+) -> None:
+    svc = container.services
+    app = create_app(svc, container.keys, container.heartbeat, Metrics())
     with TestClient(app) as api:
-        assert value(samples(api), "cmem_vector_points", kind="message") == 0
         api.post("/v1/sessions/s/messages", json={"user_id": "u", "messages": turns(3)})
         wait_indexed(api, "s")
-        api.put("/v1/documents/d", json={"text": "words " * 50})
-        deadline = time.monotonic() + 10
-        while value(scrape := samples(api), "cmem_vector_points", kind="chunk") == 0:
+        assert api.put("/v1/documents/d", json={"text": "words " * 50}).status_code == 200
+        # A scrape never scans the index: the counts are the recount's (none yet here).
+        observability.recount_vectors(svc, force=True)
+        scrape = samples(api)
+        assert value(scrape, "cmem_vector_points", kind="message") == 3
+        assert value(scrape, "cmem_vector_points", kind="chunk") >= 1
+        assert value(scrape, "cmem_vector_points", kind="fact") == 0
+        assert value(scrape, "cmem_stale_chunks") == 0
+        assert value(scrape, "cmem_vector_counts_age_seconds") < 5
+        assert value(scrape, "cmem_vector_shard_bytes") > 0
+        assert value(scrape, "cmem_state_up", source="storage") == 1
+        # A new version leaves the old chunks stale until the sweep's grace period is over;
+        # the gauge shows them from the next recount on (not sooner: it is not on the clock).
+        assert api.put("/v1/documents/d", json={"text": "other words " * 40}).status_code == 200
+        assert value(samples(api), "cmem_stale_chunks") == 0
+        assert observability.recount_vectors(svc) is None  # not due yet
+        observability.recount_vectors(svc, force=True)
+        assert value(samples(api), "cmem_stale_chunks") >= 1
+
+
+def test_the_worker_recounts_the_index_on_start(container: Container, redis_url: str) -> None:
+    svc = container.services
+    assert svc.usage.vector_counts() is None
+    runner = WorkerRunner(create_worker_app(svc, redis_url), container.heartbeat, 1)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 30
+        while svc.usage.vector_counts() is None:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-    assert value(scrape, "cmem_vector_points", kind="message") == 3
-    assert value(scrape, "cmem_vector_points", kind="fact") == 0
-    assert value(scrape, "cmem_stale_chunks") == 0
-    assert value(scrape, "cmem_vector_shard_bytes") > 0
-    assert value(scrape, "cmem_state_up", source="storage") == 1
-    # A new version leaves the old chunks stale until the sweep's grace period is over.
-    with TestClient(app) as api:
-        api.put("/v1/documents/d", json={"text": "other words " * 40})
-        deadline = time.monotonic() + 10
-        while value(samples(api), "cmem_stale_chunks") == 0:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    finally:
+        runner.stop()
+    counted = svc.usage.vector_counts()
+    assert counted is not None
+    assert counted.points == dict.fromkeys(POINT_KINDS, 0)
 
 
 def test_context_load_latency_is_a_histogram_per_step(idle_api: TestClient) -> None:

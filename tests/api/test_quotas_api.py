@@ -163,3 +163,67 @@ def test_zero_is_unlimited(container: Container, keys: dict[str, dict[str, str]]
         for n in range(5):
             r = api.put(f"/v1/documents/d{n}", json={"text": "x"}, headers=keys["ta"])
             assert r.status_code in (200, 201, 202), r.text
+
+
+def _fact(api: TestClient, who: dict[str, str], text: str, **more: Any) -> Any:
+    return api.post("/v1/facts", json={"user_id": "u", "text": text, **more}, headers=who)
+
+
+def _current(api: TestClient, who: dict[str, str], user: str = "u") -> list[str]:
+    listed = api.get("/v1/facts", params={"user_id": user}, headers=who).json()["facts"]
+    return sorted(f["text"] for f in listed if f["status"] in ("active", "conflict"))
+
+
+def test_facts_quota_counts_current_facts_and_supersession_is_free(
+    container: Container, keys: dict[str, dict[str, str]]
+) -> None:
+    ta, tb = keys["ta"], keys["tb"]
+    for api in _serve(container, quota_facts=2, quotas={"tb": {"facts": 0}}):
+        assert _fact(api, ta, "User owns a red bicycle").status_code == 201
+        assert _fact(api, ta, "User lives in Porto", key="city").status_code == 201
+        _refused(_fact(api, ta, "User plays the cello every Sunday"), "facts", 2, 2)
+        assert _current(api, ta) == ["User lives in Porto", "User owns a red bicycle"]
+        hits = api.post(
+            "/v1/facts/search", json={"user_id": "u", "query": "cello sunday"}, headers=ta
+        ).json()["facts"]
+        assert "User plays the cello every Sunday" not in [h["text"] for h in hits]
+        # Every user of the tenant counts.
+        r = api.post("/v1/facts", json={"user_id": "v", "text": "User is a pilot"}, headers=ta)
+        _refused(r, "facts", 2, 2)
+        # A new statement on a key with a current fact supersedes it: no growth, not refused.
+        moved = _fact(api, ta, "User lives in Lisbon now", key="city")
+        assert moved.status_code == 201, moved.text
+        assert _current(api, ta) == ["User lives in Lisbon now", "User owns a red bicycle"]
+        # The other tenant is unlimited by its override.
+        for n in range(3):
+            assert _fact(api, tb, f"User collects stamp series {n} {'x' * n}").status_code == 201
+        # Deleting a fact frees its place.
+        [bike] = [
+            f
+            for f in api.get("/v1/facts", params={"user_id": "u"}, headers=ta).json()["facts"]
+            if f["text"] == "User owns a red bicycle"
+        ]
+        assert api.delete(f"/v1/facts/{bike['id']}", headers=ta).status_code == 204
+        assert _fact(api, ta, "User plays the cello every Sunday").status_code == 201
+        _refused(_fact(api, ta, "User speaks Finnish"), "facts", 2, 2)
+        # Forgetting the user frees all of theirs.
+        assert api.delete("/v1/users/u", headers=ta).status_code == 200
+        assert _fact(api, ta, "User speaks Finnish").status_code == 201
+
+
+def test_a_conflict_kept_beside_the_current_fact_counts(
+    container: Container, keys: dict[str, dict[str, str]]
+) -> None:
+    ta = keys["ta"]
+    for api in _serve(container, quota_facts=1, fact_conflict_policy="keep_both"):
+        first = _fact(api, ta, "User prefers tea", key="drink")
+        assert first.status_code == 201
+        # A concurrent write (based on another fact) would keep both: one more current fact.
+        _refused(
+            _fact(api, ta, "User prefers coffee", key="drink", based_on="other"), "facts", 1, 1
+        )
+        assert _current(api, ta) == ["User prefers tea"]
+        # Written on the current one, it supersedes: allowed.
+        based = first.json()["id"]
+        assert _fact(api, ta, "User prefers coffee", key="drink", based_on=based).status_code == 201
+        assert _current(api, ta) == ["User prefers coffee"]

@@ -131,3 +131,23 @@ def test_deleting_a_user_leaves_no_residue(api: TestClient, container: Container
     assert {k: v for k, v in again.items() if k != "user_id"} == dict.fromkeys(
         ("sessions", "messages", "facts", "snapshots", "vectors", "cache_entries"), 0
     )
+
+
+def test_deleting_a_user_leaves_the_usage_counters_as_deleting_their_sessions_would(
+    api: TestClient,
+) -> None:
+    for session, user, n in (("a1", GONE, 3), ("a2", GONE, 5), ("k1", KEEP, 2)):
+        r = api.post(
+            f"/v1/sessions/{session}/messages", json={"user_id": user, "messages": _turns(user, n)}
+        )
+        assert r.status_code == 201, r.text
+    before = api.get("/v1/admin/status").json()
+    assert before["sessions"] == 3
+    assert before["usage"]["messages"]["total"] == 10
+    assert api.delete(f"/v1/users/{GONE}").status_code == 200
+    after = api.get("/v1/admin/status").json()
+    assert after["sessions"] == 1
+    assert after["usage"]["messages"]["total"] == 2
+    assert sum(after["usage"]["messages"]["buckets"].values()) == 1  # the keeper's session
+    assert api.get("/v1/admin/sessions").json()["total"] == 1
+    assert after["usage"]["tokens"]["total"] == api.get("/v1/sessions/k1").json()["tokens"]

@@ -4,6 +4,7 @@ turn it off; the LLM extractor speaks chat completions with a JSON schema and fa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ import pytest
 from service.adapters.extractors import OpenAIExtractor, RuleExtractor
 from service.domain.extraction import ExtractedFact
 from service.domain.models import Fact, Message, NewMessage
+from service.metrics import Metrics
 from service.runtime.container import Container
 from service.usecases import sessions
 from service.usecases.extraction import extract_session_facts
@@ -22,6 +24,8 @@ from service.usecases.facts import list_facts
 from service.usecases.seen_facts import shown_to
 from service.usecases.services import Services
 from tests.chat_server import Chat
+from workers.app import create_worker_app
+from workers.runner import WorkerRunner
 
 DAY = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -206,3 +210,40 @@ def test_a_turn_dated_ahead_of_the_clock_counts_from_now(container: Container, t
     assert extract_session_facts(svc, tenant, "s", 0, ["m1"]).placed == {"current": 1}
     [fact] = list_facts(svc, tenant, "u", 0, 10)
     assert fact.valid_from <= svc.clock()
+
+
+def test_facts_past_the_quota_are_skipped_not_retried(
+    container: Container, tenant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = container.services.settings.model_copy(update={"quota_facts": 1})
+    svc = dataclasses.replace(container.services, settings=settings)
+    _say(svc, tenant, "s", ("m1", "I live in Lisbon.", 0), ("m2", "I am vegetarian.", 1))
+    done = extract_session_facts(svc, tenant, "s", 0, ["m1", "m2"])
+    # The first is stored, the second is over the quota: skipped, and the job is done.
+    assert (done.status, done.found, done.placed, done.over_quota) == ("done", 2, {"current": 1}, 1)
+    [kept] = list_facts(svc, tenant, "u", 0, 10)
+    assert kept.lineage == ["s/m1"]
+    assert "facts.skipped_over_quota" in capsys.readouterr().out
+    # A correction of the stored one supersedes it: not refused.
+    _say(svc, tenant, "s", ("m3", "Update: we moved to Porto.", 2))
+    assert extract_session_facts(svc, tenant, "s", 0, ["m3"]).placed == {"current": 1}
+
+
+def test_the_worker_counts_facts_skipped_over_the_quota(
+    container: Container, tenant: str, redis_url: str
+) -> None:
+    settings = container.services.settings.model_copy(update={"quota_facts": 1})
+    svc = dataclasses.replace(container.services, settings=settings)
+    metrics = Metrics()
+    runner = WorkerRunner(create_worker_app(svc, redis_url, metrics), container.heartbeat, 1)
+    runner.start()
+    try:
+        _say(svc, tenant, "s", ("m1", "I live in Lisbon. I am vegetarian.", 0))
+        deadline = time.monotonic() + 30
+        while not metrics.registry.get_sample_value("cmem_facts_quota_skipped_total"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        runner.stop()
+    # (the worker's start-up reconcile may index and extract the turn a second time)
+    assert len(list_facts(svc, tenant, "u", 0, 10)) == 1
