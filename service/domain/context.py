@@ -51,6 +51,8 @@ HEADERS = {
     "recall": RECALL_HEADER,
 }
 
+# A fact whose source turns compete too is worth this share of its relevance (see _candidates).
+STAND_IN = 0.5
 Strategy = Literal["balanced", "recent", "recall"]
 STRATEGY_NAMES: tuple[Strategy, ...] = ("balanced", "recent", "recall")
 
@@ -390,13 +392,17 @@ class _Plan:
             out.append(
                 Candidate("message", message.id, cost, value, "recall", score, None, message, group)
             )
+        # A fact learned from turns that are candidates themselves stands in for them: it is
+        # worth less than they are (verbatim, dated, with their speaker), and once they are in
+        # it is left out as a duplicate.
+        sources = {message_source(m.session_id, m.id) for m, _ in recalled}
+        sources |= {message_source(m.session_id, m.id) for u in self.units for m in u.turns}
         for fact, score in inputs.facts:
             cost = count(_fact_line(fact))
-            body = fact
+            stand_in = bool(fact.lineage) and all(s in sources for s in fact.lineage)
+            value = w.fact * score * (STAND_IN if stand_in else 1.0)
             out.append(
-                Candidate(
-                    "fact", fact.id, cost, w.fact * score, "facts", score, str(fact.version), body
-                )
+                Candidate("fact", fact.id, cost, value, "facts", score, str(fact.version), fact)
             )
         for chunk, score in inputs.retrieved:
             cost = count(_chunk_line(chunk))

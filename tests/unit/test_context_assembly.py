@@ -351,3 +351,20 @@ def test_a_recalled_turn_whose_speaker_the_query_names_counts_more(count) -> Non
     for query in ("When was the flight booked?", "Tomas booked what?"):
         plain = assemble(Inputs(room, None, None, recent, hits, query=query), count)
         assert "m2" in [i["id"] for i in plain.items]
+
+
+def test_a_fact_whose_source_turn_competes_stands_in_for_it(count) -> None:  # type: ignore[no-untyped-def]
+    said = _message(3, "Router login at the ski chalet is osprey-8321 now.", name="Tom")
+    recent = [_message(9, "ok")]
+    learned = dataclasses.replace(
+        _fact(1, "Router login at the ski chalet is osprey-8321."), lineage=["s/m3"]
+    )
+    # The fact is a little closer to the words, but its source turn is there to be had: with
+    # room for one of them the turn (verbatim, dated, its speaker) goes in.
+    inputs = Inputs(48, None, None, recent, [(said, 0.8)], facts=[(learned, 0.95)])
+    ids = [i["id"] for i in assemble(inputs, count).items]
+    assert "m3" in ids
+    assert "f1" not in ids
+    # A fact whose source is not among the candidates keeps its full value.
+    alone = assemble(dataclasses.replace(inputs, recalled=[]), count)
+    assert "f1" in [i["id"] for i in alone.items]
