@@ -33,6 +33,7 @@ from service.domain.chat_format import (
 from service.domain.errors import InvalidInput
 from service.domain.facts import message_source
 from service.domain.models import Excluded, ExclusionReason, Fact, Message, excluded
+from service.domain.sparse import terms
 from service.domain.summaries import Summary, SummaryPiece
 from service.domain.tool_calls import tool_units
 
@@ -53,6 +54,7 @@ HEADERS = {
 
 # A fact whose source turns compete too is worth this share of its relevance (see _candidates).
 STAND_IN = 0.5
+ECHO_SHARE = 0.5  # an assistant turn with this share of its terms from the user turn before it
 Strategy = Literal["balanced", "recent", "recall"]
 STRATEGY_NAMES: tuple[Strategy, ...] = ("balanced", "recent", "recall")
 
@@ -381,7 +383,7 @@ class _Plan:
             value = w.recalled * unit.relevance + w.recent * decay
             # Recent turns carry no relevance floor: they are the conversation itself.
             out.append(Candidate("message", unit.id, cost, value, section, None, None, unit, group))
-        recalled = [(m, s) for m, s in inputs.recalled if m.id not in recent_ids]
+        recalled = _echoes_stand_in([(m, s) for m, s in inputs.recalled if m.id not in recent_ids])
         named = _speakers_named(inputs.query, {m.name for m, _ in recalled if m.name})
         for message, score, boost in _hit_recency(recalled, inputs.policy.hit_recency):
             if message.name in named:
@@ -597,6 +599,24 @@ def _hit_recency(
     times = [m.created_at.timestamp() for m, _ in hits]
     lo, span = min(times), (max(times) - min(times)) or 1.0
     return [(m, s, 1 + weight * (t - lo) / span) for (m, s), t in zip(hits, times, strict=True)]
+
+
+def _echoes_stand_in(hits: list[tuple[Message, float]]) -> list[tuple[Message, float]]:
+    """An assistant turn that says again what the user turn right before it said (most of its
+    terms are that turn's: "Got it, the wifi at Grandma's is lapwing-3423") stands in for it,
+    as a fact does for its source: the user's statement takes the better of the two scores,
+    the echo STAND_IN of its own."""
+    place = {(m.session_id, m.seq): i for i, (m, _) in enumerate(hits)}
+    scores = [s for _, s in hits]
+    for i, (m, s) in enumerate(hits):
+        j = place.get((m.session_id, m.seq - 1))
+        if m.role != "assistant" or j is None or hits[j][0].role != "user":
+            continue
+        said, echoed = set(terms(hits[j][0].content)), set(terms(m.content))
+        if echoed and len(said & echoed) >= ECHO_SHARE * len(echoed):
+            scores[j] = max(scores[j], s)
+            scores[i] = s * STAND_IN
+    return [(m, score) for (m, _), score in zip(hits, scores, strict=True)]
 
 
 def _speakers_named(query: str, names: set[str]) -> set[str]:

@@ -368,3 +368,20 @@ def test_a_fact_whose_source_turn_competes_stands_in_for_it(count) -> None:  # t
     # A fact whose source is not among the candidates keeps its full value.
     alone = assemble(dataclasses.replace(inputs, recalled=[]), count)
     assert "f1" in [i["id"] for i in alone.items]
+
+
+def test_an_assistant_echo_stands_in_for_the_statement_it_confirms(count) -> None:  # type: ignore[no-untyped-def]
+    said = _message(3, "Heads up: the wifi at Grandma's flat is lapwing-3423 since the reset.")
+    echo = _message(4, "Got it, wifi at Grandma's flat: lapwing-3423.", role="assistant")
+    reply = _message(6, "Sounds like a plan for the weekend.", role="assistant")
+    asked = _message(5, "Any plan for the weekend?")
+    recent = [_message(9, "ok")]
+    # The echo is closer to the words, but it only says again what the user said: with room
+    # for one line, the user's own statement goes in.
+    inputs = Inputs(50, None, None, recent, [(echo, 0.9), (said, 0.7)])
+    ids = [i["id"] for i in assemble(inputs, count).items]
+    assert "m3" in ids
+    assert "m4" not in ids
+    # An answer that says something of its own is no echo: it keeps its relevance.
+    other = assemble(dataclasses.replace(inputs, recalled=[(reply, 0.9), (asked, 0.7)]), count)
+    assert "m6" in [i["id"] for i in other.items]
