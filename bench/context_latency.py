@@ -13,6 +13,11 @@ Server-Timing parts; and how many contexts are identical (same `context_hash`) b
 
     git archive <commit> | tar -x -C /tmp/base
     python -m bench context_latency --baseline /tmp/base [--data DIR] [--rounds 3] [--calls 200]
+
+`--data` (default: cmem-bench-latency-data in the temp dir) is reused as long as it holds a
+finished data set: delete it when what the service stores changes. `--env K=V,...`: settings
+for this tree's service only (to A/B a setting against the baseline). Without `--baseline`
+(as in `make bench`): this tree's numbers alone.
 """
 
 from __future__ import annotations
@@ -104,7 +109,9 @@ def serve_and_measure(
     with tempfile.TemporaryDirectory(prefix="cmem-bench-lat-", ignore_cleanup_errors=True) as tmp:
         copy = Path(tmp) / "data"
         shutil.copytree(data, copy, ignore=shutil.ignore_patterns("*.sock", "*.pid", "*.lock"))
-        served = Served(copy, env={"PYTHONPATH": str(tree), **(env or {})})
+        # Each tree with its own code and its own default settings file.
+        own = {"PYTHONPATH": str(tree), "CMEM_CONFIG_FILE": str(tree / "config" / "default.toml")}
+        served = Served(copy, env={**own, **(env or {})})
         try:
             served.wait_ready(180)
             with served.client() as http:
