@@ -6,6 +6,7 @@ in-process worker in embedded mode. Edge calls hold the GIL: keep `optimize()` o
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -99,11 +100,13 @@ class EdgeIndex:
     ) -> None:
         """`search_threads`: the shard's search pool (0: one per CPU, Edge's default). One runs
         each search on the calling thread: a context's few small searches then wait for no pool
-        thread to be scheduled (measured on 2 busy cores: 1-2 ms less per context, same hits)."""
+        thread to be scheduled (measured on 2 busy cores: 1-2 ms less per context, same hits).
+        Always given explicitly: Edge keeps a loaded shard's settings, so "default" would keep
+        whatever the shard was last opened with."""
         self._path = path
         self._dim = dimension
         self._min_free = min_free_bytes
-        self._search_threads = search_threads or None
+        self._search_threads = search_threads or os.cpu_count() or 1
         self._closed = False
         self._lock = threading.Lock()
         self._writes = threading.Lock()  # held by each update and by copy_to
@@ -117,11 +120,9 @@ class EdgeIndex:
             wal_enabled=True,
         )
 
-    def _load_config(self) -> EdgeConfig | None:
+    def _load_config(self) -> EdgeConfig:
         """What loading sets: the search pool; the rest stays as stored (the dense vectors'
         size is inherited: `cmem optimize` opens a shard without knowing it)."""
-        if self._search_threads is None:
-            return None
         return EdgeConfig(
             sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
             max_search_threads=self._search_threads,
