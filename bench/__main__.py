@@ -11,6 +11,7 @@ import sys
 from bench import (
     console_pages,
     context_ab,
+    context_latency,
     documents,
     durability,
     extraction,
@@ -31,6 +32,7 @@ SUITES = {
     "extraction": extraction.main,
     "context_ab": context_ab.main,
     "fact_time": fact_time.main,
+    "context_latency": context_latency.main,
     "metrics_scrape": metrics_scrape.main,
     "console_pages": console_pages.main,
     "durability": durability.main,

@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     # Writes are refused (507) while the data dir's disk has less free space than this: Qdrant
     # Edge dies by SIGBUS on a full disk. Also checked at start-up.
     min_free_disk_mb: int = Field(64, ge=0)
+    # Qdrant Edge's search pool: 1 runs each search on the calling thread (a context's searches
+    # are small: a pool only adds a thread hand-off); 0: one thread per CPU (Edge's default).
+    edge_search_threads: int = Field(1, ge=0, le=64)
 
     # /docs and /openapi.json need an API key and /metrics an admin key: "auto" = in production.
     ops_endpoints: Literal["auto", "public", "protected"] = "auto"

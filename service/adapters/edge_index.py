@@ -6,6 +6,7 @@ in-process worker in embedded mode. Edge calls hold the GIL: keep `optimize()` o
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -94,10 +95,18 @@ def _point(p: VectorPoint) -> Point:
 class EdgeIndex:
     """Implements VectorIndex on one Qdrant Edge shard directory."""
 
-    def __init__(self, path: Path, dimension: int, min_free_bytes: int = 0) -> None:
+    def __init__(
+        self, path: Path, dimension: int, min_free_bytes: int = 0, search_threads: int = 1
+    ) -> None:
+        """`search_threads`: the shard's search pool (0: one per CPU, Edge's default). One runs
+        each search on the calling thread: a context's few small searches then wait for no pool
+        thread to be scheduled (measured on 2 busy cores: 1-2 ms less per context, same hits).
+        Always given explicitly: Edge keeps a loaded shard's settings, so "default" would keep
+        whatever the shard was last opened with."""
         self._path = path
         self._dim = dimension
         self._min_free = min_free_bytes
+        self._search_threads = search_threads or os.cpu_count() or 1
         self._closed = False
         self._lock = threading.Lock()
         self._writes = threading.Lock()  # held by each update and by copy_to
@@ -107,7 +116,16 @@ class EdgeIndex:
         return EdgeConfig(
             vectors={DENSE: EdgeVectorParams(size=self._dim, distance=Distance.Cosine)},
             sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+            max_search_threads=self._search_threads,
             wal_enabled=True,
+        )
+
+    def _load_config(self) -> EdgeConfig:
+        """What loading sets: the search pool; the rest stays as stored (the dense vectors'
+        size is inherited: `cmem optimize` opens a shard without knowing it)."""
+        return EdgeConfig(
+            sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+            max_search_threads=self._search_threads,
         )
 
     def _open(self) -> EdgeShard:
@@ -115,7 +133,7 @@ class EdgeIndex:
         try:
             if fresh:
                 return EdgeShard.create(str(self._path), self._config())
-            return EdgeShard.load(str(self._path))
+            return EdgeShard.load(str(self._path), self._load_config())
         except Exception as exc:
             text = str(exc).lower()
             if "lock" in text or "resource temporarily unavailable" in text:

@@ -95,7 +95,12 @@ def build_index(settings: Settings, dimension: int) -> VectorIndex:
         return QdrantServerIndex.connect(
             settings.qdrant_url, settings.qdrant_api_key, settings.collection, dimension
         )
-    return EdgeIndex(settings.edge_path, dimension, settings.min_free_disk_mb * 2**20)
+    return EdgeIndex(
+        settings.edge_path,
+        dimension,
+        settings.min_free_disk_mb * 2**20,
+        settings.edge_search_threads,
+    )
 
 
 def build_summarizer(settings: Settings, tokenizer: Tokenizer) -> Summarizer:
