@@ -239,7 +239,11 @@ class EdgeIndex:
         if not queries:
             return []
         batch = QueryBatchRequest([request(q) for q in queries])
-        results = self._call(lambda s: s.query_batch(batch))
+        # Equal scores come back in no fixed order: by id, so the same request gets the same.
+        results = [
+            sorted(points, key=lambda p: (-p.score, str(p.id)))
+            for points in self._call(lambda s: s.query_batch(batch))
+        ]
         return [
             [VectorHit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
             if q.with_payload

@@ -183,7 +183,11 @@ class QdrantServerIndex:
         with _errors():
             results = self._c.query_batch_points(self._name, requests=[request(q) for q in queries])
         return [
-            [VectorHit(str(p.id), float(p.score), dict(p.payload or {})) for p in r.points]
+            [
+                VectorHit(str(p.id), float(p.score), dict(p.payload or {}))
+                # Equal scores: by id, so the same request gets the same (as EdgeIndex).
+                for p in sorted(r.points, key=lambda p: (-p.score, str(p.id)))
+            ]
             for r in results
         ]
 

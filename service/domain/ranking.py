@@ -39,5 +39,5 @@ def fuse_hybrid(
     best = 2.0 / (RRF_K + 1)
     cosine = dict(dense)
     floor = dense[-1][1] if dense else 0.0
-    ranked = sorted(scores, key=lambda i: -scores[i])[:limit]
+    ranked = sorted(scores, key=lambda i: (-scores[i], i))[:limit]  # ties: by id, every time
     return [Ranked(i, scores[i] / best, cosine.get(i, floor)) for i in ranked]

@@ -10,7 +10,6 @@ and their neighbours (a question and its answer belong together).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -38,7 +37,7 @@ from service.domain.points import (
     session_recall_filter,
     user_recall_filter,
 )
-from service.domain.ranking import RRF_K, Ranked, fuse_hybrid
+from service.domain.ranking import Ranked, fuse_hybrid
 from service.domain.sparse import SparseVector, encode_query
 from service.domain.summaries import SummaryPiece
 from service.usecases.embedding import embed_cached
@@ -214,21 +213,29 @@ def _second_round(
     for seed, seed_vector in zip(seeds, seed_vectors, strict=True):
         mixed = np.add(vector, seed_vector)
         mixed /= np.linalg.norm(mixed) or 1.0
-        terms = encode_query(f"{query} {seed}") or None
-        queries.append(VectorQuery(mixed.tolist(), search.where, HOP_LIMIT, terms))
-    if not queries:
-        return []
+        terms = encode_query(f"{query} {seed}")
+        # Dense and sparse apart, fused here as the first round is: the store's own fusion
+        # orders tied ranks differently from call to call (the same request gave other hits).
+        queries.append(VectorQuery(mixed.tolist(), search.where, HOP_LIMIT))
+        queries.append(VectorQuery((), search.where, HOP_LIMIT, terms or None))
     have = {h.id for h in first}
-    best = 2.0 / (RRF_K + 1)  # the store fuses hybrid searches by RRF: normalize alike
     extra: dict[str, VectorHit] = {}
-    for hits in svc.index.query_batch(queries):  # the seeds' searches: one call
-        for h in hits:
-            if h.id in have:
+    results = svc.index.query_batch([q for q in queries if q.vector or q.sparse])
+    lists = iter(results)
+    for sparse_q in queries[1::2]:
+        dense = next(lists)
+        sparse = next(lists) if sparse_q.sparse else []
+        payloads = {h.id: h.payload for h in [*dense, *sparse]}
+        fused = fuse_hybrid(
+            [(h.id, h.score) for h in dense], [(h.id, h.score) for h in sparse], HOP_LIMIT
+        )
+        for r in fused:
+            if r.id in have:
                 continue
-            score = HOP_WEIGHT * min(1.0, h.score / best)
-            if h.id not in extra or extra[h.id].score < score:
-                extra[h.id] = dataclasses.replace(h, score=score)
-    return sorted(extra.values(), key=lambda h: -h.score)[: HOP_SEEDS * HOP_LIMIT]
+            score = HOP_WEIGHT * r.relevance
+            if r.id not in extra or extra[r.id].score < score:
+                extra[r.id] = VectorHit(r.id, score, payloads[r.id])
+    return sorted(extra.values(), key=lambda h: (-h.score, h.id))[: HOP_SEEDS * HOP_LIMIT]
 
 
 def check_chunk_hits(

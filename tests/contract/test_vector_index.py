@@ -257,3 +257,25 @@ def test_sparse_alone_and_without_payload(index: VectorIndex) -> None:
     dense = _one(index, query, where, 3)
     assert [h.id for h in bare] == [h.id for h in dense]
     assert [round(h.score, 5) for h in bare] == [round(h.score, 5) for h in dense]
+
+
+def test_equal_scores_come_back_ordered_by_id(index: VectorIndex) -> None:
+    """The same request gets the same hits in the same order, ties included (a context is
+    reproducible: its hash verifies a replay)."""
+    texts = [f"the same words again {i}" for i in range(40)]
+    [vector] = EMB.embed(["the same words again"])
+    points = [
+        VectorPoint(p.id, list(vector), p.payload, encode_document("the same words again"))
+        for p in _points("a", texts)
+    ]
+    index.upsert(points)
+    where = VectorFilter(must={"tenant": "a"})
+    terms = encode_query("same words")
+    runs = [
+        index.query_batch([VectorQuery(vector, where, 10), VectorQuery((), where, 10, terms)])
+        for _ in range(5)
+    ]
+    for dense, sparse in runs:
+        for hits in (dense, sparse):
+            assert [h.id for h in hits] == sorted(h.id for h in hits)
+            assert [h.id for h in hits] == [h.id for h in runs[0][0 if hits is dense else 1]]
