@@ -322,7 +322,7 @@ class _Plan:
             # turns between it and the window it is noise. Leave it out and pack again.
             _, rest = self._history_units()
             gaps = [c for c in rest if isinstance(c.body, _Unit) and not c.body.relevance]
-            covered = self._covered_pieces()
+            covered = self._said_again()
             if not gaps and not covered:
                 break
             candidates = [c for c in candidates if c not in gaps and c not in covered]
@@ -330,7 +330,7 @@ class _Plan:
             self.excluded += [_out(c, "duplicate") for c in covered]
         self.excluded += [_out(c, "budget") for c in out]
 
-    def _covered_pieces(self) -> list[Candidate]:
+    def _said_again(self) -> list[Candidate]:
         """Chosen topic pieces whose every turn is in the context verbatim, and chosen facts
         learned from turns that all are: they would only say again what is there."""
         pieces = [c for c in self.chosen if isinstance(c.body, SummaryPiece)]
