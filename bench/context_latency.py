@@ -200,13 +200,16 @@ def main() -> None:
                 _same(a[session], b[session])
                 for a, b in zip(runs["this"], runs["baseline"], strict=True)
             ]
-            noise = [_same(runs["baseline"][0][session], r[session]) for r in runs["baseline"][1:]]
+            mine, noise = (
+                [_same(runs[tree][0][session], r[session]) for r in runs[tree][1:]]
+                for tree in ("this", "baseline")
+            )
             print(
-                f"  same context_hash, this vs baseline, per round: {same} of {calls}; baseline "
-                f"round 1 vs its later rounds: {noise} (the second round's fused search orders "
-                "ties differently from call to call)"
+                f"  same context_hash, this vs baseline, per round: {same} of {calls}; round 1 "
+                f"vs the later rounds (reproducible: all {calls}): this {mine}, baseline {noise}"
             )
             report[f"{session}_identical"] = same
+            report[f"{session}_this_self"] = mine
             report[f"{session}_baseline_self"] = noise
     if baseline:
         identity(trees, this_env, data, long_requests, short_requests, report)
