@@ -51,6 +51,8 @@ def test_walk_through_sync(served_with_key: tuple[Served, str]) -> None:
 
         fact = memory.remember_fact("ana", "Ana is vegetarian", key="diet")
         assert (fact.status, fact.key) == ("active", "diet")
+        with pytest.raises(Conflict):  # the writing session is sent: s1 is Ana's, not Bo's
+            memory.remember_fact("bo", "Bo is vegan", key="diet", session_id="s1")
         found = memory.search_facts("ana", "what does Ana eat?")
         # The locker code may have been learned from the first turn by now: another key.
         assert [f.id for f in found if f.key == "diet"] == [fact.id]
@@ -168,3 +170,17 @@ def test_context_messages_are_typed_as_openai_params() -> None:
     for mine in typing.get_args(ours.ChatMessage):
         role = typing.get_type_hints(mine)["role"].__args__[0]
         assert set(mine.__annotations__) <= set(theirs[role].__annotations__), role
+
+
+def test_a_fact_write_sends_what_it_was_based_on() -> None:
+    from coherent_memory_client import calls
+
+    call = calls.remember_fact("ana", "Ana eats fish", "diet", None, "f1", "s1")
+    assert call.json == {
+        "user_id": "ana",
+        "text": "Ana eats fish",
+        "key": "diet",
+        "based_on": "f1",
+        "session_id": "s1",
+    }
+    assert "based_on" not in calls.remember_fact("ana", "x", None, None).json

@@ -153,9 +153,21 @@ def get_state(session_id: str) -> Call[dict[str, Any]]:
 
 
 def remember_fact(
-    user_id: str, text: str, key: str | None, metadata: Mapping[str, Any] | None
+    user_id: str,
+    text: str,
+    key: str | None,
+    metadata: Mapping[str, Any] | None,
+    based_on: str | None = None,
+    session_id: str | None = None,
 ) -> Call[Fact]:
-    body = _present(user_id=user_id, text=text, key=key, metadata=metadata)
+    body = _present(
+        user_id=user_id,
+        text=text,
+        key=key,
+        metadata=metadata,
+        based_on=based_on,
+        session_id=session_id,
+    )
     return Call("POST", "/v1/facts", _model(Fact), body)
 
 

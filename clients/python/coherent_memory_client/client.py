@@ -145,8 +145,14 @@ class CoherentMemory:
         text: str,
         key: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        *,
+        based_on: str | None = None,
+        session_id: str | None = None,
     ) -> Fact:
-        return self.send(calls.remember_fact(user_id, text, key, metadata))
+        """`based_on`: the id of the key's fact you read as current (a write since then makes
+        the two concurrent); `session_id`: the session writing, whose last-seen fact on the key
+        is the base when `based_on` is not given."""
+        return self.send(calls.remember_fact(user_id, text, key, metadata, based_on, session_id))
 
     def list_facts(self, user_id: str, offset: int = 0, limit: int = 100) -> list[Fact]:
         return self.send(calls.list_facts(user_id, offset, limit))
@@ -276,8 +282,16 @@ class AsyncCoherentMemory:
         text: str,
         key: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        *,
+        based_on: str | None = None,
+        session_id: str | None = None,
     ) -> Fact:
-        return await self.send(calls.remember_fact(user_id, text, key, metadata))
+        """`based_on`: the id of the key's fact you read as current (a write since then makes
+        the two concurrent); `session_id`: the session writing, whose last-seen fact on the key
+        is the base when `based_on` is not given."""
+        return await self.send(
+            calls.remember_fact(user_id, text, key, metadata, based_on, session_id)
+        )
 
     async def list_facts(self, user_id: str, offset: int = 0, limit: int = 100) -> list[Fact]:
         return await self.send(calls.list_facts(user_id, offset, limit))
