@@ -161,22 +161,48 @@ def _check_pieces(
     return found, excluded
 
 
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """One hybrid search: a dense ranking `depth` deep, a sparse one if there are terms, and how
+    many fused hits to keep."""
+
+    vector: Sequence[float]
+    where: VectorFilter
+    depth: int
+    keep: int
+    terms: SparseVector
+
+
 def _hybrid(
     svc: Services, searches: Sequence[Search], vector: list[float], terms: SparseVector
 ) -> dict[str, list[Ranked]]:
     """Each source's dense and sparse rankings, all in one batch, fused per source."""
+    asks = [_Ask(vector, s.where, max(DEPTH, s.keep), s.keep, terms) for s in searches]
+    fused = _fused_batch(svc, asks, with_payload=False)
+    return {s.name: ranked for s, (ranked, _) in zip(searches, fused, strict=True)}
+
+
+def _fused_batch(
+    svc: Services, asks: Sequence[_Ask], with_payload: bool
+) -> list[tuple[list[Ranked], dict[str, dict[str, Any]]]]:
+    """Every ask's rankings in one store call, fused here by rank (ties by id: the store's own
+    fusion orders tied ranks differently from call to call); with each hit's payload by id when
+    asked for."""
     queries: list[VectorQuery] = []
-    for s in searches:
-        depth = max(DEPTH, s.keep)
-        queries.append(VectorQuery(vector, s.where, depth, with_payload=False))
-        if terms:
-            queries.append(VectorQuery((), s.where, depth, terms, with_payload=False))
+    for a in asks:
+        queries.append(VectorQuery(a.vector, a.where, a.depth, with_payload=with_payload))
+        if a.terms:
+            queries.append(VectorQuery((), a.where, a.depth, a.terms, with_payload=with_payload))
     results = iter(svc.index.query_batch(queries))
-    out: dict[str, list[Ranked]] = {}
-    for s in searches:
-        dense = [(h.id, h.score) for h in next(results)]
-        sparse = [(h.id, h.score) for h in next(results)] if terms else []
-        out[s.name] = fuse_hybrid(dense, sparse, s.keep)
+    out: list[tuple[list[Ranked], dict[str, dict[str, Any]]]] = []
+    for a in asks:
+        dense = next(results)
+        sparse = next(results) if a.terms else []
+        payloads = {h.id: h.payload for h in [*dense, *sparse]} if with_payload else {}
+        ranked = fuse_hybrid(
+            [(h.id, h.score) for h in dense], [(h.id, h.score) for h in sparse], a.keep
+        )
+        out.append((ranked, payloads))
     return out
 
 
@@ -209,26 +235,15 @@ def _second_round(
     if not seeds:
         return []
     seed_vectors, _ = embed_cached(svc, tenant, seeds)
-    queries = []
+    asks = []
     for seed, seed_vector in zip(seeds, seed_vectors, strict=True):
         mixed = np.add(vector, seed_vector)
         mixed /= np.linalg.norm(mixed) or 1.0
         terms = encode_query(f"{query} {seed}")
-        # Dense and sparse apart, fused here as the first round is: the store's own fusion
-        # orders tied ranks differently from call to call (the same request gave other hits).
-        queries.append(VectorQuery(mixed.tolist(), search.where, HOP_LIMIT))
-        queries.append(VectorQuery((), search.where, HOP_LIMIT, terms or None))
+        asks.append(_Ask(mixed.tolist(), search.where, HOP_LIMIT, HOP_LIMIT, terms))
     have = {h.id for h in first}
     extra: dict[str, VectorHit] = {}
-    results = svc.index.query_batch([q for q in queries if q.vector or q.sparse])
-    lists = iter(results)
-    for sparse_q in queries[1::2]:
-        dense = next(lists)
-        sparse = next(lists) if sparse_q.sparse else []
-        payloads = {h.id: h.payload for h in [*dense, *sparse]}
-        fused = fuse_hybrid(
-            [(h.id, h.score) for h in dense], [(h.id, h.score) for h in sparse], HOP_LIMIT
-        )
+    for fused, payloads in _fused_batch(svc, asks, with_payload=True):  # one store call
         for r in fused:
             if r.id in have:
                 continue
