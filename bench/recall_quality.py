@@ -23,6 +23,9 @@ Reported per budget and strategy: that share overall and per question kind, and 
 tokens spent.
 
     python -m bench recall_quality [--seeds 7,11] [--set key=value ...]
+
+`--locomo PATH` asks a LoCoMo-format file's questions instead (bench/locomo.py: real
+conversations between two people; `--roles pair|user`, `--captions`, `--samples N`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import snowballstemmer
 
+from bench import locomo
 from bench.household_corpus import Corpus, Question, Turn, generate
 from bench.stats import save
 from service.adapters.edge_index import EdgeIndex
@@ -254,6 +258,19 @@ def options(args: list[str]) -> tuple[list[int], dict[str, str]]:
     return seeds, sets
 
 
+def corpora(args: list[str], seeds: list[int]) -> list[tuple[str, Corpus]]:
+    """The generated corpora of `seeds`, or a LoCoMo file's conversations (`--locomo PATH`)."""
+    if "--locomo" not in args:
+        return [(f"seed {seed}", generate(seed)) for seed in seeds]
+    path = Path(args[args.index("--locomo") + 1])
+    roles = args[args.index("--roles") + 1] if "--roles" in args else "pair"
+    loaded = locomo.load(path, roles, captions="--captions" in args)
+    if "--samples" in args:
+        loaded = loaded[: int(args[args.index("--samples") + 1])]
+    print(f"-- LoCoMo file {path}: {len(loaded)} conversations, roles {roles}")
+    return [(c.user_id, c) for c in loaded]
+
+
 def main() -> None:
     """`python -m bench recall_quality [--seeds 7,11] [--set key=value ...]`."""
     seeds, overrides = options(sys.argv[1:])
@@ -263,15 +280,14 @@ def main() -> None:
     results: dict[str, dict[str, object]] = {}
     questions: list[Question] = []
     runs = []
-    for seed in seeds:
-        corpus = generate(seed)
-        fed, by_seed = run(corpus, seed, overrides)
-        runs.append({"seed": seed, **fed})
+    for label, corpus in corpora(sys.argv[1:], seeds):
+        fed, by_seed = run(corpus, label, overrides)
+        runs.append({"corpus": label, **fed})
         questions += corpus.questions
         for key, r in by_seed.items():
             results.setdefault(key, {"outcomes": []})["outcomes"] += r["outcomes"]  # type: ignore[operator]
     merged = merge(results, questions)
-    print(f"-- all seeds {seeds}: {len(questions)} questions")
+    print(f"-- all corpora: {len(questions)} questions")
     report(merged, sorted({q.kind for q in questions}))
     save("recall_quality", {"seeds": seeds, "settings": overrides, "runs": runs, "results": merged})
 
@@ -303,7 +319,7 @@ def merge(
 
 
 def run(
-    corpus: Corpus, seed: int, overrides: dict[str, str]
+    corpus: Corpus, label: str, overrides: dict[str, str]
 ) -> tuple[dict[str, object], dict[str, dict[str, object]]]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
@@ -322,7 +338,7 @@ def run(
             many = feed(svc, "fresh", corpus, one_session=False)
             turns = sum(len(s) for s in corpus.sessions)
             print(
-                f"corpus seed {seed}: {len(corpus.sessions)} sessions, {turns} turns, "
+                f"corpus {label}: {len(corpus.sessions)} sessions, {turns} turns, "
                 f"{len(corpus.questions)} questions. In one session: fed in {one['feed_s']} s, "
                 f"{one['compactions']} compactions, {one['trimmed_turns']} turns trimmed, "
                 f"summary {one['summary_tokens']} tokens, {one['facts']} facts extracted. Per "
@@ -339,7 +355,7 @@ def run(
                     rows = []
                     for q in corpus.questions:
                         included, tokens = strategy(q, budget)
-                        rows.append((set(q.evidence) <= included, tokens, f"{seed}:{q.id}"))
+                        rows.append((set(q.evidence) <= included, tokens, f"{label}:{q.id}"))
                     outcomes[f"{name}@{budget}"] = {"outcomes": rows}
             return {"in_session": one, "fresh": many}, outcomes
         finally:
