@@ -78,6 +78,10 @@ def _corpus(sample: dict[str, Any], roles: str, captions: bool) -> Corpus:
         questions.append(
             Question(f"{name}-q{i + 1:03d}", kind, str(qa["question"]), evidence, str(qa["answer"]))
         )
+    ids = {t.id for rows in sessions for t in rows}
+    unknown = sorted({e for q in questions for e in q.evidence} - ids)
+    if unknown:  # said, not hidden: those questions count as missed by every strategy
+        print(f"-- {name}: evidence naming no turn: {', '.join(unknown)}")
     return Corpus(f"locomo-{name}", tuple(sessions), tuple(questions))
 
 
