@@ -73,7 +73,7 @@ class Weights:
 
 STRATEGIES: dict[Strategy, Weights] = {
     # Answer the question: what it is about first, the recent turns next.
-    "balanced": Weights(recalled=1.0, recent=0.3, half_life=6, summary=0.3, fact=0.9, chunk=0.8),
+    "balanced": Weights(recalled=1.0, recent=0.3, half_life=6, summary=0.15, fact=0.9, chunk=0.8),
     # Chat that lives in the present: the recent window first, then what relates to it.
     "recent": Weights(recalled=0.5, recent=1.0, half_life=30, summary=0.7, fact=0.6, chunk=0.5),
     # Questions about the past: relevance almost alone.

@@ -49,7 +49,7 @@ DEPTH = 100  # each ranking's depth before fusion: a hit deep in one list can st
 HOP_SEEDS = 2  # the best turns that each seed a second-round search
 HOP_LIMIT = 10  # hits per second-round search (whatever the budget: they are few by nature)
 HOP_WEIGHT = 0.8  # a second-round hit's relevance, against the first round's
-NEIGHBOUR_WEIGHT = 0.2  # a neighbour's relevance, against the hit it stands next to
+NEIGHBOUR_WEIGHT = 0.35  # a neighbour's relevance, against the hit it stands next to (0.2 before k = 15)
 NEIGHBOUR_HITS = 10  # the best hits whose neighbours are offered (lower ones' rarely enter)
 
 
