@@ -24,7 +24,7 @@ tokens spent.
 
     python -m bench recall_quality [--seeds 7,11] [--set key=value ...]
 
-`--locomo PATH` asks a LoCoMo-format file's questions instead (bench/locomo.py: real
+`--locomo PATH[,PATH]` asks LoCoMo-format files' questions instead (bench/locomo.py: real
 conversations between two people; `--roles pair|user`, `--captions`, `--samples N`).
 """
 
@@ -262,12 +262,16 @@ def corpora(args: list[str], seeds: list[int]) -> list[tuple[str, Corpus]]:
     """The generated corpora of `seeds`, or a LoCoMo file's conversations (`--locomo PATH`)."""
     if "--locomo" not in args:
         return [(f"seed {seed}", generate(seed)) for seed in seeds]
-    path = Path(args[args.index("--locomo") + 1])
+    paths = args[args.index("--locomo") + 1]
     roles = args[args.index("--roles") + 1] if "--roles" in args else "pair"
-    loaded = locomo.load(path, roles, captions="--captions" in args)
+    loaded = [
+        c
+        for path in paths.split(",")
+        for c in locomo.load(Path(path), roles, captions="--captions" in args)
+    ]
     if "--samples" in args:
         loaded = loaded[: int(args[args.index("--samples") + 1])]
-    print(f"-- LoCoMo file {path}: {len(loaded)} conversations, roles {roles}")
+    print(f"-- LoCoMo {paths}: {len(loaded)} conversations, roles {roles}")
     return [(c.user_id, c) for c in loaded]
 
 
