@@ -11,6 +11,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -90,6 +91,23 @@ def _point(p: VectorPoint) -> Point:
     if p.sparse:
         vectors[SPARSE] = SparseVector(list(p.sparse.indices), list(p.sparse.values))
     return Point(id=p.id, vector=vectors, payload=p.payload)
+
+
+def _hit(point: Any, with_payload: bool) -> VectorHit:
+    """A scored point as a hit (each read of `point.payload` builds a new dict: no copy)."""
+    payload = (point.payload or {}) if with_payload else {}
+    return VectorHit(str(point.id), float(point.score), payload)
+
+
+_ID, _SCORE = attrgetter("id"), attrgetter("score")
+
+
+def _by_score_then_id(hits: list[VectorHit]) -> list[VectorHit]:
+    """Best first, equal scores by id (Edge returns them in no fixed order: the same request
+    must get the same hits). Two stable sorts by plain attributes, no key tuples."""
+    hits.sort(key=_ID)
+    hits.sort(key=_SCORE, reverse=True)
+    return hits
 
 
 class EdgeIndex:
@@ -239,16 +257,11 @@ class EdgeIndex:
         if not queries:
             return []
         batch = QueryBatchRequest([request(q) for q in queries])
-        # Equal scores come back in no fixed order: by id, so the same request gets the same.
-        results = [
-            sorted(points, key=lambda p: (-p.score, str(p.id)))
-            for points in self._call(lambda s: s.query_batch(batch))
-        ]
+        results = self._call(lambda s: s.query_batch(batch))
+        # Each read of a point's `id` builds a UUID (~2 us), its str ~1.3 us more: a context's
+        # searches return ~500 points, so each id is read once, by `_hit`.
         return [
-            [VectorHit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
-            if q.with_payload
-            # Ids and scores only: hundreds of hits per context, no payload to copy.
-            else [VectorHit(str(p.id), p.score, {}) for p in points]
+            _by_score_then_id([_hit(p, q.with_payload) for p in points])
             for q, points in zip(queries, results, strict=True)
         ]
 
@@ -270,7 +283,7 @@ class EdgeIndex:
         if not ids:
             return []
         records = self._call(lambda s: s.retrieve(list(ids), True, False))
-        return [VectorHit(str(r.id), 0.0, dict(r.payload or {})) for r in records]
+        return [VectorHit(str(r.id), 0.0, r.payload or {}) for r in records]
 
     def count(self, where: VectorFilter) -> int:
         return int(self._call(lambda s: s.count(CountRequest(exact=True, filter=to_filter(where)))))

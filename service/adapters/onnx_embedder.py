@@ -7,6 +7,12 @@ file (torch's exporter, ~3 s) into `model_dir`, named by the weights' hash, so a
 is never served from a stale export. Tokenizing (the model's own tokenizer.json), mean pooling
 and normalizing are done here, as the model's sentence-transformers modules say; a model whose
 modules are anything else is refused with a clear error (use `embedding_runtime = "torch"`).
+
+`quantized`: the export's weights quantized to int8 (dynamic, per channel), kept beside it under
+its own name, run one text at a time (see `_batch_size`). A one-sentence query then takes
+~2.6 ms instead of ~6 ms; the vectors are not the same (cosine 0.989-0.998 to the float ones),
+so the embedder's model name gets an `-int8` suffix: cache keys and document versions never
+mix the two.
 """
 
 from __future__ import annotations
@@ -115,6 +121,22 @@ def export_onnx(model_path: Path, target: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
+def quantize_onnx(source: Path, target: Path) -> None:
+    """`source`'s weights quantized to int8 (per channel; activations quantized on the fly),
+    written atomically to `target` like the export."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        quantize_dynamic(source, partial, per_channel=True, weight_type=QuantType.QInt8)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+INT8_SUFFIX = "-int8"
+
+
 class OnnxEmbedder:
     """Implements Embedder with ONNX Runtime on the CPU; batches sorted by length, serialized."""
 
@@ -125,6 +147,7 @@ class OnnxEmbedder:
         model_dir: Path,
         batch_size: int = 16,
         threads: int = 2,
+        quantized: bool = False,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -136,6 +159,12 @@ class OnnxEmbedder:
             log.info("embedder.exporting", model=model_name, path=str(onnx_path))
             export_onnx(model_path, onnx_path)
             log.info("embedder.exported", model=model_name, path=str(onnx_path))
+        if quantized:
+            model_name += INT8_SUFFIX
+            source, onnx_path = onnx_path, onnx_path.with_name(f"{onnx_path.stem}-int8.onnx")
+            if not onnx_path.exists():
+                quantize_onnx(source, onnx_path)
+                log.info("embedder.quantized", model=model_name, path=str(onnx_path))
         options = ort.SessionOptions()
         # Every process on a 2-core box should use at most 2 threads (oversubscription is slower).
         options.intra_op_num_threads = threads
@@ -153,7 +182,9 @@ class OnnxEmbedder:
         tokenizer.no_padding()
         self._tokenizer = tokenizer
         self._name = model_name
-        self._batch_size = batch_size
+        # int8 activations are quantized with one scale per run, from the whole batch: a text's
+        # vector would depend on its batch mates. One text per run keeps it a function of the text.
+        self._batch_size = 1 if quantized else batch_size
         # One run at a time: parallel runs on 2 cores only contend for them.
         self._lock = threading.Lock()
 

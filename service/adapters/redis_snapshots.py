@@ -112,13 +112,25 @@ BLOB = "$blob"
 SESSION = "$session"
 
 
+_KEPT = frozenset({int, float, bool, type(None)})  # never a blob, nothing inside
+
+
 def _extract(value: Any, blobs: dict[str, str]) -> Any:
-    """`value` with each string of BLOB_MIN_CHARS or more replaced by {"$blob": sha256}."""
+    """`value` with each string of BLOB_MIN_CHARS or more replaced by {"$blob": sha256}. A
+    snapshot holds hundreds of items: a number or a short string is kept without a call."""
+    kind = type(value)
+    if kind is dict:
+        return {
+            k: v
+            if type(v) in _KEPT or (type(v) is str and len(v) < BLOB_MIN_CHARS)
+            else _extract(v, blobs)
+            for k, v in value.items()
+        }
     if isinstance(value, str) and len(value) >= BLOB_MIN_CHARS:
         digest = hashlib.sha256(value.encode()).hexdigest()
         blobs[digest] = value
         return {BLOB: digest}
-    if isinstance(value, dict):
+    if isinstance(value, dict):  # a dict subclass
         return {k: _extract(v, blobs) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_extract(v, blobs) for v in value]

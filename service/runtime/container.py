@@ -64,15 +64,19 @@ def build_embedder(settings: Settings) -> Embedder:
     if settings.embedding_model_path == HASHING:
         return HashingEmbedder()
     path = Path(settings.embedding_model_path) if settings.embedding_model_path else None
-    if settings.embedding_runtime == "onnx":
+    quantized = settings.embedding_runtime == "onnx-int8"
+    if quantized or settings.embedding_runtime == "onnx":
         try:
             return OnnxEmbedder(
                 path or packaged_model_path(),
                 settings.embedding_model_name,
                 settings.model_path,
                 threads=settings.embedding_threads,
+                quantized=quantized,
             )
         except Exception as exc:
+            if quantized:  # torch has no int8 model: its vectors would not match the index's
+                raise
             log.warning(
                 "embedder.onnx_unavailable",
                 error=f"{type(exc).__name__}: {exc}",

@@ -46,7 +46,8 @@ from service.usecases.services import Services
 from service.usecases.turns import turns_from_index
 
 DEPTH = 100  # each ranking's depth before fusion: a hit deep in one list can still win
-HOP_SEEDS = 2  # the best turns that each seed a second-round search
+HOP_SEEDS = 1  # the best turns that each seed a second-round search (a second seed paid a
+# full scan of the session, ~1 ms at 10,000 turns, and lost no harness answer: benchmarks.md)
 HOP_LIMIT = 10  # hits per second-round search (whatever the budget: they are few by nature)
 HOP_WEIGHT = 0.8  # a second-round hit's relevance, against the first round's
 NEIGHBOUR_WEIGHT = 0.35  # a neighbour's relevance, against the hit it stands next to (0.2 before k = 15)

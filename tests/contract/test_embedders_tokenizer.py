@@ -31,14 +31,32 @@ def onnx_model(models: Path) -> OnnxEmbedder:
     return OnnxEmbedder(packaged_model_path(), "all-MiniLM-L6-v2", models)
 
 
-@pytest.fixture(params=["hashing", "minilm", "minilm-onnx"])
+@pytest.fixture(scope="module")
+def int8_models(
+    onnx_model: OnnxEmbedder, models: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A model dir of its own holding the float export (linked): quantized there, not exported."""
+    own = tmp_path_factory.mktemp("models-int8")
+    [exported] = list(models.iterdir())
+    (own / exported.name).symlink_to(exported)
+    return own
+
+
+@pytest.fixture(scope="module")
+def int8_model(int8_models: Path) -> OnnxEmbedder:
+    return OnnxEmbedder(packaged_model_path(), "all-MiniLM-L6-v2", int8_models, quantized=True)
+
+
+@pytest.fixture(params=["hashing", "minilm", "minilm-onnx", "minilm-onnx-int8"])
 def embedder(request: pytest.FixtureRequest) -> Iterator[Embedder]:
     if request.param == "hashing":
         yield HashingEmbedder()
     elif request.param == "minilm":
         yield request.getfixturevalue("real_model")
-    else:
+    elif request.param == "minilm-onnx":
         yield request.getfixturevalue("onnx_model")
+    else:
+        yield request.getfixturevalue("int8_model")
 
 
 def _cos(a: list[float], b: list[float]) -> float:
@@ -113,6 +131,23 @@ def test_onnx_export_is_reused_and_named_by_the_weights(
     again = OnnxEmbedder(packaged_model_path(), "all-MiniLM-L6-v2", exported.parent)
     assert exported.stat().st_mtime_ns == before  # loaded, not exported again
     assert again.embed(["x"]) == onnx_model.embed(["x"])
+
+
+def test_int8_is_its_own_model_near_the_float_one(
+    int8_model: OnnxEmbedder, onnx_model: OnnxEmbedder, int8_models: Path
+) -> None:
+    # Other vectors, so another name: cache keys and document versions never mix the two.
+    assert int8_model.model_name == "all-MiniLM-L6-v2-int8"
+    assert onnx_model.model_name == "all-MiniLM-L6-v2"
+    quantized = int8_model.embed(TEXTS)
+    for text, q, f in zip(TEXTS, quantized, onnx_model.embed(TEXTS), strict=True):
+        assert 0.97 < _cos(q, f) < 0.99999, text
+    [int8] = [p for p in int8_models.iterdir() if p.name.endswith("-int8.onnx")]
+    assert int8.stat().st_size < 0.4 * (int8_models / int8.name.replace("-int8", "")).stat().st_size
+    before = int8.stat().st_mtime_ns
+    again = OnnxEmbedder(packaged_model_path(), "all-MiniLM-L6-v2", int8_models, quantized=True)
+    assert int8.stat().st_mtime_ns == before  # loaded, not quantized again
+    assert again.embed(TEXTS[:3]) == quantized[:3]
 
 
 def test_onnx_refuses_a_pipeline_it_does_not_reproduce(tmp_path: Path) -> None:
