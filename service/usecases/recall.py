@@ -50,9 +50,7 @@ HOP_SEEDS = 1  # the best turns that each seed a second-round search (a second s
 # full scan of the session, ~1 ms at 10,000 turns, and lost no harness answer: benchmarks.md)
 HOP_LIMIT = 10  # hits per second-round search (whatever the budget: they are few by nature)
 HOP_WEIGHT = 0.8  # a second-round hit's relevance, against the first round's
-NEIGHBOUR_WEIGHT = (
-    0.35  # a neighbour's relevance, against the hit it stands next to (0.2 before k = 15)
-)
+NEIGHBOUR_WEIGHT = 0.35  # a neighbour's relevance, against its hit's (0.2 while RRF's k was 60)
 NEIGHBOUR_HITS = 10  # the best hits whose neighbours are offered (lower ones' rarely enter)
 
 
