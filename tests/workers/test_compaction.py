@@ -408,6 +408,27 @@ def test_a_hit_that_is_also_a_neighbour_keeps_its_own_score(small: Services) -> 
     assert [m.id for m, _ in ranked][:2] == ["m6", "m5"]
 
 
+def test_the_answer_to_a_question_comes_with_it_and_lifts_a_lower_hit(small: Services) -> None:
+    """In conversation the question turn is what matches ("How long have you been married?")
+    and the next turn, someone else's, holds what is asked about ("5 years already!")."""
+    msgs = [
+        NewMessage(role="user", name="Ann", content="How long have you been married?", id="q"),
+        NewMessage(role="user", name="Bo", content="Five years already, time flies!", id="a"),
+        NewMessage(role="user", name="Bo", content="And you, any plans this week?", id="b"),
+        NewMessage(role="user", name="Bo", content="We painted the shed on Sunday.", id="c"),
+        NewMessage(role="user", name="Bo", content="It is green now.", id="d"),
+    ]
+    sessions.append_messages(small, "acme", "s", "u", msgs)
+    q, a, b, c, d = small.sessions.by_ids("acme", "s", ["q", "a", "b", "c", "d"])
+    assert q and a and b and c and d
+    ranked = recall._with_neighbours(small, "acme", [(q, 0.9), (a, 0.1), (c, 0.5)], 1, {"s": 0})
+    scores = {m.id: score for m, score in ranked}
+    assert scores["a"] == 0.9 * recall.ANSWER_WEIGHT  # lifted from its own 0.1
+    assert scores["b"] == 0.5 * recall.NEIGHBOUR_WEIGHT  # before a hit that asks nothing
+    assert scores["d"] == 0.5 * recall.NEIGHBOUR_WEIGHT  # after it: a neighbour, no answer
+    assert [m.id for m, _ in ranked] == ["q", "a", "c", "b", "d"]
+
+
 def _two_hops(svc: Services) -> None:
     msgs = [
         # Fillers share the question's words: without a second round, they outrank hop2.
