@@ -3,7 +3,7 @@
 Terms are Snowball-stemmed (Porter 2). Documents carry BM25 term weights (saturated term
 frequency with length normalisation); queries carry 1.0 per distinct term. The vector store
 multiplies in the IDF (the collection's sparse vector has the IDF modifier), so score = sum
-over shared terms of idf * bm25-weight.
+over shared terms of idf * bm25-weight. A turn's speaker name is a term of fixed weight.
 Terms hash to 32-bit indices (crc32): stable across processes and versions, no vocabulary to
 keep; a collision only ever merges two rare terms' weights.
 """
@@ -109,6 +109,27 @@ def encode_document(text: str, params: Bm25 = Bm25()) -> SparseVector:
     for term, tf in Counter(found).items():
         index = term_index(term)
         weights[index] = weights.get(index, 0.0) + tf * (params.k1 + 1) / (tf + norm)
+    return _vector(weights)
+
+
+# A turn's speaker name is one term at this fixed weight, apart from its text's BM25 weights.
+# As a word of the text it was saturated and length-normalized like any other: a question
+# naming a speaker ("what did Caroline research?") matched every turn of hers, the shortest
+# first ("Wow! What got you into running?"), and those filled the sparse ranking's places
+# after the few turns that match what is asked. At a fixed 0.3 the name orders turns that
+# match the same words and no longer ranks a turn by itself. Measured on
+# bench/recall_quality.py: +2 to +4 points at 256-512 tokens on two LoCoMo conversations in
+# both modes, the generated corpora within one question (0.1: the same).
+NAME_WEIGHT = 0.3
+
+
+def encode_turn(name: str | None, content: str, params: Bm25 = SHORT_TEXT) -> SparseVector:
+    """A turn's terms: its content's BM25 weights, and its speaker's name at NAME_WEIGHT."""
+    body = encode_document(content, params)
+    weights = dict(zip(body.indices, body.values, strict=True))
+    for term in set(terms(name or "")):
+        index = term_index(term)
+        weights[index] = weights.get(index, 0.0) + NAME_WEIGHT
     return _vector(weights)
 
 

@@ -9,7 +9,7 @@ import structlog
 from service.domain.models import Message, VectorPoint
 from service.domain.points import message_payload, message_point_id, searchable_text
 from service.domain.segments import SPAN, segment_starts
-from service.domain.sparse import SHORT_TEXT, encode_document
+from service.domain.sparse import SHORT_TEXT, encode_turn
 from service.tasks import COMPACT, EXTRACT_FACTS, INDEX_MESSAGES
 from service.usecases.compaction import fidelity
 from service.usecases.embedding import embed_cached
@@ -94,7 +94,7 @@ def _point(m: Message, epoch: int, vector: list[float], indexed_at: int) -> Vect
         id=message_point_id(m.tenant, m.session_id, epoch, m.id),
         vector=vector,
         payload=message_payload(m, epoch, indexed_at),
-        sparse=encode_document(searchable_text(m), SHORT_TEXT),
+        sparse=encode_turn(m.name, m.content, SHORT_TEXT),
     )
 
 

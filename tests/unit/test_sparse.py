@@ -7,7 +7,16 @@ import zlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain.sparse import Bm25, encode_document, encode_query, term_index, terms
+from service.domain.sparse import (
+    NAME_WEIGHT,
+    SHORT_TEXT,
+    Bm25,
+    encode_document,
+    encode_query,
+    encode_turn,
+    term_index,
+    terms,
+)
 
 
 def test_terms_fold_case_drop_stopwords_and_stem() -> None:
@@ -50,6 +59,34 @@ def test_bm25_saturates_and_normalises_length() -> None:
 def _weight(text: str, term: str, params: Bm25) -> float:
     vec = encode_document(text, params)
     return dict(zip(vec.indices, vec.values, strict=True))[term_index(term)]
+
+
+def _dot(query: str, turn: tuple[str, str]) -> float:
+    """The sparse score with every term's IDF 1."""
+    q = set(encode_query(query).indices)
+    vec = encode_turn(*turn)
+    return sum(v for i, v in zip(vec.indices, vec.values, strict=True) if i in q)
+
+
+def test_a_speaker_name_weighs_the_same_in_every_turn_and_less_than_a_word_said() -> None:
+    """A question naming a speaker matched each of her turns by the name, as a word of the
+    text: the shortest turns weighed most and filled the ranking. The name is now a term of
+    fixed weight: it orders turns that match the same words and ranks none by itself."""
+    short = ("Caroline", "Wow! What got you into running?")
+    long = ("Caroline", "I finally sat down this week and read " + "all of it " * 12)
+    said = ("Melanie", "I did a lot of research on adoption agencies over the whole weekend.")
+    ask = "What did Caroline research?"
+    assert _dot(ask, short) == _dot(ask, long) == NAME_WEIGHT
+    assert _dot(ask, said) > 2 * _dot(ask, short)
+    by_her = ("Caroline", said[1])
+    assert _dot(ask, by_her) == _dot(ask, said) + NAME_WEIGHT
+    # The content's weights are its own BM25 weights: the name does not lengthen the text.
+    content = encode_document(said[1], SHORT_TEXT)
+    vec = encode_turn(*by_her)
+    assert set(content.indices) < set(vec.indices)
+    mine = dict(zip(vec.indices, vec.values, strict=True))
+    assert all(mine[i] == v for i, v in zip(content.indices, content.values, strict=True))
+    assert encode_turn(None, said[1]) == content
 
 
 def test_empty_and_stopword_only_texts_are_empty_vectors() -> None:

@@ -420,7 +420,11 @@ def test_the_answer_to_a_question_comes_with_it_and_lifts_a_lower_hit(small: Ser
     ]
     sessions.append_messages(small, "acme", "s", "u", msgs)
     q, a, b, c, d = small.sessions.by_ids("acme", "s", ["q", "a", "b", "c", "d"])
-    assert q and a and b and c and d
+    assert q is not None
+    assert a is not None
+    assert b is not None
+    assert c is not None
+    assert d is not None
     ranked = recall._with_neighbours(small, "acme", [(q, 0.9), (a, 0.1), (c, 0.5)], 1, {"s": 0})
     scores = {m.id: score for m, score in ranked}
     assert scores["a"] == 0.9 * recall.ANSWER_WEIGHT  # lifted from its own 0.1
