@@ -114,9 +114,6 @@ class Settings(BaseSettings):
     context_recall_speaker: float = Field(0.1, ge=0, le=1)
     context_recall_neighbours: int = Field(1, ge=0, le=3)
     context_recall_hops: int = Field(2, ge=1, le=2)
-    # The query's vector computed on a thread of its own while the session's head is read and
-    # the sparse rankings are searched (the model releases the GIL while it runs).
-    context_overlap_embedding: bool = True
 
     # Requests per second per API key (token bucket in Redis; 429 with Retry-After); 0 = none.
     rate_limit_per_s: float = Field(0.0, ge=0)

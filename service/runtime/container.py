@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,8 +56,6 @@ class Container:
     metrics: Metrics = field(default_factory=Metrics)
 
     def close(self) -> None:
-        if self.services.overlap is not None:
-            self.services.overlap.shutdown(wait=True)
         self.services.index.close()
         self.redis.close()
 
@@ -181,10 +178,5 @@ def build_container(
         rate_limiter=RedisRateLimiter(client, settings.rate_limit_per_s, settings.rate_limit_burst),
         quotas=RedisQuotas(client),
         seen_facts=RedisSeenFacts(client),
-        # Query embeddings overlapped with store reads (`context_overlap_embedding`): the
-        # ONNX embedder runs one text at a time anyway, so two threads are enough.
-        overlap=ThreadPoolExecutor(2, "query-embedding")
-        if settings.context_overlap_embedding
-        else None,
     )
     return Container(services, client, KeyFile(settings.keys_path), RedisHeartbeat(client))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -175,8 +174,6 @@ def _gather(
 ) -> _Gathered:
     """The session's head and recent turns, then (with a query) the searches. The vector store
     down leaves recent history only, flagged in `degraded`: never a 500."""
-    # A query in the request is embedded from the start, while the head is read.
-    ahead = _query_vector(svc, req.query) if req.query and req.query.strip() else None
     # Turns are counted at append with the default model; most stored counts are exact then.
     # Another encoding can differ by some percent, hence the margin: packing decides with
     # exact counts for the target model.
@@ -200,51 +197,23 @@ def _gather(
     got.timings = {"embed_query": 0.0, "retrieve": 0.0}
     if not query or not query.strip():
         return got
-    pending = ahead or _query_vector(svc, query)
-
-    def vector() -> list[float]:
-        found, got.timings["embed_query"] = pending()
-        return found
-
     try:
+        t0 = time.perf_counter()
+        [vector] = svc.embedder.embed([query])
         t1 = time.perf_counter()
+        got.timings["embed_query"] = (t1 - t0) * 1000
         searches = _searches(svc, tenant, req, info, available)
-        # The summary's vector (a cache read) while the query's may still be computed.
-        summary_vector = _summary_vector(svc, tenant, summary) if summary is not None else None
         if searches:
             got.found = retrieve(svc, tenant, req.user_id, info, searches, query, vector)
-        if summary is not None and summary_vector is not None:
-            got.summary_relevance, similarity = _summary_relevance(vector(), summary_vector)
+        if summary is not None:
+            got.summary_relevance, similarity = _summary_relevance(svc, tenant, summary, vector)
             got.found.similarity[f"summary:{summary.version}"] = similarity
-        # From the first search on: the part spent waiting for the query's vector included.
         got.timings["retrieve"] = (time.perf_counter() - t1) * 1000
     except StoreUnavailable as exc:
         got.found = Retrieved()
         got.degraded.append(exc.store)
         log.warning("context.degraded", tenant=tenant, store=exc.store, error=exc.message)
     return got
-
-
-def _query_vector(svc: Services, query: str) -> Callable[[], tuple[list[float], float]]:
-    """The query's vector and the ms its embedding took, when called: with `svc.overlap`
-    computed there from now on (the caller reads the stores meanwhile; the model releases the
-    GIL), else at the first call. Later calls return the same."""
-    done: list[tuple[list[float], float]] = []
-
-    def embed() -> tuple[list[float], float]:
-        t0 = time.perf_counter()
-        [vector] = svc.embedder.embed([query])
-        return vector, (time.perf_counter() - t0) * 1000
-
-    if svc.overlap is not None:
-        return svc.overlap.submit(embed).result
-
-    def inline() -> tuple[list[float], float]:
-        if not done:
-            done.append(embed())
-        return done[0]
-
-    return inline
 
 
 def _searches(
@@ -281,14 +250,12 @@ MAX_RECALL = 400
 SUMMARY_UNRELATED, SUMMARY_RELATED = 0.1, 0.5
 
 
-def _summary_vector(svc: Services, tenant: str, summary: Summary) -> list[float]:
-    """From the embedding cache: it changes only when a compaction writes a new version."""
-    [vector], _ = embed_cached(svc, tenant, [summary.text])
-    return vector
-
-
-def _summary_relevance(vector: list[float], summary_vector: list[float]) -> tuple[float, float]:
-    """(relevance, cosine similarity) of the summary to the query."""
+def _summary_relevance(
+    svc: Services, tenant: str, summary: Summary, vector: list[float]
+) -> tuple[float, float]:
+    """(relevance, cosine similarity) of the summary to the query; the summary's vector comes
+    from the embedding cache (it changes only when a compaction writes a new version)."""
+    [summary_vector], _ = embed_cached(svc, tenant, [summary.text])
     a, b = np.asarray(vector), np.asarray(summary_vector)
     cosine = float(a @ b / ((np.linalg.norm(a) * np.linalg.norm(b)) or 1.0))
     span = SUMMARY_RELATED - SUMMARY_UNRELATED

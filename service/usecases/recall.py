@@ -10,7 +10,7 @@ and their neighbours (a question and its answer belong together).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -60,11 +60,6 @@ ANSWER_WEIGHT = 0.7
 NEIGHBOUR_HITS = 10  # the best hits whose neighbours are offered (lower ones' rarely enter)
 
 
-# The query's vector, or how to wait for it (it may still be computed on another thread: the
-# sparse rankings, which need none, are searched meanwhile).
-QueryVector = list[float] | Callable[[], list[float]]
-
-
 @dataclass(frozen=True, slots=True)
 class Search:
     """One source to search: its filter and how many fused hits to keep."""
@@ -107,12 +102,12 @@ def retrieve(
     info: SessionInfo | None,
     searches: Sequence[Search],
     query: str,
-    vector: QueryVector,
+    vector: list[float],
 ) -> Retrieved:
-    """Search every source (the sparse rankings in one store call, the dense ones in another),
-    fetch the kept hits' payloads in a third, check each against its store of truth."""
+    """Search every source in one store call, fetch the kept hits' payloads in another, check
+    each against its store of truth."""
     terms = encode_query(query)  # exact terms (names, codes, numbers) next to meaning
-    ranked, dense_vector = _hybrid(svc, searches, vector, terms)
+    ranked = _hybrid(svc, searches, vector, terms)
     hits = _with_payloads(svc, ranked)
     found = Retrieved()
     for search in searches:
@@ -132,7 +127,7 @@ def retrieve(
             # A turn outside the dense ranking is at most as similar as its last one.
             floor = min(cosine.values(), default=0.0)
             if svc.settings.context_recall_hops > 1 and turns:
-                added = _second_round(svc, tenant, query, dense_vector, search, turns)
+                added = _second_round(svc, tenant, query, vector, search, turns)
                 found.similarity.update({_item_id("recall", h.payload): floor for h in added})
                 turns = turns + added
             found.recalled, excluded = _check_recall_hits(svc, tenant, user_id, info, turns)
@@ -186,31 +181,12 @@ class _Ask:
 
 
 def _hybrid(
-    svc: Services, searches: Sequence[Search], vector: QueryVector, terms: SparseVector
-) -> tuple[dict[str, list[Ranked]], list[float]]:
-    """Each source's sparse rankings (one batch: they need no vector, so they run while the
-    query's is computed), then its dense ones (one batch), fused per source; and the vector."""
-    depths = [max(DEPTH, s.keep) for s in searches]
-    sparse: list[list[VectorHit]] = [[] for _ in searches]
-    if terms:
-        sparse = svc.index.query_batch(
-            [
-                VectorQuery((), s.where, d, terms, False)
-                for s, d in zip(searches, depths, strict=True)
-            ]
-        )
-    dense_vector = vector() if callable(vector) else vector
-    dense = svc.index.query_batch(
-        [
-            VectorQuery(dense_vector, s.where, d, None, False)
-            for s, d in zip(searches, depths, strict=True)
-        ]
-    )
-    ranked: dict[str, list[Ranked]] = {
-        s.name: fuse_hybrid([(h.id, h.score) for h in d], [(h.id, h.score) for h in sp], s.keep)
-        for s, d, sp in zip(searches, dense, sparse, strict=True)
-    }
-    return ranked, dense_vector
+    svc: Services, searches: Sequence[Search], vector: list[float], terms: SparseVector
+) -> dict[str, list[Ranked]]:
+    """Each source's dense and sparse rankings, all in one batch, fused per source."""
+    asks = [_Ask(vector, s.where, max(DEPTH, s.keep), s.keep, terms) for s in searches]
+    fused = _fused_batch(svc, asks, with_payload=False)
+    return {s.name: ranked for s, (ranked, _) in zip(searches, fused, strict=True)}
 
 
 def _fused_batch(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -64,8 +63,6 @@ class Services:
     quotas: Quotas
     seen_facts: SeenFacts
     clock: Callable[[], datetime] = field(default=utc_now)
-    # Runs a request's query embedding while the request reads the stores (None: inline).
-    overlap: Executor | None = None
 
     def now_ms(self) -> int:
         """The clock in unix milliseconds (invalidation cutoffs and the times they compare)."""

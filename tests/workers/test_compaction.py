@@ -10,7 +10,6 @@ import random
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -170,28 +169,6 @@ def test_the_summary_enters_the_context_with_its_range_and_history_starts_after_
     assert all(int(h[1:]) > summary.last_seq for h in history)
     assert ctx.by_component["summary"] > 0
     assert ctx.total == sum(ctx.by_component.values()) + 3
-
-
-def test_the_query_embedded_alongside_the_store_reads_gives_the_same_context(
-    small: Services,
-) -> None:
-    """`context_overlap_embedding`: the query's vector computed on another thread while the
-    head, the summary's vector and the sparse rankings are read changes nothing in the
-    context, whether the query is given or is the last user turn."""
-    _append(small, 30, 0)
-    _index_all(small)
-    assert compact_session(small, "acme", "s", 0)["status"] == "compacted"
-    inline = dataclasses.replace(small, overlap=None)
-    with ThreadPoolExecutor(2) as pool:
-        ahead = dataclasses.replace(small, overlap=pool)
-        for query in ("what did Ana pay", "leeks and stock", None):
-            req = ContextRequest("s", "u", 3000, query=query)
-            a, b = assemble_context(inline, "acme", req), assemble_context(ahead, "acme", req)
-            assert any(i["kind"] == "summary" for i in a.items)
-            assert any(i["component"] == "recall" for i in a.items)
-            assert (b.context_hash, b.items, b.excluded) == (a.context_hash, a.items, a.excluded)
-            assert a.timings_ms["embed_query"] > 0
-            assert b.timings_ms["embed_query"] > 0
 
 
 def test_full_fidelity_never_compacts(
