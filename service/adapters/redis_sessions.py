@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -608,7 +609,16 @@ def _info(
 
 def _live(tenant: str, session_id: str, raw: bytes | None) -> Message | None:
     """The turn in a stored body; None for a missing one or a trimmed one's tombstone."""
-    return None if raw is None or raw == TRIMMED else _decode(tenant, session_id, raw)
+    if raw is None or raw == TRIMMED:
+        return None
+    if len(raw) <= DECODED_MAX_BYTES:
+        return _decoded(tenant, session_id, raw)
+    return _decode(tenant, session_id, raw)
+
+
+# Every context reads the session's recent turns again (~60 bodies, ~5 us each to decode): the
+# same bytes give the same (frozen) turn, so the last few thousand small ones are kept decoded.
+DECODED_MAX_BYTES = 4096
 
 
 def _decode(tenant: str, session_id: str, raw: bytes) -> Message:
@@ -632,3 +642,6 @@ def _decode(tenant: str, session_id: str, raw: bytes) -> Message:
         content_null=bool(d.get("null")),
         content_parts=d.get("parts"),
     )
+
+
+_decoded = lru_cache(maxsize=4096)(_decode)

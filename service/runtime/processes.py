@@ -3,6 +3,7 @@ MCP stdio), `cmem api`, `cmem worker`."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -151,6 +152,12 @@ def serve_http(
     sys.stdout.write(f"listening on http://{shown}:{port}\n")
     sys.stdout.flush()
     log.info("api.listening", host=host, port=port, docs=f"http://{shown}:{port}/docs")
+    # What start-up built (the app, the worker, the clients: ~180 k objects) lives as long as
+    # the process: frozen, the collector's full passes walk what requests leave behind only.
+    # Unfrozen, one pass in about 400 contexts walked them all and paused that request by
+    # ~110 ms (2-core dev machine, busy): a tail no tuning of the request path reaches.
+    gc.collect()
+    gc.freeze()
     server.run(sockets=[sock])
 
 
