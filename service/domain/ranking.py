@@ -46,3 +46,11 @@ def fuse_hybrid(
     floor = dense[-1][1] if dense else 0.0
     ranked = sorted(scores, key=lambda i: (-scores[i], i))[:limit]  # ties: by id, every time
     return [Ranked(i, scores[i] / best, cosine.get(i, floor)) for i in ranked]
+
+
+def rank_alone(ranked: Sequence[str], limit: int) -> list[Ranked]:
+    """The best `limit` hits of one ranking on `fuse_hybrid`'s scale (first is 1.0), for a
+    search asked one way only. No cosine similarity: 0.0."""
+    return [
+        Ranked(i, (RRF_K + 1) / (RRF_K + rank), 0.0) for rank, i in enumerate(ranked[:limit], 1)
+    ]

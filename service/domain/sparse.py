@@ -133,6 +133,18 @@ def encode_turn(name: str | None, content: str, params: Bm25 = SHORT_TEXT) -> Sp
     return _vector(weights)
 
 
+# A capitalized word that does not open a sentence, or a word with a digit in it.
+_BRIDGE = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w'-]*|\w*\d\w*)")
+
+
+def bridges(text: str) -> str:
+    """The words of a text that can link it to another turn: names and numbers ("Found out
+    Marek reports to Theo Tanaka now. The dog barked all morning." -> "Marek Theo Tanaka"). A
+    text's other words are mostly what many turns share; a sentence's first word is
+    capitalized whatever it is."""
+    return " ".join(m.group(0) for m in _BRIDGE.finditer(text.strip()))
+
+
 def encode_query(text: str) -> SparseVector:
     """1.0 per distinct query term: the store's IDF does the weighting. Each word is also
     asked for in its light stem, as vectors stored before Snowball hold it (where the two

@@ -11,6 +11,7 @@ from service.domain.sparse import (
     NAME_WEIGHT,
     SHORT_TEXT,
     Bm25,
+    bridges,
     encode_document,
     encode_query,
     encode_turn,
@@ -101,3 +102,10 @@ def test_vectors_are_sorted_distinct_and_positive(text: str) -> None:
         assert len(vec.indices) == len(vec.values)
         assert all(v > 0 for v in vec.values)
         assert all(0 <= i < 2**32 for i in vec.indices)
+
+
+def test_bridges_are_names_and_numbers_not_a_sentences_first_word() -> None:
+    text = "Found out Marek reports to Theo Tanaka now. The dog barked at the postman all day!"
+    assert bridges(text) == "Marek Theo Tanaka"
+    assert bridges("  Thanks, Mel! Room 4B is booked for 2023.") == "Mel 4B 2023"
+    assert bridges("nothing here to link by.") == ""

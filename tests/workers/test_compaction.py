@@ -480,6 +480,49 @@ def test_a_second_round_finds_the_second_hop(
     built.redis.close()
 
 
+def test_the_second_round_asks_for_the_seeds_names_not_its_other_news(
+    container: Container, settings: Settings, redis_url: str, tokenizer: TiktokenTokenizer
+) -> None:
+    """The best turn also says what a few others say (a household's running news); the second
+    round asks for its names, not for that news, and finds the second hop."""
+    news = "The kids were up at five again so I am running on coffee and toast today."
+    msgs = [
+        # Fillers share the question's words: without a second round, they outrank hop2.
+        NewMessage(role="user", content=f"Filler {i}: the city works on the weather.", id=f"f{i}")
+        for i in range(60)
+    ] + [NewMessage(role="user", content=f"Day {i}. {news}", id=f"n{i}") for i in range(8)]
+    msgs[10] = NewMessage(
+        role="user", content=f"Found out Marek reports to Idris Alvarez now. {news}", id="hop1"
+    )
+    msgs[50] = NewMessage(
+        role="user", content="Idris Alvarez sits in the Cape Town office.", id="hop2"
+    )
+    tuned = settings.model_copy(
+        update={
+            "context_recall_limit": 12,
+            "context_recall_hops": 2,
+            "context_recall_neighbours": 0,
+            "summary_fidelity": "full",
+        }
+    )
+    built = build_container(
+        tuned, redis_url, HashingEmbedder(), container.services.index, tokenizer
+    )
+    sessions.append_messages(built.services, "acme", "s", "u", msgs)
+    index_messages(built.services, "acme", "s", 0, [m.id or "" for m in msgs])
+    question = "Which city does the person Marek reports to work in?"
+    ctx = assemble_context(
+        built.services,
+        "acme",
+        ContextRequest("ask", "u", 400, query=question, recall_scope="user"),
+    )
+    score = {i["id"]: i["score"] for i in ctx.items if i["component"] == "recall"}
+    assert "hop1" in score
+    assert "hop2" in score
+    assert score["hop2"] > max((v for k, v in score.items() if k.startswith("n")), default=0.0)
+    built.redis.close()
+
+
 def test_a_backlog_of_thousands_of_turns_compacts(small: Services) -> None:
     # Lua's unpack() stops at ~8,000 values: reading such a log once failed every compaction.
     for start in range(0, 8500, 500):
