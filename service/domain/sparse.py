@@ -123,10 +123,25 @@ def encode_document(text: str, params: Bm25 = Bm25()) -> SparseVector:
 NAME_WEIGHT = 0.3
 
 
-def encode_turn(name: str | None, content: str, params: Bm25 = SHORT_TEXT) -> SparseVector:
-    """A turn's terms: its content's BM25 weights, and its speaker's name at NAME_WEIGHT."""
+# A turn also holds the words of the turn right before it, at this share of their weights
+# there: a reply often says nothing of its topic ("It has been great for my mental health",
+# after "What got you into running?"). Measured on bench/recall_quality.py, two LoCoMo
+# conversations: +0.5 to +4.7 points at every budget in both modes; the generated corpora
+# within one question (0.3: half the gain; 0.7: generated -1 to -3 points).
+CONTEXT_WEIGHT = 0.5
+
+
+def encode_turn(
+    name: str | None, content: str, params: Bm25 = SHORT_TEXT, before: str = ""
+) -> SparseVector:
+    """A turn's terms: its content's BM25 weights, the words of the turn `before` it at
+    CONTEXT_WEIGHT of theirs (its own weight where that is more), and its speaker's name at
+    NAME_WEIGHT."""
     body = encode_document(content, params)
     weights = dict(zip(body.indices, body.values, strict=True))
+    prior = encode_document(before, params)
+    for index, value in zip(prior.indices, prior.values, strict=True):
+        weights[index] = max(weights.get(index, 0.0), CONTEXT_WEIGHT * value)
     for term in set(terms(name or "")):
         index = term_index(term)
         weights[index] = weights.get(index, 0.0) + NAME_WEIGHT

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import structlog
@@ -50,7 +51,13 @@ def index_messages(
     )
     vectors = vectors[len(before) :]
     now = svc.now_ms()
-    points = [_point(m, epoch, v, now) for m, v in zip(textual, vectors, strict=True)]
+    # Each turn's sparse vector also holds the words of the turn right before it (a reply).
+    ordered = before + textual
+    prior = {b.seq: a.content for a, b in itertools.pairwise(ordered) if b.seq == a.seq + 1}
+    points = [
+        _point(m, epoch, v, now, prior.get(m.seq, ""))
+        for m, v in zip(textual, vectors, strict=True)
+    ]
     svc.index.upsert(points)
     segments = [m.id for m, start in zip(textual, starts, strict=True) if start]
     if not svc.sessions.mark_indexed(tenant, session_id, epoch, list(message_ids), segments):
@@ -89,12 +96,14 @@ def _preceding(svc: Services, tenant: str, session_id: str, batch: list[Message]
     return [m for m in earlier if m.content.strip()]
 
 
-def _point(m: Message, epoch: int, vector: list[float], indexed_at: int) -> VectorPoint:
+def _point(
+    m: Message, epoch: int, vector: list[float], indexed_at: int, before: str = ""
+) -> VectorPoint:
     return VectorPoint(
         id=message_point_id(m.tenant, m.session_id, epoch, m.id),
         vector=vector,
         payload=message_payload(m, epoch, indexed_at),
-        sparse=encode_turn(m.name, m.content, SHORT_TEXT),
+        sparse=encode_turn(m.name, m.content, SHORT_TEXT, before),
     )
 
 

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.domain.sparse import (
+    CONTEXT_WEIGHT,
     NAME_WEIGHT,
     SHORT_TEXT,
     Bm25,
@@ -109,3 +110,19 @@ def test_bridges_are_names_and_numbers_not_a_sentences_first_word() -> None:
     assert bridges(text) == "Marek Theo Tanaka"
     assert bridges("  Thanks, Mel! Room 4B is booked for 2023.") == "Mel 4B 2023"
     assert bridges("nothing here to link by.") == ""
+
+
+def test_a_turn_holds_the_words_of_the_turn_before_it_at_a_share() -> None:
+    before = "What got you into running?"
+    reply = encode_turn("Bo", "It has been great for my mental health, running.", before=before)
+    alone = encode_turn("Bo", "It has been great for my mental health, running.")
+    weights = dict(zip(reply.indices, reply.values, strict=True))
+    own = dict(zip(alone.indices, alone.values, strict=True))
+    prior = encode_document(before, SHORT_TEXT)
+    for index, value in zip(prior.indices, prior.values, strict=True):
+        # A word of its own keeps its own weight when that is more; others come at the share.
+        assert weights[index] == max(own.get(index, 0.0), CONTEXT_WEIGHT * value)
+    assert {i: w for i, w in weights.items() if i in own and i not in prior.indices} == {
+        i: w for i, w in own.items() if i not in prior.indices
+    }
+    assert encode_turn("Bo", "great", before="") == encode_turn("Bo", "great")

@@ -523,6 +523,50 @@ def test_the_second_round_asks_for_the_seeds_names_not_its_other_news(
     built.redis.close()
 
 
+def test_a_reply_is_found_by_the_words_of_the_turn_it_answers(
+    container: Container, settings: Settings, redis_url: str, tokenizer: TiktokenTokenizer
+) -> None:
+    """ "It has been great for my mental health" says nothing of running: the turn before it
+    does. Its sparse vector holds that turn's words at a share, so a question about running
+    finds it among turns that share the rest ("it has been great for ...")."""
+    msgs = [
+        NewMessage(
+            role="user",
+            name="Bo",
+            content="It has been great for the garden.",
+            id=f"f{i}",
+        )
+        for i in range(40)
+    ]
+    msgs[20] = NewMessage(role="user", name="Ann", content="What got you into running?", id="q")
+    msgs[21] = NewMessage(
+        role="user", name="Bo", content="It has been great for my mental health.", id="a"
+    )
+    tuned = settings.model_copy(
+        update={
+            "context_recall_hops": 1,
+            "context_recall_neighbours": 0,
+            "summary_fidelity": "full",
+        }
+    )
+    built = build_container(
+        tuned, redis_url, HashingEmbedder(), container.services.index, tokenizer
+    )
+    sessions.append_messages(built.services, "acme", "s", "u", msgs)
+    index_messages(built.services, "acme", "s", 0, [m.id or "" for m in msgs])
+    ctx = assemble_context(
+        built.services,
+        "acme",
+        ContextRequest(
+            "ask", "u", 200, query="What has running been great for?", recall_scope="user"
+        ),
+    )
+    score = {i["id"]: i["score"] for i in ctx.items if i["component"] == "recall"}
+    assert "a" in score  # without the turn before's words: none of its terms but "great"
+    assert len(score) < len(msgs) // 2  # a budget the top hits fill
+    built.redis.close()
+
+
 def test_a_backlog_of_thousands_of_turns_compacts(small: Services) -> None:
     # Lua's unpack() stops at ~8,000 values: reading such a log once failed every compaction.
     for start in range(0, 8500, 500):
