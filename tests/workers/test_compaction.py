@@ -480,6 +480,32 @@ def test_a_second_round_finds_the_second_hop(
     built.redis.close()
 
 
+def _recalling(
+    container: Container,
+    settings: Settings,
+    redis_url: str,
+    tokenizer: TiktokenTokenizer,
+    msgs: list[NewMessage],
+    hops: int,
+    limit: int | None = None,
+) -> Container:
+    """Stores that recall without neighbours, the turns appended and indexed."""
+    update: dict[str, Any] = {
+        "context_recall_hops": hops,
+        "context_recall_neighbours": 0,
+        "summary_fidelity": "full",
+    }
+    if limit is not None:
+        update["context_recall_limit"] = limit
+    tuned = settings.model_copy(update=update)
+    built = build_container(
+        tuned, redis_url, HashingEmbedder(), container.services.index, tokenizer
+    )
+    sessions.append_messages(built.services, "acme", "s", "u", msgs)
+    index_messages(built.services, "acme", "s", 0, [m.id or "" for m in msgs])
+    return built
+
+
 def test_the_second_round_asks_for_the_seeds_names_not_its_other_news(
     container: Container, settings: Settings, redis_url: str, tokenizer: TiktokenTokenizer
 ) -> None:
@@ -497,19 +523,7 @@ def test_the_second_round_asks_for_the_seeds_names_not_its_other_news(
     msgs[50] = NewMessage(
         role="user", content="Idris Alvarez sits in the Cape Town office.", id="hop2"
     )
-    tuned = settings.model_copy(
-        update={
-            "context_recall_limit": 12,
-            "context_recall_hops": 2,
-            "context_recall_neighbours": 0,
-            "summary_fidelity": "full",
-        }
-    )
-    built = build_container(
-        tuned, redis_url, HashingEmbedder(), container.services.index, tokenizer
-    )
-    sessions.append_messages(built.services, "acme", "s", "u", msgs)
-    index_messages(built.services, "acme", "s", 0, [m.id or "" for m in msgs])
+    built = _recalling(container, settings, redis_url, tokenizer, msgs, hops=2, limit=12)
     question = "Which city does the person Marek reports to work in?"
     ctx = assemble_context(
         built.services,
@@ -542,18 +556,7 @@ def test_a_reply_is_found_by_the_words_of_the_turn_it_answers(
     msgs[21] = NewMessage(
         role="user", name="Bo", content="It has been great for my mental health.", id="a"
     )
-    tuned = settings.model_copy(
-        update={
-            "context_recall_hops": 1,
-            "context_recall_neighbours": 0,
-            "summary_fidelity": "full",
-        }
-    )
-    built = build_container(
-        tuned, redis_url, HashingEmbedder(), container.services.index, tokenizer
-    )
-    sessions.append_messages(built.services, "acme", "s", "u", msgs)
-    index_messages(built.services, "acme", "s", 0, [m.id or "" for m in msgs])
+    built = _recalling(container, settings, redis_url, tokenizer, msgs, hops=1)
     ctx = assemble_context(
         built.services,
         "acme",
