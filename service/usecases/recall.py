@@ -5,8 +5,8 @@ Every source is searched the same way: a dense and a sparse (BM25) ranking, each
 fused by reciprocal rank in `domain.ranking.fuse_hybrid` (normalized: first in both lists is
 1.0). All of them go to the vector store in one batched call without payloads; the payloads of
 the hits kept come back in one more call. Turns then get a second round (two-hop questions:
-seeded by the best turn's names and numbers, it finds new turns and lifts
-deep ones) and their neighbours (a question and its answer belong together).
+it follows the best turn's names and numbers, finds new turns and lifts deep ones) and their
+neighbours (a question and its answer belong together).
 """
 
 from __future__ import annotations
