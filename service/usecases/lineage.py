@@ -12,10 +12,18 @@ import structlog
 
 from service.domain.errors import NotFound, QuotaExceeded, StoreUnavailable
 from service.domain.facts import message_source, source_session, supersedes
-from service.domain.models import Fact, Message
-from service.domain.points import fact_point_id, fact_status, message_point_id
+from service.domain.models import Fact, Message, VectorPoint
+from service.domain.points import (
+    fact_point_id,
+    fact_status,
+    message_from_payload,
+    message_point_id,
+    searchable_text,
+)
+from service.domain.sparse import SHORT_TEXT, encode_turn
 from service.domain.validation import check_id
 from service.tasks import REBUILD_SUMMARY, REDERIVE_FACTS
+from service.usecases.embedding import embed_cached
 from service.usecases.facts import (
     HISTORY_LIMIT,
     WRITE_ATTEMPTS,
@@ -51,12 +59,17 @@ def delete_message(svc: Services, tenant: str, session_id: str, message_id: str)
     if turn is None:
         found = turns_from_index(svc, tenant, session_id, info.epoch, {message_id})
         turn = found[0] if found else None
+    # The turn after it holds its words in its sparse vector (a reply is found by them).
+    near = [i for i, _ in svc.sessions.around(tenant, session_id, [turn.seq], 1)] if turn else []
+    after = near[near.index(message_id) + 1 :][:1] if message_id in near else []
     deleted = svc.sessions.delete_message(tenant, session_id, message_id)
     if deleted is None:
         raise NotFound(f"message {message_id!r} not found in session {session_id!r}")
     if deleted:  # False: a trimmed turn's tombstone already (it stays counted with its session)
         svc.quotas.release(tenant, "messages", 1)
     svc.index.delete_ids([message_point_id(tenant, session_id, info.epoch, message_id)])
+    for next_id in after:
+        _forget_turn_before(svc, tenant, session_id, info.epoch, next_id)
     suspect = cascade(svc, tenant, [message_source(session_id, message_id)])
     summary = svc.summaries.get(tenant, session_id)
     if turn is not None and summary is not None and turn.seq <= summary.last_seq:
@@ -67,6 +80,23 @@ def delete_message(svc: Services, tenant: str, session_id: str, message_id: str)
         suspect=len(suspect),
     )  # fmt: skip
     return suspect
+
+
+def _forget_turn_before(
+    svc: Services, tenant: str, session_id: str, epoch: int, after: str
+) -> None:
+    """Index the turn `after` again with its own words only: the turn before it was deleted,
+    and its sparse vector held that turn's words. Same point, payload (`indexed_at` included:
+    an invalidation still hides it) and vector (from the embedding cache); nothing if it is
+    not indexed yet (indexed later, it finds no turn before it)."""
+    point_id = message_point_id(tenant, session_id, epoch, after)
+    hits = svc.index.retrieve([point_id])
+    turn = message_from_payload(tenant, hits[0].payload) if hits else None
+    if turn is None:
+        return
+    [vector], _ = embed_cached(svc, tenant, [searchable_text(turn)])
+    sparse = encode_turn(turn.name, turn.content, SHORT_TEXT)
+    svc.index.upsert([VectorPoint(point_id, vector, hits[0].payload, sparse)])
 
 
 def cascade(svc: Services, tenant: str, sources: Sequence[str]) -> list[str]:

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.domain.errors import NotFound
-from service.domain.models import NewMessage
+from service.domain.models import NewMessage, VectorFilter, VectorQuery
+from service.domain.points import message_point_id
+from service.domain.sparse import encode_query
 from service.runtime.container import Container, build_container
 from service.usecases import sessions
 from service.usecases.compaction import compact_session, rebuild_summary
@@ -130,3 +132,36 @@ def test_a_summary_that_covered_a_deleted_turn_is_rebuilt_without_it(
     assert "1001" not in rebuilt.text
     assert "1000" in rebuilt.text  # the rest is still summarized
     built.redis.close()
+
+
+def test_a_deleted_turns_words_leave_the_turn_after_it(container: Container, tenant: str) -> None:
+    """A turn's sparse vector holds the words of the turn before it (a reply is found by
+    them): once that turn is deleted, its words find nothing any more."""
+    svc = container.services
+    _say(
+        svc,
+        tenant,
+        "s",
+        ("m1", "My locker code at Zanzibar gym is 4471.", 0),
+        ("m2", "Noted, I will keep it safe.", 0),
+        ("m3", "Anything else today?", 0),
+    )
+    where = VectorFilter(must={"tenant": tenant, "kind": "message", "session_id": "s"})
+
+    def found(words: str) -> list[str]:
+        [hits] = svc.index.query_batch([VectorQuery((), where, 10, encode_query(words))])
+        return [str(h.payload["message_id"]) for h in hits]
+
+    assert found("Zanzibar 4471") == ["m1", "m2"]  # the reply, by the words it answers
+    before = svc.index.retrieve(_point_ids(svc, tenant, "m2"))[0].payload
+    delete_message(svc, tenant, "s", "m1")
+    assert found("Zanzibar 4471") == []
+    assert found("keep safe") == ["m2", "m3"]  # its own words (m3 holds them at a share)
+    after = svc.index.retrieve(_point_ids(svc, tenant, "m2"))[0].payload
+    assert after == before  # the same point: payload and invalidation time kept
+
+
+def _point_ids(svc: Services, tenant: str, message_id: str) -> list[str]:
+    info = svc.sessions.info(tenant, "s")
+    assert info is not None
+    return [message_point_id(tenant, "s", info.epoch, message_id)]
